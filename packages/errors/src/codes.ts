@@ -1,0 +1,102 @@
+/**
+ * One table maps every error code to how each edge reports it: HTTP status for
+ * REST, gRPC status for the agent link, SQLSTATE for Postgres clients and an SSH
+ * disconnect reason for SSH clients. Codes are dotted: `<domain>.<what>`.
+ */
+export interface ErrorMapping {
+  http: number;
+  grpc: number; // @grpc/grpc-js status code
+  sqlState: string;
+  sshReason: number; // SSH_DISCONNECT_* reason code
+}
+
+const GRPC = {
+  INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+
+const SSH = { PROTOCOL_ERROR: 2, BY_APPLICATION: 11, NO_MORE_AUTH_METHODS: 14, SERVICE_NOT_AVAILABLE: 7 };
+
+const kinds = {
+  bad_request: { http: 400, grpc: GRPC.INVALID_ARGUMENT, sqlState: "08P01", sshReason: SSH.PROTOCOL_ERROR },
+  unauthenticated: {
+    http: 401,
+    grpc: GRPC.UNAUTHENTICATED,
+    sqlState: "28P01",
+    sshReason: SSH.NO_MORE_AUTH_METHODS,
+  },
+  forbidden: { http: 403, grpc: GRPC.PERMISSION_DENIED, sqlState: "42501", sshReason: SSH.BY_APPLICATION },
+  not_found: { http: 404, grpc: GRPC.NOT_FOUND, sqlState: "3D000", sshReason: SSH.BY_APPLICATION },
+  conflict: { http: 409, grpc: GRPC.ALREADY_EXISTS, sqlState: "42710", sshReason: SSH.BY_APPLICATION },
+  precondition: {
+    http: 409,
+    grpc: GRPC.FAILED_PRECONDITION,
+    sqlState: "55000",
+    sshReason: SSH.BY_APPLICATION,
+  },
+  too_large: { http: 413, grpc: GRPC.RESOURCE_EXHAUSTED, sqlState: "54000", sshReason: SSH.PROTOCOL_ERROR },
+  rate_limited: {
+    http: 429,
+    grpc: GRPC.RESOURCE_EXHAUSTED,
+    sqlState: "53300",
+    sshReason: SSH.BY_APPLICATION,
+  },
+  unavailable: {
+    http: 503,
+    grpc: GRPC.UNAVAILABLE,
+    sqlState: "08006",
+    sshReason: SSH.SERVICE_NOT_AVAILABLE,
+  },
+  internal: { http: 500, grpc: GRPC.INTERNAL, sqlState: "XX000", sshReason: SSH.BY_APPLICATION },
+} satisfies Record<string, ErrorMapping>;
+
+export type ErrorKind = keyof typeof kinds;
+
+/** Every code Sluice raises, with its kind. Add new codes here, nowhere else. */
+export const errorCodes = {
+  "request.invalid": "bad_request",
+  "request.too_large": "too_large",
+  "request.rate_limited": "rate_limited",
+  "auth.missing_credentials": "unauthenticated",
+  "auth.invalid_credentials": "unauthenticated",
+  "auth.expired": "unauthenticated",
+  "auth.forbidden": "forbidden",
+  "user.not_found": "not_found",
+  "user.exists": "conflict",
+  "group.not_found": "not_found",
+  "group.exists": "conflict",
+  "agent.not_found": "not_found",
+  "agent.exists": "conflict",
+  "agent.revoked": "unauthenticated",
+  "agent.unavailable": "unavailable",
+  "connection.not_found": "not_found",
+  "connection.exists": "conflict",
+  "connection.invalid": "bad_request",
+  "connection.forbidden": "forbidden",
+  "policy.not_found": "not_found",
+  "policy.exists": "conflict",
+  "policy.in_use": "precondition",
+  "policy.invalid": "bad_request",
+  "apikey.not_found": "not_found",
+  "session.not_found": "not_found",
+  "session.invalid_grant": "unauthenticated",
+  "session.forbidden": "forbidden",
+  "credential.unresolvable": "unavailable",
+  "credential.invalid_reference": "bad_request",
+  "config.invalid": "internal",
+  "internal.unexpected": "internal",
+  "service.unavailable": "unavailable",
+} as const satisfies Record<string, ErrorKind>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export function errorMapping(code: ErrorCode): ErrorMapping {
+  return kinds[errorCodes[code]];
+}

@@ -1,0 +1,1 @@
+export * from "./gen/sluice/agent/v1/agent";
