@@ -1,0 +1,149 @@
+import { type ChannelCredentials, type ClientDuplexStream, Metadata, status } from "@grpc/grpc-js";
+import type { Logger } from "@sluice/logger";
+import { AgentServiceClient, type AgentMessage, type ControlMessage, type Hello } from "@sluice/proto";
+import type { StateStore } from "./state-store";
+
+export interface AgentLinkOptions {
+  target: string;
+  credentials: ChannelCredentials;
+  channelOptions?: Record<string, string | number>;
+  token: string;
+  hello: () => Omit<Hello, "resumeVersion">;
+  store: StateStore;
+  logger: Logger;
+  heartbeatMs: number;
+  activeSessions: () => number;
+  onEndSession?: (sessionId: string, reason: string) => void;
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+export type LinkState = "connecting" | "connected" | "disconnected" | "revoked" | "stopped";
+
+/**
+ * The agent's control channel: dials out to the control plane, announces itself,
+ * applies the snapshot and change stream to the state store, sends heartbeats, and
+ * reconnects with jittered exponential backoff. A revoked credential stops retrying.
+ */
+export function createAgentLink(opts: AgentLinkOptions) {
+  const client = new AgentServiceClient(opts.target, opts.credentials, {
+    "grpc.keepalive_time_ms": 20_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    ...opts.channelOptions,
+  });
+  const backoff = opts.backoff ?? { initialMs: 250, maxMs: 15_000 };
+  let state: LinkState = "disconnected";
+  let attempt = 0;
+  let call: ClientDuplexStream<AgentMessage, ControlMessage> | undefined;
+  let heartbeat: NodeJS.Timeout | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  const listeners = new Set<(s: LinkState) => void>();
+
+  function setState(next: LinkState): void {
+    if (state === next) return;
+    state = next;
+    for (const l of listeners) l(next);
+  }
+
+  function metadata(): Metadata {
+    const md = new Metadata();
+    md.set("authorization", `Bearer ${opts.token}`);
+    return md;
+  }
+
+  function onMessage(msg: ControlMessage): void {
+    const body = msg.body;
+    switch (body?.$case) {
+      case "snapshot":
+        opts.store.applySnapshot(body.value);
+        attempt = 0;
+        setState("connected");
+        opts.logger.info({ version: body.value.version, connections: body.value.connections.length }, "desired state snapshot applied");
+        break;
+      case "change":
+        opts.store.applyChange(body.value);
+        attempt = 0;
+        setState("connected");
+        opts.logger.info({ version: body.value.version, change: body.value.body?.$case }, "desired state change applied");
+        break;
+      case "heartbeatAck":
+        opts.store.markSynced();
+        break;
+      case "endSession":
+        opts.onEndSession?.(body.value.sessionId, body.value.reason);
+        break;
+    }
+  }
+
+  function scheduleRetry(): void {
+    if (state === "stopped" || state === "revoked") return;
+    const base = Math.min(backoff.maxMs, backoff.initialMs * 2 ** attempt);
+    const delay = Math.round(base / 2 + Math.random() * (base / 2));
+    attempt += 1;
+    opts.logger.info({ delayMs: delay, attempt }, "reconnecting to the control plane");
+    retry = setTimeout(connect, delay);
+  }
+
+  function teardown(): void {
+    if (heartbeat) clearInterval(heartbeat);
+    heartbeat = undefined;
+    call = undefined;
+  }
+
+  function connect(): void {
+    if (state === "stopped" || state === "revoked") return;
+    setState("connecting");
+    const stream = client.link(metadata());
+    call = stream;
+    stream.on("data", onMessage);
+    stream.on("error", (err: Error & { code?: number; details?: string }) => {
+      if (call !== stream) return;
+      teardown();
+      if (err.code === status.UNAUTHENTICATED) {
+        opts.logger.error({ details: err.details }, "control plane rejected the agent credential; not retrying");
+        setState("revoked");
+        return;
+      }
+      if (err.code !== status.CANCELLED) opts.logger.warn({ code: err.code, details: err.details }, "control plane link lost");
+      setState("disconnected");
+      scheduleRetry();
+    });
+    stream.on("end", () => {
+      if (call !== stream) return;
+      teardown();
+      setState("disconnected");
+      scheduleRetry();
+    });
+    stream.write({ body: { $case: "hello", value: { ...opts.hello(), resumeVersion: opts.store.state.version } } });
+    heartbeat = setInterval(() => {
+      stream.write({
+        body: {
+          $case: "heartbeat",
+          value: { activeSessions: opts.activeSessions(), stateVersion: opts.store.state.version, spoolBytes: 0 },
+        },
+      });
+    }, opts.heartbeatMs);
+  }
+
+  return {
+    client,
+    start(): void {
+      connect();
+    },
+    stop(): void {
+      setState("stopped");
+      if (retry) clearTimeout(retry);
+      const c = call;
+      teardown();
+      c?.cancel();
+      client.close();
+    },
+    state: () => state,
+    onState(listener: (s: LinkState) => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
+
+export type AgentLink = ReturnType<typeof createAgentLink>;

@@ -1,0 +1,66 @@
+import { hostname } from "node:os";
+import { ConfigError, loadConfig as load, redactConfig } from "@sluice/config";
+import { z } from "zod";
+
+const bool = z
+  .enum(["true", "false", "1", "0", ""])
+  .default("false")
+  .transform((v) => v === "true" || v === "1");
+
+const masterKey = z
+  .string()
+  .refine((v) => decodeMasterKey(v)?.length === 32, "must be 32 bytes, base64 or hex encoded");
+
+export const configSchema = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// URL").default("redis://127.0.0.1:6379"),
+  SLUICE_REDIS_PREFIX: z.string().max(64).regex(/^[A-Za-z0-9:_-]*$/).default("sluice:"),
+  SLUICE_API_HOST: z.string().default("127.0.0.1"),
+  SLUICE_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  SLUICE_PUBLIC_URL: z.string().url().optional(),
+  SLUICE_GRPC_HOST: z.string().default("127.0.0.1"),
+  SLUICE_GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(8443),
+  SLUICE_GRPC_TLS_CERT_FILE: z.string().optional(),
+  SLUICE_GRPC_TLS_KEY_FILE: z.string().optional(),
+  SLUICE_GRPC_INSECURE: bool,
+  SLUICE_MASTER_KEY: masterKey,
+  SLUICE_BOOTSTRAP_ADMIN_KEY_FILE: z.string().optional(),
+  SLUICE_AGENT_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
+  SLUICE_AGENT_OFFLINE_AFTER_SECONDS: z.coerce.number().int().min(2).max(3600).default(15),
+  SLUICE_REPLICA_ID: z.string().max(100).default(`${hostname()}-${process.pid}`),
+  SLUICE_MIGRATE_ON_START: bool,
+  SLUICE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+});
+
+export type ControlPlaneConfig = z.infer<typeof configSchema>;
+
+const secretKeys = ["SLUICE_MASTER_KEY", "DATABASE_URL", "REDIS_URL"] as const;
+
+export function decodeMasterKey(value: string): Buffer | undefined {
+  if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, "hex");
+  const buf = Buffer.from(value, "base64");
+  return buf.length === 32 ? buf : undefined;
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Readonly<ControlPlaneConfig> {
+  const cfg = load(configSchema, env, ["SLUICE_MASTER_KEY", "DATABASE_URL", "REDIS_URL"]);
+  const loopback = ["127.0.0.1", "localhost", "::1"].includes(cfg.SLUICE_GRPC_HOST);
+  const problems: string[] = [];
+  if (cfg.SLUICE_GRPC_INSECURE && !loopback) {
+    problems.push("SLUICE_GRPC_INSECURE: plaintext gRPC is only allowed on a loopback SLUICE_GRPC_HOST");
+  }
+  if (!cfg.SLUICE_GRPC_INSECURE && !(cfg.SLUICE_GRPC_TLS_CERT_FILE && cfg.SLUICE_GRPC_TLS_KEY_FILE)) {
+    problems.push(
+      "SLUICE_GRPC_TLS_CERT_FILE/SLUICE_GRPC_TLS_KEY_FILE: required unless SLUICE_GRPC_INSECURE=true (loopback only)",
+    );
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(problems);
+  }
+  return cfg;
+}
+
+export function describeConfig(cfg: ControlPlaneConfig): ControlPlaneConfig {
+  return redactConfig(cfg, [...secretKeys]);
+}

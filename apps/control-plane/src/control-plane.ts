@@ -1,0 +1,88 @@
+import { createDb, migrateDeploy } from "@sluice/db";
+import type { Logger } from "@sluice/logger";
+import { Redis } from "ioredis";
+import { bootstrapAdmin, writeSecretFile } from "./bootstrap";
+import type { ControlPlaneConfig } from "./config";
+import { startGrpcServer } from "./grpc/server";
+import { createAgentHub } from "./modules/agents/agent-hub";
+import { createDesiredState } from "./modules/agents/desired-state";
+import { stateChannel } from "./modules/state/state.service";
+import { buildApp } from "./server/app";
+import { createServices } from "./services";
+
+export const VERSION = "0.1.0";
+
+export interface RunningControlPlane {
+  apiUrl: string;
+  grpcPort: number;
+  /** The bootstrap admin key, only on the very first start. */
+  bootstrapKey: string | undefined;
+  stop(): Promise<void>;
+}
+
+function redisClient(url: string, name: string): Redis {
+  return new Redis(url, { connectionName: name, maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: true });
+}
+
+/** Starts REST + gRPC for one replica. Everything it needs comes from `config`. */
+export async function startControlPlane(config: ControlPlaneConfig, logger: Logger): Promise<RunningControlPlane> {
+  if (config.SLUICE_MIGRATE_ON_START) await migrateDeploy(config.DATABASE_URL);
+  const db = createDb(config.DATABASE_URL);
+  const redis = redisClient(config.REDIS_URL, "sluice-cp");
+  const subscriber = redisClient(config.REDIS_URL, "sluice-cp-sub");
+  await Promise.all([redis.connect(), subscriber.connect()]);
+
+  const services = createServices({ prisma: db.prisma, redis, redisPrefix: config.SLUICE_REDIS_PREFIX });
+  const channel = stateChannel(config.SLUICE_REDIS_PREFIX);
+  const bootstrapKey = await bootstrapAdmin({ prisma: db.prisma, audit: services.audit });
+  if (bootstrapKey && config.SLUICE_BOOTSTRAP_ADMIN_KEY_FILE) {
+    writeSecretFile(config.SLUICE_BOOTSTRAP_ADMIN_KEY_FILE, bootstrapKey);
+  }
+
+  const desiredState = createDesiredState({ prisma: db.prisma, verificationKeys: async () => [] });
+  const hub = createAgentHub({
+    prisma: db.prisma,
+    desiredState,
+    state: services.state,
+    logger: logger.child({ component: "agent-hub" }),
+    replicaId: config.SLUICE_REPLICA_ID,
+    offlineAfterMs: config.SLUICE_AGENT_OFFLINE_AFTER_SECONDS * 1000,
+  });
+  await subscriber.subscribe(channel);
+  subscriber.on("message", (ch) => {
+    if (ch === channel) hub.onStateChanged();
+  });
+  const sweeper = setInterval(() => {
+    hub.sweep().catch((err: unknown) => logger.warn({ err }, "agent sweep failed"));
+  }, 1000);
+
+  const grpc = await startGrpcServer({ config, hub });
+  const app = await buildApp({
+    logger: logger.child({ component: "api" }),
+    services,
+    rateLimitPerMinute: config.SLUICE_RATE_LIMIT_PER_MINUTE,
+    version: VERSION,
+    readiness: async () => ({
+      database: await db.prisma.$queryRawUnsafe("SELECT 1").then(() => true, () => false),
+      redis: await redis.ping().then((r) => r === "PONG", () => false),
+    }),
+  });
+  const address = await app.listen({ host: config.SLUICE_API_HOST, port: config.SLUICE_API_PORT });
+  logger.info({ api: address, grpcPort: grpc.port }, "control plane listening");
+
+  return {
+    apiUrl: address,
+    grpcPort: grpc.port,
+    bootstrapKey,
+    async stop() {
+      clearInterval(sweeper);
+      hub.closeAll();
+      await app.close();
+      await new Promise<void>((resolve) => grpc.server.tryShutdown(() => resolve()));
+      grpc.server.forceShutdown();
+      await subscriber.quit().catch(() => undefined);
+      await redis.quit().catch(() => undefined);
+      await db.close();
+    },
+  };
+}

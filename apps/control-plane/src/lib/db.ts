@@ -1,0 +1,5 @@
+import type { PrismaClient } from "@sluice/db";
+
+export type Db = PrismaClient;
+/** The client inside `prisma.$transaction(async (tx) => ...)`. */
+export type Tx = Omit<Db, "$connect" | "$disconnect" | "$on" | "$transaction" | "$extends">;

@@ -1,0 +1,46 @@
+import { ConfigError } from "@sluice/config";
+import { createLogger } from "@sluice/logger";
+import { describeConfig, loadConfig } from "./config";
+import { startControlPlane, VERSION } from "./control-plane";
+
+const logger = createLogger({ name: "control-plane", level: process.env.LOG_LEVEL ?? "info" });
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sluice control plane: ${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+  logger.info({ version: VERSION, config: describeConfig(config) }, "starting control plane");
+  const cp = await startControlPlane(config, logger);
+  if (cp.bootstrapKey) {
+    const where = config.SLUICE_BOOTSTRAP_ADMIN_KEY_FILE ? ` (also written to ${config.SLUICE_BOOTSTRAP_ADMIN_KEY_FILE})` : "";
+    // Printed once, straight to the terminal, never through the logger.
+    process.stdout.write(`\nBootstrap admin API key${where}, shown once:\n\n  ${cp.bootstrapKey}\n\n`);
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+    cp.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  logger.fatal({ err }, "control plane failed to start");
+  process.exit(1);
+});

@@ -1,0 +1,94 @@
+import { z } from "zod";
+import { description, labels, name, ref, timestamp } from "../../lib/schemas";
+
+/**
+ * A credential reference names where the agent finds the secret. It is never the
+ * secret itself: only these forms are accepted.
+ */
+export const credentialRef = z
+  .string()
+  .max(500)
+  .regex(
+    /^(env:[A-Za-z_][A-Za-z0-9_]{0,127}|file:\/[^\0]{1,400}|vault:[A-Za-z0-9_./-]{1,300}#[A-Za-z0-9_.-]{1,100}|vault-db:[A-Za-z0-9_./-]{1,300})$/,
+    "must be a reference such as env:NAME, file:/path, vault:mount/path#field or vault-db:mount/creds/role",
+  );
+
+const host = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9.:_-]+$/, "must be a hostname or IP address");
+
+export const tlsSettings = z.strictObject({
+  mode: z.enum(["disable", "require", "verify-ca", "verify-full"]).default("disable"),
+  caPem: z.string().max(20_000).optional(),
+  serverName: host.optional(),
+});
+
+export const connectionType = z.enum(["postgres", "ssh", "tcp"]);
+
+export const createConnectionBody = z.strictObject({
+  name,
+  type: connectionType,
+  description: description.default(""),
+  host,
+  port: z.number().int().min(1).max(65535),
+  database: z.string().min(1).max(63).optional(),
+  username: z.string().min(1).max(63).optional(),
+  credentialRef: credentialRef.optional(),
+  tls: tlsSettings.optional(),
+  agentSegment: name.default("default"),
+  agentLabels: labels.default({}),
+  allowedGroups: z.array(name).max(100).default([]),
+  policyIds: z.array(ref).max(20).default([]),
+  recordRowsLimit: z.number().int().min(0).max(10_000).default(100),
+  offlineGraceSeconds: z.number().int().min(0).max(3600).default(60),
+});
+export type CreateConnectionInput = z.infer<typeof createConnectionBody>;
+
+export const updateConnectionBody = z.strictObject({
+  name: name.optional(),
+  description: description.optional(),
+  host: host.optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  database: z.string().min(1).max(63).nullable().optional(),
+  username: z.string().min(1).max(63).nullable().optional(),
+  credentialRef: credentialRef.nullable().optional(),
+  tls: tlsSettings.optional(),
+  agentSegment: name.optional(),
+  agentLabels: labels.optional(),
+  allowedGroups: z.array(name).max(100).optional(),
+  policyIds: z.array(ref).max(20).optional(),
+  recordRowsLimit: z.number().int().min(0).max(10_000).optional(),
+  offlineGraceSeconds: z.number().int().min(0).max(3600).optional(),
+});
+export type UpdateConnectionInput = z.infer<typeof updateConnectionBody>;
+
+export const connectionDto = z.object({
+  id: z.string(),
+  name: z.string(),
+  type: connectionType,
+  description: z.string(),
+  host: z.string(),
+  port: z.number(),
+  database: z.string().nullable(),
+  username: z.string().nullable(),
+  credentialRef: z.string().nullable().optional(),
+  tls: tlsSettings,
+  agentSegment: z.string(),
+  agentLabels: z.record(z.string(), z.string()),
+  allowedGroups: z.array(z.string()),
+  policies: z.array(z.object({ id: z.string(), name: z.string() })),
+  recordRowsLimit: z.number(),
+  offlineGraceSeconds: z.number(),
+  createdAt: timestamp,
+  updatedAt: timestamp,
+});
+export type ConnectionDto = z.infer<typeof connectionDto>;
+
+/** What is kept in the `options` JSON column. */
+export interface ConnectionOptions {
+  tls: z.infer<typeof tlsSettings>;
+  recordRowsLimit: number;
+  offlineGraceSeconds: number;
+}

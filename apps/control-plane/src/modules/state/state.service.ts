@@ -1,0 +1,46 @@
+import type { Redis } from "ioredis";
+import type { Db, Tx } from "../../lib/db";
+
+export const stateChannel = (prefix: string) => `${prefix}state-changed`;
+
+export type StateKind =
+  | "connection.upsert"
+  | "connection.delete"
+  | "policy.upsert"
+  | "policy.delete"
+  | "agent.update"
+  | "agent.revoke"
+  | "keys.rotate";
+
+export type StateService = ReturnType<typeof createStateService>;
+
+/**
+ * The versioned change log agents follow. A change is appended in the same
+ * transaction as the mutation; after commit, `publish` tells every replica (via
+ * Redis pub/sub) to push it to the agents connected there.
+ */
+export function createStateService(deps: { prisma: Db; redis: Pick<Redis, "publish">; channel: string }) {
+  async function recordIn(tx: Tx, kind: StateKind, entityId: string): Promise<bigint> {
+    const row = await tx.stateChange.create({ data: { kind, entityId } });
+    return row.version;
+  }
+
+  async function publish(version: bigint): Promise<void> {
+    await deps.redis.publish(deps.channel, version.toString());
+  }
+
+  async function currentVersion(): Promise<bigint> {
+    const last = await deps.prisma.stateChange.findFirst({ orderBy: { version: "desc" } });
+    return last?.version ?? 0n;
+  }
+
+  async function changesSince(version: bigint, limit = 5000) {
+    return deps.prisma.stateChange.findMany({
+      where: { version: { gt: version } },
+      orderBy: { version: "asc" },
+      take: limit,
+    });
+  }
+
+  return { recordIn, publish, currentVersion, changesSince };
+}

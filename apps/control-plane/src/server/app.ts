@@ -1,0 +1,75 @@
+import swagger from "@fastify/swagger";
+import rateLimit from "@fastify/rate-limit";
+import type { Logger } from "@sluice/logger";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from "fastify-type-provider-zod";
+import type { Services } from "../services";
+import { agentsRoutes } from "../modules/agents/agents.routes";
+import { connectionsRoutes } from "../modules/connections/connections.routes";
+import { groupsRoutes } from "../modules/groups/groups.routes";
+import { healthRoutes } from "../modules/health/health.routes";
+import { policiesRoutes } from "../modules/policies/policies.routes";
+import { usersRoutes } from "../modules/users/users.routes";
+import { installAuth } from "./auth";
+import { installErrorHandler } from "./error-handler";
+
+export interface AppOptions {
+  logger: Logger;
+  services: Services;
+  rateLimitPerMinute: number;
+  readiness: () => Promise<Record<string, boolean>>;
+  version: string;
+}
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: opts.logger as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { maxParamLength: 200 },
+    requestIdHeader: false,
+    genReqId: () => crypto.randomUUID(),
+    trustProxy: false,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandler(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: { title: "Sluice control plane API", version: opts.version },
+      components: {
+        securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "API key or Sluice access token" } },
+      },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(rateLimit, {
+    max: opts.rateLimitPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (req) => req.ip,
+  });
+  installAuth(app, opts.services.auth);
+
+  await app.register(healthRoutes({ readiness: opts.readiness }));
+  await app.register(
+    async (api) => {
+      api.get("/openapi.json", { config: { auth: "public" }, schema: { hide: true } }, async () => app.swagger());
+      await api.register(usersRoutes({ users: opts.services.users }));
+      await api.register(groupsRoutes({ groups: opts.services.groups }));
+      await api.register(agentsRoutes({ agents: opts.services.agents }));
+      await api.register(connectionsRoutes({ connections: opts.services.connections }));
+      await api.register(policiesRoutes({ policies: opts.services.policies }));
+    },
+    { prefix: "/api/v1" },
+  );
+  return app;
+}

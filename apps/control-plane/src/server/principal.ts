@@ -1,0 +1,22 @@
+import type { Role } from "@sluice/db";
+
+/** The authenticated caller of a REST request or gRPC call. */
+export interface Principal {
+  userId: string;
+  name: string;
+  role: Role;
+  kind: "human" | "service";
+  groups: string[];
+  via: "api_key" | "access_token";
+  credentialId: string;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** Roles allowed to call the route; `"public"` skips authentication. */
+    auth?: "public" | Role[];
+  }
+}

@@ -1,0 +1,28 @@
+import { once } from "node:events";
+import tls from "node:tls";
+import { describe, expect, it } from "vitest";
+import { createCertificateAuthority, issueCertificate } from "./ca";
+
+describe("pki", () => {
+  it("issues a server certificate that a TLS client verifies against the CA", async () => {
+    const ca = await createCertificateAuthority("Sluice test CA");
+    const leaf = await issueCertificate(ca, { commonName: "cp", hosts: ["localhost", "127.0.0.1"] });
+    const server = tls.createServer({ cert: leaf.certPem, key: leaf.keyPem }, (s) => s.end("hi"));
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = (server.address() as { port: number }).port;
+    try {
+      const ok = tls.connect({ host: "127.0.0.1", port, ca: ca.certPem, servername: "localhost" });
+      const [data] = await once(ok, "data");
+      expect(String(data)).toBe("hi");
+      ok.destroy();
+
+      const other = await createCertificateAuthority("Other CA");
+      const bad = tls.connect({ host: "127.0.0.1", port, ca: other.certPem, servername: "localhost" });
+      const [err] = await once(bad, "error");
+      expect((err as NodeJS.ErrnoException).code).toBe("UNABLE_TO_VERIFY_LEAF_SIGNATURE");
+    } finally {
+      server.close();
+    }
+  });
+});
