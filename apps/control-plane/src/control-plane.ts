@@ -52,8 +52,9 @@ export async function startControlPlane(config: ControlPlaneConfig, logger: Logg
   subscriber.on("message", (ch) => {
     if (ch === channel) hub.onStateChanged();
   });
+  let sweeping: Promise<unknown> = Promise.resolve();
   const sweeper = setInterval(() => {
-    hub.sweep().catch((err: unknown) => logger.warn({ err }, "agent sweep failed"));
+    sweeping = hub.sweep().catch((err: unknown) => logger.warn({ err }, "agent sweep failed"));
   }, 1000);
 
   const grpc = await startGrpcServer({ config, hub });
@@ -76,11 +77,19 @@ export async function startControlPlane(config: ControlPlaneConfig, logger: Logg
     bootstrapKey,
     async stop() {
       clearInterval(sweeper);
-      hub.closeAll();
-      await app.close();
-      await new Promise<void>((resolve) => grpc.server.tryShutdown(() => resolve()));
-      grpc.server.forceShutdown();
       await subscriber.quit().catch(() => undefined);
+      await sweeping;
+      await hub.closeAll();
+      await app.close();
+      // Give in-flight calls a moment to finish, then cut the rest (agents reconnect elsewhere).
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2000);
+        grpc.server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      grpc.server.forceShutdown();
       await redis.quit().catch(() => undefined);
       await db.close();
     },

@@ -49,6 +49,8 @@ export function tokenHash(token: string): string {
 export function createAgentHub(deps: AgentHubDeps) {
   const { prisma, logger } = deps;
   const links = new Map<string, Link>();
+  /** Links closed recently whose queued database work may still be running. */
+  const ended = new Set<Link>();
 
   function send(link: Link, msg: ControlMessage): void {
     if (!link.closed) link.call.write(msg);
@@ -62,9 +64,14 @@ export function createAgentHub(deps: AgentHubDeps) {
   }
 
   function enqueue(link: Link, task: () => Promise<void>): void {
-    link.queue = link.queue.then(task).catch((err: unknown) => {
+    ended.add(link);
+    const q = link.queue.then(task).catch((err: unknown) => {
       link.log.error({ err }, "agent link sync failed; closing the link so the agent resyncs");
       close(link, status.UNAVAILABLE, "control plane could not sync state; reconnect");
+    });
+    link.queue = q;
+    void q.then(() => {
+      if (link.queue === q) ended.delete(link);
     });
   }
 
@@ -210,8 +217,11 @@ export function createAgentHub(deps: AgentHubDeps) {
       return res.count;
     },
     connectedAgentIds: () => [...links.keys()],
-    closeAll(): void {
-      for (const link of [...links.values()]) close(link, status.UNAVAILABLE, "control plane shutting down");
+    /** Closes every link and waits for their pending database work to finish. */
+    async closeAll(): Promise<void> {
+      const all = [...links.values()];
+      for (const link of all) close(link, status.UNAVAILABLE, "control plane shutting down");
+      await Promise.all([...all, ...ended].map((l) => l.queue));
     },
   };
 }

@@ -1,0 +1,3 @@
+export * from "../generated/prisma/client";
+export { type CreateDbOptions, createDb, type Db } from "./client";
+export { migrateDeploy, migrationsDir } from "./prisma-cli";

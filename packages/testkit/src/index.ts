@@ -1,0 +1,3 @@
+export * from "./db";
+export * from "./pki";
+export * from "./process";
