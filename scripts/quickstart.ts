@@ -1,0 +1,173 @@
+/**
+ * Brings up a local Sluice: database (embedded PostgreSQL unless DATABASE_URL is set),
+ * Redis (reused, or redis-server started), a private CA, the control plane, one enrolled
+ * agent and a demo connection. Runs in the foreground until Ctrl-C.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createCertificateAuthority, issueCertificate } from "@sluice/pki";
+import { ensureRedis, startEmbeddedPostgres } from "./lib/services";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const home = resolve(process.env.SLUICE_HOME ?? join(root, ".sluice"));
+const apiPort = Number(process.env.SLUICE_API_PORT ?? 8080);
+const grpcPort = Number(process.env.SLUICE_GRPC_PORT ?? 8443);
+const pgListen = process.env.SLUICE_PG_LISTEN ?? "127.0.0.1:6432";
+const children: ChildProcess[] = [];
+const cleanups: (() => Promise<void>)[] = [];
+
+function say(line = ""): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function secretFile(path: string, make: () => string): string {
+  if (!existsSync(path)) writeFileSync(path, `${make()}\n`, { mode: 0o600 });
+  return readFileSync(path, "utf8").trim();
+}
+
+async function ensurePki(): Promise<{ ca: string; cert: string; key: string }> {
+  const dir = join(home, "pki");
+  const files = { ca: join(dir, "ca.pem"), caKey: join(dir, "ca.key"), cert: join(dir, "control-plane.pem"), key: join(dir, "control-plane.key") };
+  if (!existsSync(files.cert)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const ca = await createCertificateAuthority("Sluice local CA");
+    const leaf = await issueCertificate(ca, { commonName: "sluice-control-plane", hosts: ["localhost", "127.0.0.1"] });
+    writeFileSync(files.ca, ca.certPem);
+    writeFileSync(files.caKey, ca.keyPem, { mode: 0o600 });
+    writeFileSync(files.cert, leaf.certPem);
+    writeFileSync(files.key, leaf.keyPem, { mode: 0o600 });
+  }
+  return files;
+}
+
+function run(name: string, entry: string, env: Record<string, string>, logFile: string): ChildProcess {
+  const tsx = join(root, "node_modules", ".bin", "tsx");
+  const child = spawn(tsx, [entry], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const log = join(home, "logs", logFile);
+  mkdirSync(dirname(log), { recursive: true });
+  const out = (chunk: Buffer) => writeFileSync(log, chunk, { flag: "a" });
+  child.stdout?.on("data", out);
+  child.stderr?.on("data", out);
+  child.on("exit", (code, signal) => {
+    if (!shuttingDown) {
+      say(`\n${name} exited (${signal ?? code}); see ${log}`);
+      void shutdown(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+async function api(path: string, key: string, init: { method?: string; body?: unknown } = {}): Promise<any> {
+  const res = await fetch(`http://127.0.0.1:${apiPort}/api/v1${path}`, {
+    method: init.method ?? "GET",
+    headers: { authorization: `Bearer ${key}`, ...(init.body ? { "content-type": "application/json" } : {}) },
+    body: init.body ? JSON.stringify(init.body) : undefined,
+  });
+  const body = await res.json().catch(() => null);
+  if (!res.ok && res.status !== 409) throw new Error(`${init.method ?? "GET"} ${path}: ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+let shuttingDown = false;
+async function shutdown(code: number): Promise<never> {
+  shuttingDown = true;
+  for (const c of children) c.kill("SIGTERM");
+  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : null)));
+  for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  // Traversable (not listable) so a root-run quickstart can hand the data dir to the postgres user.
+  mkdirSync(home, { recursive: true, mode: 0o711 });
+  say(`Sluice quickstart — state in ${home}`);
+  let databaseUrl = process.env.DATABASE_URL;
+  if (!databaseUrl) {
+    const pg = await startEmbeddedPostgres(join(home, "data"), Number(process.env.SLUICE_EMBEDDED_PG_PORT ?? 54329));
+    cleanups.push(pg.stop);
+    databaseUrl = pg.url;
+    say(`• database: embedded PostgreSQL at ${databaseUrl.replace(/:[^:@/]+@/, ":***@")}`);
+  } else {
+    say("• database: DATABASE_URL");
+  }
+  const redis = await ensureRedis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", join(home, "data"));
+  say(`• redis: ${redis.url}${redis.started ? " (started redis-server)" : ""}`);
+  const pki = await ensurePki();
+  const masterKey = secretFile(join(home, "master.key"), () => randomBytes(32).toString("base64"));
+  const adminKeyFile = join(home, "admin.key");
+
+  run("control plane", "apps/control-plane/src/main.ts", {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redis.url,
+    SLUICE_API_PORT: String(apiPort),
+    SLUICE_GRPC_PORT: String(grpcPort),
+    SLUICE_GRPC_TLS_CERT_FILE: pki.cert,
+    SLUICE_GRPC_TLS_KEY_FILE: pki.key,
+    SLUICE_MASTER_KEY: masterKey,
+    SLUICE_MIGRATE_ON_START: "true",
+    SLUICE_BOOTSTRAP_ADMIN_KEY_FILE: adminKeyFile,
+  }, "control-plane.log");
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${apiPort}/readyz`)).ok, "the control plane");
+  await waitFor(async () => existsSync(adminKeyFile), "the bootstrap admin key", 5000);
+  const adminKey = readFileSync(adminKeyFile, "utf8").trim();
+  say(`• control plane: http://127.0.0.1:${apiPort} (gRPC for agents on :${grpcPort}, TLS)`);
+
+  const tokenFile = join(home, "agent.token");
+  if (!existsSync(tokenFile)) {
+    const created = await api("/agents", adminKey, { method: "POST", body: { name: "local-agent" } });
+    const token = created?.enrollmentToken ?? (await api("/agents/local-agent/rotate-token", adminKey, { method: "POST" })).enrollmentToken;
+    writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  }
+  const demoPassword = new URL(databaseUrl).password || "";
+  const dbUrl = new URL(databaseUrl);
+  await api("/connections", adminKey, {
+    method: "POST",
+    body: {
+      name: "demo-pg",
+      type: "postgres",
+      description: "the quickstart's own database",
+      host: dbUrl.hostname,
+      port: Number(dbUrl.port || 5432),
+      database: dbUrl.pathname.slice(1) || "postgres",
+      username: decodeURIComponent(dbUrl.username || "postgres"),
+      credentialRef: "env:SLUICE_DEMO_PG_PASSWORD",
+    },
+  });
+  run("agent", "apps/agent/src/main.ts", {
+    SLUICE_CONTROL_PLANE_GRPC: `localhost:${grpcPort}`,
+    SLUICE_AGENT_TOKEN_FILE: tokenFile,
+    SLUICE_CA_FILE: pki.ca,
+    SLUICE_AGENT_STATE_DIR: join(home, "agent"),
+    SLUICE_PG_LISTEN: pgListen,
+    SLUICE_DEMO_PG_PASSWORD: decodeURIComponent(demoPassword),
+  }, "agent.log");
+  await waitFor(async () => (await api("/agents/local-agent", adminKey)).status === "online", "the agent to connect");
+  say("• agent: local-agent is online and serving demo-pg");
+  say();
+  say("Sluice is running. In another terminal:");
+  say(`  export SLUICE_URL=http://127.0.0.1:${apiPort}`);
+  say(`  node apps/cli/bin/sluice.js login --api-key "$(cat ${adminKeyFile})" --url $SLUICE_URL`);
+  say("  node apps/cli/bin/sluice.js admin agents list");
+  say("  node apps/cli/bin/sluice.js admin connections list");
+  say(`Logs: ${join(home, "logs")}. Stop with Ctrl-C.`);
+  if (process.env.SLUICE_QUICKSTART_EXIT === "1") await shutdown(0);
+}
+
+process.on("SIGINT", () => void shutdown(0));
+process.on("SIGTERM", () => void shutdown(0));
+main().catch(async (err: unknown) => {
+  say(`quickstart failed: ${err instanceof Error ? err.message : String(err)}`);
+  await shutdown(1);
+});
