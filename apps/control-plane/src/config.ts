@@ -29,6 +29,7 @@ export const configSchema = z.object({
   SLUICE_AGENT_OFFLINE_AFTER_SECONDS: z.coerce.number().int().min(2).max(3600).default(15),
   SLUICE_REPLICA_ID: z.string().max(100).default(`${hostname()}-${process.pid}`),
   SLUICE_MIGRATE_ON_START: bool,
+  SLUICE_GRANT_TTL_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
   SLUICE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });

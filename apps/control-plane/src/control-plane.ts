@@ -2,7 +2,8 @@ import { createDb, migrateDeploy } from "@sluice/db";
 import type { Logger } from "@sluice/logger";
 import { Redis } from "ioredis";
 import { bootstrapAdmin, writeSecretFile } from "./bootstrap";
-import type { ControlPlaneConfig } from "./config";
+import { type ControlPlaneConfig, decodeMasterKey } from "./config";
+import { createSessionGrpc } from "./modules/sessions/sessions.grpc";
 import { startGrpcServer } from "./grpc/server";
 import { createAgentHub } from "./modules/agents/agent-hub";
 import { createDesiredState } from "./modules/agents/desired-state";
@@ -32,14 +33,21 @@ export async function startControlPlane(config: ControlPlaneConfig, logger: Logg
   const subscriber = redisClient(config.REDIS_URL, "sluice-cp-sub");
   await Promise.all([redis.connect(), subscriber.connect()]);
 
-  const services = createServices({ prisma: db.prisma, redis, redisPrefix: config.SLUICE_REDIS_PREFIX });
+  const services = createServices({
+    prisma: db.prisma,
+    redis,
+    redisPrefix: config.SLUICE_REDIS_PREFIX,
+    masterKey: decodeMasterKey(config.SLUICE_MASTER_KEY) as Buffer,
+    grantTtlSeconds: config.SLUICE_GRANT_TTL_SECONDS,
+  });
+  await services.keys.ensureActiveKey();
   const channel = stateChannel(config.SLUICE_REDIS_PREFIX);
   const bootstrapKey = await bootstrapAdmin({ prisma: db.prisma, audit: services.audit });
   if (bootstrapKey && config.SLUICE_BOOTSTRAP_ADMIN_KEY_FILE) {
     writeSecretFile(config.SLUICE_BOOTSTRAP_ADMIN_KEY_FILE, bootstrapKey);
   }
 
-  const desiredState = createDesiredState({ prisma: db.prisma, verificationKeys: async () => [] });
+  const desiredState = createDesiredState({ prisma: db.prisma, verificationKeys: services.keys.verificationKeys });
   const hub = createAgentHub({
     prisma: db.prisma,
     desiredState,
@@ -57,7 +65,14 @@ export async function startControlPlane(config: ControlPlaneConfig, logger: Logg
     sweeping = hub.sweep().catch((err: unknown) => logger.warn({ err }, "agent sweep failed"));
   }, 1000);
 
-  const grpc = await startGrpcServer({ config, hub });
+  const sessionGrpc = createSessionGrpc({
+    prisma: db.prisma,
+    auth: services.auth,
+    sessions: services.sessions,
+    recordings: services.recordings,
+    logger: logger.child({ component: "grpc" }),
+  });
+  const grpc = await startGrpcServer({ config, hub, handlers: sessionGrpc });
   const app = await buildApp({
     logger: logger.child({ component: "api" }),
     services,

@@ -13,6 +13,8 @@ import { agentsRoutes } from "../modules/agents/agents.routes";
 import { connectionsRoutes } from "../modules/connections/connections.routes";
 import { groupsRoutes } from "../modules/groups/groups.routes";
 import { healthRoutes } from "../modules/health/health.routes";
+import { keysRoutes } from "../modules/keys/keys.routes";
+import { sessionsRoutes } from "../modules/sessions/sessions.routes";
 import { policiesRoutes } from "../modules/policies/policies.routes";
 import { usersRoutes } from "../modules/users/users.routes";
 import { installAuth } from "./auth";
@@ -68,6 +70,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(agentsRoutes({ agents: opts.services.agents }));
       await api.register(connectionsRoutes({ connections: opts.services.connections }));
       await api.register(policiesRoutes({ policies: opts.services.policies }));
+      await api.register(sessionsRoutes({ sessions: opts.services.sessions }));
+      await api.register(keysRoutes({ keys: opts.services.keys }));
     },
     { prefix: "/api/v1" },
   );

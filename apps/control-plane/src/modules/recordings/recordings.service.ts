@@ -1,0 +1,81 @@
+import { AppError } from "@sluice/errors";
+import type { RecordingBatch } from "@sluice/proto";
+import type { Db } from "../../lib/db";
+import { isUuid } from "../../lib/ids";
+import type { AuditService } from "../audit/audit.service";
+
+const MAX_EVENTS_PER_BATCH = 5000;
+const MAX_PAYLOAD = 1024 * 1024;
+
+export type RecordingsService = ReturnType<typeof createRecordingsService>;
+
+/**
+ * Stores recording batches from agents. (sessionId, seq) is the primary key, so a batch
+ * re-sent after a reconnect is stored once. Session lifecycle events also move the
+ * session's status.
+ */
+export function createRecordingsService(deps: { prisma: Db; audit: Pick<AuditService, "append"> }) {
+  const { prisma } = deps;
+
+  async function applyLifecycle(agentId: string, sessionId: string, kind: string, payload: Record<string, unknown>, at: Date) {
+    if (kind === "session.start") {
+      await prisma.session.updateMany({
+        where: { id: sessionId, status: "pending" },
+        data: { status: "active", clientAddress: typeof payload.clientAddress === "string" ? payload.clientAddress.slice(0, 200) : undefined },
+      });
+    } else if (kind === "session.end") {
+      const updated = await prisma.session.updateMany({
+        where: { id: sessionId, status: { in: ["pending", "active"] } },
+        data: {
+          status: payload.error ? "failed" : "closed",
+          endedAt: at,
+          endReason: typeof payload.reason === "string" ? payload.reason.slice(0, 500) : null,
+          bytesIn: BigInt(Math.max(0, Math.floor(Number(payload.bytesIn) || 0))),
+          bytesOut: BigInt(Math.max(0, Math.floor(Number(payload.bytesOut) || 0))),
+        },
+      });
+      if (updated.count > 0) {
+        await deps.audit.append({
+          actorId: agentId,
+          actorKind: "agent",
+          action: "session.end",
+          targetType: "session",
+          targetId: sessionId,
+          outcome: "success",
+          details: { reason: payload.reason ?? null },
+        });
+      }
+    }
+  }
+
+  return {
+    /** Stores a batch and returns the highest sequence number now safely stored. */
+    async ingest(agentId: string, batch: RecordingBatch): Promise<number> {
+      if (!isUuid(batch.sessionId)) throw new AppError("request.invalid", "unknown session id");
+      if (batch.events.length > MAX_EVENTS_PER_BATCH) throw new AppError("request.too_large", "too many events in one batch");
+      const session = await prisma.session.findUnique({ where: { id: batch.sessionId }, select: { agentId: true } });
+      if (!session || session.agentId !== agentId) throw new AppError("session.not_found", "session not found for this agent");
+      if (batch.events.length === 0) return 0;
+      const rows = batch.events.map((e) => {
+        if (e.payloadJson.length > MAX_PAYLOAD) throw new AppError("request.too_large", `event ${e.seq} is too large`);
+        let payload: Record<string, unknown>;
+        try {
+          payload = JSON.parse(e.payloadJson || "{}") as Record<string, unknown>;
+        } catch {
+          throw new AppError("request.invalid", `event ${e.seq} has malformed JSON`);
+        }
+        return { sessionId: batch.sessionId, seq: BigInt(e.seq), kind: e.kind.slice(0, 64), at: new Date(e.atUnixMs), payload };
+      });
+      await prisma.recordingChunk.createMany({
+        data: rows.map((r) => ({ ...r, payload: r.payload as object })),
+        skipDuplicates: true,
+      });
+      for (const r of rows) {
+        if (r.kind === "session.start" || r.kind === "session.end") {
+          await applyLifecycle(agentId, r.sessionId, r.kind, r.payload, r.at);
+        }
+      }
+      return Math.max(...batch.events.map((e) => e.seq));
+    },
+  };
+}
