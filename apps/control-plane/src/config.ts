@@ -23,6 +23,8 @@ export const configSchema = z.object({
   SLUICE_GRPC_TLS_CERT_FILE: z.string().optional(),
   SLUICE_GRPC_TLS_KEY_FILE: z.string().optional(),
   SLUICE_GRPC_INSECURE: bool,
+  SLUICE_CA_CERT_FILE: z.string().optional(),
+  SLUICE_CA_KEY_FILE: z.string().optional(),
   SLUICE_MASTER_KEY: masterKey,
   SLUICE_BOOTSTRAP_ADMIN_KEY_FILE: z.string().optional(),
   SLUICE_AGENT_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
@@ -55,6 +57,9 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     problems.push(
       "SLUICE_GRPC_TLS_CERT_FILE/SLUICE_GRPC_TLS_KEY_FILE: required unless SLUICE_GRPC_INSECURE=true (loopback only)",
     );
+  }
+  if (Boolean(cfg.SLUICE_CA_CERT_FILE) !== Boolean(cfg.SLUICE_CA_KEY_FILE)) {
+    problems.push("SLUICE_CA_CERT_FILE/SLUICE_CA_KEY_FILE: give both or neither");
   }
   if (problems.length > 0) {
     throw new ConfigError(problems);

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createDb, migrateDeploy } from "@sluice/db";
 import type { Logger } from "@sluice/logger";
 import { Redis } from "ioredis";
@@ -5,6 +6,7 @@ import { bootstrapAdmin, writeSecretFile } from "./bootstrap";
 import { type ControlPlaneConfig, decodeMasterKey } from "./config";
 import { createSessionGrpc } from "./modules/sessions/sessions.grpc";
 import { startGrpcServer } from "./grpc/server";
+import { createAgentCerts } from "./modules/agents/agent-certs";
 import { createAgentHub } from "./modules/agents/agent-hub";
 import { createDesiredState } from "./modules/agents/desired-state";
 import { stateChannel } from "./modules/state/state.service";
@@ -72,10 +74,21 @@ export async function startControlPlane(config: ControlPlaneConfig, logger: Logg
     recordings: services.recordings,
     logger: logger.child({ component: "grpc" }),
   });
-  const grpc = await startGrpcServer({ config, hub, handlers: sessionGrpc });
+  const agentCerts = createAgentCerts({
+    prisma: db.prisma,
+    ca: config.SLUICE_CA_CERT_FILE
+      ? { certPem: readFileSync(config.SLUICE_CA_CERT_FILE, "utf8"), keyPem: readFileSync(config.SLUICE_CA_KEY_FILE as string, "utf8") }
+      : undefined,
+  });
+  const grpc = await startGrpcServer({
+    config,
+    hub,
+    handlers: { ...sessionGrpc, issueCertificate: agentCerts.issueCertificate },
+  });
   const app = await buildApp({
     logger: logger.child({ component: "api" }),
     services,
+    caPem: agentCerts.caPem,
     rateLimitPerMinute: config.SLUICE_RATE_LIMIT_PER_MINUTE,
     version: VERSION,
     readiness: async () => ({

@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import tls from "node:tls";
 import { describe, expect, it } from "vitest";
-import { createCertificateAuthority, issueCertificate } from "./ca";
+import { createCertificateAuthority, createKeyAndCsr, issueCertificate, signCsr } from "./ca";
 
 describe("pki", () => {
   it("issues a server certificate that a TLS client verifies against the CA", async () => {
@@ -24,5 +24,34 @@ describe("pki", () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe("csr signing", () => {
+  it("signs a CSR with the issuer's names and the requester's key", async () => {
+    const ca = await createCertificateAuthority("Sluice test CA");
+    const { keyPem, csrPem } = await createKeyAndCsr("agent-1");
+    const certPem = await signCsr(ca, csrPem, { commonName: "agent-1", hosts: ["127.0.0.1", "localhost"] });
+    const server = tls.createServer({ cert: certPem, key: keyPem }, (s) => s.end("ok"));
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = (server.address() as { port: number }).port;
+    try {
+      const c = tls.connect({ host: "127.0.0.1", port, ca: ca.certPem });
+      const [data] = await once(c, "data");
+      expect(String(data)).toBe("ok");
+      c.destroy();
+    } finally {
+      server.close();
+    }
+  });
+
+  it("rejects a tampered CSR", async () => {
+    const ca = await createCertificateAuthority("Sluice test CA");
+    const { csrPem } = await createKeyAndCsr("agent-1");
+    const body = csrPem.split("\n");
+    const mid = body[5] ?? "";
+    body[5] = mid.slice(0, 10) + (mid[10] === "A" ? "B" : "A") + mid.slice(11);
+    await expect(signCsr(ca, body.join("\n"), { commonName: "x", hosts: ["localhost"] })).rejects.toThrow();
   });
 });

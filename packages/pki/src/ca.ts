@@ -93,3 +93,51 @@ export async function issueCertificate(ca: PemPair, options: LeafOptions): Promi
   });
   return { certPem: cert.toString("pem"), keyPem: await exportKey(keys.privateKey) };
 }
+
+/** A fresh key and a PKCS#10 request for it (the key never leaves the caller). */
+export async function createKeyAndCsr(commonName: string): Promise<{ keyPem: string; csrPem: string }> {
+  const keys = await webcrypto.subtle.generateKey(alg, true, ["sign", "verify"]);
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: `CN=${commonName}`,
+    keys,
+    signingAlgorithm: alg,
+  });
+  return { keyPem: await exportKey(keys.privateKey), csrPem: csr.toString("pem") };
+}
+
+/**
+ * Signs a CSR's public key with the CA after checking the request's own signature. The
+ * issuer decides the names: `hosts` replaces whatever the request asked for.
+ */
+export async function signCsr(ca: PemPair, csrPem: string, options: LeafOptions): Promise<string> {
+  const csr = new x509.Pkcs10CertificateRequest(csrPem);
+  if (!(await csr.verify())) throw new Error("certificate request signature is invalid");
+  const caCert = new x509.X509Certificate(ca.certPem);
+  const caKey = await importKey(ca.keyPem);
+  const now = Date.now();
+  const publicKey = await csr.publicKey.export(alg, ["verify"]);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: `CN=${options.commonName}`,
+    issuer: caCert.subject,
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + (options.validDays ?? 30) * 86_400_000),
+    signingKey: caKey,
+    publicKey,
+    signingAlgorithm: alg,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension(
+        options.hosts.map((h) => (ipPattern.test(h) ? { type: "ip", value: h } : { type: "dns", value: h })),
+      ),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+    ],
+  });
+  return cert.toString("pem");
+}
+
+export function certificateNotAfter(certPem: string): Date {
+  return new x509.X509Certificate(certPem).notAfter;
+}

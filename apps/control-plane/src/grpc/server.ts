@@ -10,7 +10,7 @@ export interface GrpcDeps {
     "SLUICE_GRPC_HOST" | "SLUICE_GRPC_PORT" | "SLUICE_GRPC_INSECURE" | "SLUICE_GRPC_TLS_CERT_FILE" | "SLUICE_GRPC_TLS_KEY_FILE"
   >;
   hub: AgentHub;
-  handlers?: Partial<Pick<AgentServiceServer, "authorizeSession" | "uploadRecording">>;
+  handlers?: Partial<Pick<AgentServiceServer, "authorizeSession" | "uploadRecording" | "issueCertificate">>;
 }
 
 function credentials(config: GrpcDeps["config"]): ServerCredentials {
@@ -38,6 +38,7 @@ export async function startGrpcServer(deps: GrpcDeps): Promise<{ server: Server;
     },
     authorizeSession: deps.handlers?.authorizeSession ?? ((_call, cb) => cb(unavailable)),
     uploadRecording: deps.handlers?.uploadRecording ?? ((call) => call.emit("error", unavailable)),
+    issueCertificate: deps.handlers?.issueCertificate ?? ((_call, cb) => cb(unavailable)),
   };
   server.addService(AgentServiceService, impl);
   const port = await new Promise<number>((resolve, reject) => {

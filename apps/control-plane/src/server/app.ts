@@ -9,6 +9,7 @@ import {
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
 import type { Services } from "../services";
+import { caRoutes } from "../modules/agents/agent-certs";
 import { agentsRoutes } from "../modules/agents/agents.routes";
 import { connectionsRoutes } from "../modules/connections/connections.routes";
 import { groupsRoutes } from "../modules/groups/groups.routes";
@@ -25,6 +26,7 @@ export interface AppOptions {
   services: Services;
   rateLimitPerMinute: number;
   readiness: () => Promise<Record<string, boolean>>;
+  caPem: string | undefined;
   version: string;
 }
 
@@ -72,6 +74,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(policiesRoutes({ policies: opts.services.policies }));
       await api.register(sessionsRoutes({ sessions: opts.services.sessions }));
       await api.register(keysRoutes({ keys: opts.services.keys }));
+      await api.register(caRoutes({ caPem: opts.caPem }));
     },
     { prefix: "/api/v1" },
   );

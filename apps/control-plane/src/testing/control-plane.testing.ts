@@ -39,6 +39,8 @@ export async function startTestControlPlane(overrides: Record<string, string> = 
     SLUICE_GRPC_PORT: "0",
     SLUICE_GRPC_TLS_CERT_FILE: pki.certFile,
     SLUICE_GRPC_TLS_KEY_FILE: pki.keyFile,
+    SLUICE_CA_CERT_FILE: pki.caFile,
+    SLUICE_CA_KEY_FILE: pki.caKeyFile,
     SLUICE_MASTER_KEY: randomBytes(32).toString("base64"),
     SLUICE_AGENT_OFFLINE_AFTER_SECONDS: "3",
     SLUICE_RATE_LIMIT_PER_MINUTE: "100000",

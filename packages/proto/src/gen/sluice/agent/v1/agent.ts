@@ -235,6 +235,17 @@ export interface RecordingAck {
   ackedSeq: number;
 }
 
+export interface CertificateRequest {
+  csrPem: string;
+  hosts: string[];
+}
+
+export interface CertificateResponse {
+  certificatePem: string;
+  caPem: string;
+  notAfterUnixMs: number;
+}
+
 function createBaseEndpoint(): Endpoint {
   return { protocol: "", host: "", port: 0 };
 }
@@ -2886,6 +2897,208 @@ export const RecordingAck: MessageFns<RecordingAck> = {
   },
 };
 
+function createBaseCertificateRequest(): CertificateRequest {
+  return { csrPem: "", hosts: [] };
+}
+
+export const CertificateRequest: MessageFns<CertificateRequest> = {
+  encode(message: CertificateRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.csrPem !== "") {
+      writer.uint32(10).string(message.csrPem);
+    }
+    for (const v of message.hosts) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CertificateRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCertificateRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.csrPem = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hosts.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CertificateRequest {
+    return {
+      csrPem: isSet(object.csrPem)
+        ? globalThis.String(object.csrPem)
+        : isSet(object.csr_pem)
+        ? globalThis.String(object.csr_pem)
+        : "",
+      hosts: globalThis.Array.isArray(object?.hosts) ? object.hosts.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: CertificateRequest): unknown {
+    const obj: any = {};
+    if (message.csrPem !== "") {
+      obj.csrPem = message.csrPem;
+    }
+    if (message.hosts?.length) {
+      obj.hosts = message.hosts;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CertificateRequest>, I>>(base?: I): CertificateRequest {
+    return CertificateRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CertificateRequest>, I>>(object: I): CertificateRequest {
+    const message = createBaseCertificateRequest();
+    message.csrPem = object.csrPem ?? "";
+    message.hosts = object.hosts?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseCertificateResponse(): CertificateResponse {
+  return { certificatePem: "", caPem: "", notAfterUnixMs: 0 };
+}
+
+export const CertificateResponse: MessageFns<CertificateResponse> = {
+  encode(message: CertificateResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.certificatePem !== "") {
+      writer.uint32(10).string(message.certificatePem);
+    }
+    if (message.caPem !== "") {
+      writer.uint32(18).string(message.caPem);
+    }
+    if (message.notAfterUnixMs !== 0) {
+      writer.uint32(24).int64(message.notAfterUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CertificateResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCertificateResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.certificatePem = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.caPem = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.notAfterUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CertificateResponse {
+    return {
+      certificatePem: isSet(object.certificatePem)
+        ? globalThis.String(object.certificatePem)
+        : isSet(object.certificate_pem)
+        ? globalThis.String(object.certificate_pem)
+        : "",
+      caPem: isSet(object.caPem)
+        ? globalThis.String(object.caPem)
+        : isSet(object.ca_pem)
+        ? globalThis.String(object.ca_pem)
+        : "",
+      notAfterUnixMs: isSet(object.notAfterUnixMs)
+        ? globalThis.Number(object.notAfterUnixMs)
+        : isSet(object.not_after_unix_ms)
+        ? globalThis.Number(object.not_after_unix_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: CertificateResponse): unknown {
+    const obj: any = {};
+    if (message.certificatePem !== "") {
+      obj.certificatePem = message.certificatePem;
+    }
+    if (message.caPem !== "") {
+      obj.caPem = message.caPem;
+    }
+    if (message.notAfterUnixMs !== 0) {
+      obj.notAfterUnixMs = Math.round(message.notAfterUnixMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CertificateResponse>, I>>(base?: I): CertificateResponse {
+    return CertificateResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CertificateResponse>, I>>(object: I): CertificateResponse {
+    const message = createBaseCertificateResponse();
+    message.certificatePem = object.certificatePem ?? "";
+    message.caPem = object.caPem ?? "";
+    message.notAfterUnixMs = object.notAfterUnixMs ?? 0;
+    return message;
+  },
+};
+
 /**
  * AgentService is served by the control plane. Agents dial out to it; the control
  * plane never connects to an agent. Every call carries the agent's credential in
@@ -2936,6 +3149,20 @@ export const AgentServiceService = {
     responseSerialize: (value: RecordingAck): Buffer => Buffer.from(RecordingAck.encode(value).finish()),
     responseDeserialize: (value: Buffer): RecordingAck => RecordingAck.decode(value),
   },
+  /**
+   * IssueCertificate signs the agent's CSR with the control plane's CA, for the
+   * agent's client-facing TLS listeners. The subject alternative names are the
+   * agent's advertised endpoint hosts, not whatever the CSR asks for.
+   */
+  issueCertificate: {
+    path: "/sluice.agent.v1.AgentService/IssueCertificate" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CertificateRequest): Buffer => Buffer.from(CertificateRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CertificateRequest => CertificateRequest.decode(value),
+    responseSerialize: (value: CertificateResponse): Buffer => Buffer.from(CertificateResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CertificateResponse => CertificateResponse.decode(value),
+  },
 } as const;
 
 export interface AgentServiceServer extends UntypedServiceImplementation {
@@ -2956,6 +3183,12 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
    * acknowledges each batch by the highest sequence number it has stored.
    */
   uploadRecording: handleBidiStreamingCall<RecordingBatch, RecordingAck>;
+  /**
+   * IssueCertificate signs the agent's CSR with the control plane's CA, for the
+   * agent's client-facing TLS listeners. The subject alternative names are the
+   * agent's advertised endpoint hosts, not whatever the CSR asks for.
+   */
+  issueCertificate: handleUnaryCall<CertificateRequest, CertificateResponse>;
 }
 
 export interface AgentServiceClient extends Client {
@@ -2994,6 +3227,26 @@ export interface AgentServiceClient extends Client {
   uploadRecording(): ClientDuplexStream<RecordingBatch, RecordingAck>;
   uploadRecording(options: Partial<CallOptions>): ClientDuplexStream<RecordingBatch, RecordingAck>;
   uploadRecording(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<RecordingBatch, RecordingAck>;
+  /**
+   * IssueCertificate signs the agent's CSR with the control plane's CA, for the
+   * agent's client-facing TLS listeners. The subject alternative names are the
+   * agent's advertised endpoint hosts, not whatever the CSR asks for.
+   */
+  issueCertificate(
+    request: CertificateRequest,
+    callback: (error: ServiceError | null, response: CertificateResponse) => void,
+  ): ClientUnaryCall;
+  issueCertificate(
+    request: CertificateRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CertificateResponse) => void,
+  ): ClientUnaryCall;
+  issueCertificate(
+    request: CertificateRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CertificateResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const AgentServiceClient = makeGenericClientConstructor(

@@ -1,0 +1,63 @@
+import { Metadata } from "@grpc/grpc-js";
+import { AppError } from "@sluice/errors";
+import type { AgentServiceClient, ConnectionSpec } from "@sluice/proto";
+import type { StateStore } from "../link/state-store";
+import { type GrantClaims, type GrantVerifier, looksLikeGrant } from "./grant-verifier";
+
+export interface AuthorizedSession {
+  claims: GrantClaims;
+  connection: ConnectionSpec;
+  /** How the identity proved itself. */
+  via: "grant" | "credential";
+}
+
+export interface AuthorizerDeps {
+  store: StateStore;
+  verifier: GrantVerifier;
+  client: Pick<AgentServiceClient, "authorizeSession">;
+  agentToken: string;
+  stalenessMs: number;
+}
+
+/**
+ * Decides whether a client may open a session on a connection. A grant is checked
+ * offline; any other credential (API key, access token) is exchanged for a grant with
+ * the control plane, so it needs the link. Fails closed when the cached state is stale.
+ */
+export function createAuthorizer(deps: AuthorizerDeps) {
+  function exchange(credential: string, connectionName: string, clientAddress: string, protocol: string): Promise<string> {
+    const md = new Metadata();
+    md.set("authorization", `Bearer ${deps.agentToken}`);
+    return new Promise((resolve, reject) => {
+      deps.client.authorizeSession(
+        { credential, connectionName, clientAddress, protocol },
+        md,
+        { deadline: Date.now() + 10_000 },
+        (err, res) => {
+          if (!err) return resolve(res.grant);
+          const code = err.code === 16 ? "auth.invalid_credentials" : err.code === 14 || err.code === 4 ? "service.unavailable" : err.code === 5 ? "connection.not_found" : "session.forbidden";
+          reject(new AppError(code, code === "service.unavailable" ? "the control plane is unreachable: use a session grant (sluice connect) to work offline" : err.details || "not authorized"));
+        },
+      );
+    });
+  }
+
+  return {
+    async authorize(req: { connectionName: string; credential: string; clientAddress: string; protocol: string }): Promise<AuthorizedSession> {
+      const connection = deps.store.connectionByName(req.connectionName);
+      const agentId = deps.store.state.agent?.id;
+      if (!connection || !agentId) throw new AppError("connection.not_found", `connection ${req.connectionName} is not served by this agent`);
+      const staleness = Math.min(deps.stalenessMs, (connection.offlineGraceSeconds || deps.stalenessMs / 1000) * 1000);
+      if (!deps.store.isFresh(staleness)) {
+        throw new AppError("service.unavailable", "this agent has lost touch with the control plane for too long; new sessions are refused");
+      }
+      if (req.credential.length === 0 || req.credential.length > 8192) throw new AppError("auth.invalid_credentials", "invalid credentials");
+      const viaGrant = looksLikeGrant(req.credential);
+      const grant = viaGrant ? req.credential : await exchange(req.credential, req.connectionName, req.clientAddress, req.protocol);
+      const claims = await deps.verifier.verify(grant, { agentId, connectionName: connection.name });
+      return { claims, connection, via: viaGrant ? "grant" : "credential" };
+    },
+  };
+}
+
+export type Authorizer = ReturnType<typeof createAuthorizer>;

@@ -1,0 +1,73 @@
+import type { Command } from "commander";
+import { z } from "zod";
+import { type CliContext, outputFormat } from "../context";
+import {
+  configFile,
+  normalizeUrl,
+  readKeyFromStdin,
+  readStoredConfig,
+  removeStoredConfig,
+  writeStoredConfig,
+} from "../config-store";
+import { usageError } from "../cli-error";
+import { DEFAULT_CONTROL_PLANE_URL } from "../hints";
+import { renderJson } from "../output";
+import { expectShape, printItem } from "../print";
+
+export interface LoginFlags {
+  apiKey: string;
+  url?: string;
+}
+
+const meSchema = z.looseObject({ name: z.string(), role: z.string() });
+
+/** The URL for `sluice login`: the flag, else SLUICE_URL, else the stored one, else the default. */
+export function loginUrl(flag: string | undefined, env: Record<string, string | undefined>, stored?: string): string {
+  return normalizeUrl(flag || env.SLUICE_URL || stored || DEFAULT_CONTROL_PLANE_URL);
+}
+
+async function loginKey(ctx: CliContext, flag: string): Promise<string> {
+  if (flag !== "-") {
+    const key = flag.trim();
+    if (!key) throw usageError("--api-key must not be empty (use `--api-key -` to read it from stdin)");
+    return key;
+  }
+  if (ctx.io.stdinIsTTY) ctx.io.stderr("paste the API key, then press Enter and Ctrl-D:\n");
+  return readKeyFromStdin(ctx.io.stdin);
+}
+
+export function registerLoginCommands(program: Command, ctx: CliContext): void {
+  program
+    .command("login")
+    .description("verify an API key with the control plane and store it for later commands")
+    .requiredOption("--api-key <key>", "API key, or - to read it from stdin (keeps it out of shell history)")
+    .option("--url <url>", `control-plane URL (default: SLUICE_URL, the stored URL, or ${DEFAULT_CONTROL_PLANE_URL})`)
+    .action(async (flags: LoginFlags, cmd: Command) => {
+      const stored = await readStoredConfig(ctx.io.env).catch(() => undefined);
+      const url = loginUrl(flags.url, ctx.io.env, stored?.url);
+      const apiKey = await loginKey(ctx, flags.apiKey);
+      const me = await ctx.clientFor(url, apiKey).get("/me");
+      const identity = expectShape(meSchema, me, "an identity");
+      const file = await writeStoredConfig(ctx.io.env, { url, apiKey });
+      if (outputFormat(cmd) === "json") return ctx.io.stdout(renderJson(me));
+      ctx.io.stdout(`logged in to ${url} as ${identity.name} (${identity.role})\n`);
+      ctx.io.stderr(`credentials saved to ${file}\n`);
+    });
+
+  program
+    .command("logout")
+    .description("remove the stored API key")
+    .action(async () => {
+      const removed = await removeStoredConfig(ctx.io.env);
+      ctx.io.stdout(removed ? `logged out (removed ${configFile(ctx.io.env)})\n` : "not logged in\n");
+      if (ctx.io.env.SLUICE_API_KEY) ctx.io.stderr("note: SLUICE_API_KEY is still set in this environment\n");
+    });
+
+  program
+    .command("whoami")
+    .description("show the identity of the current API key")
+    .action(async (_flags: unknown, cmd: Command) => {
+      const client = await ctx.client();
+      printItem(ctx.io, outputFormat(cmd), await client.get("/me"));
+    });
+}

@@ -1,0 +1,28 @@
+import { Command, Option } from "commander";
+import { registerAdminCommands } from "./commands/admin/index";
+import { registerConnectionsCommand } from "./commands/connections";
+import { registerLoginCommands } from "./commands/login";
+import type { CliContext } from "./context";
+import { outputFormats } from "./output";
+
+/** The whole `sluice` command tree; settings set here are inherited by every subcommand. */
+export function createProgram(ctx: CliContext, version: string): Command {
+  const program = new Command("sluice")
+    .description("Sluice: reach databases and servers through audited, policy-checked sessions")
+    .version(version, "-V, --version")
+    .addOption(new Option("-o, --output <format>", "output format").choices(outputFormats).default("table"))
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.io.stdout(s), writeErr: (s) => ctx.io.stderr(s) })
+    .configureHelp({ showGlobalOptions: true })
+    .showHelpAfterError("(add --help for usage)")
+    .addHelpText(
+      "after",
+      "\nEnvironment: SLUICE_API_KEY and SLUICE_URL override the stored login; SLUICE_CONFIG_DIR moves the config;" +
+        "\nSLUICE_DEBUG=1 prints stack traces. Exit codes: 0 ok, 1 refused or failed, 2 usage or not logged in," +
+        "\n3 control plane unreachable.",
+    );
+  registerLoginCommands(program, ctx);
+  registerConnectionsCommand(program, ctx);
+  registerAdminCommands(program, ctx);
+  return program;
+}

@@ -1,0 +1,123 @@
+import { type Column, col, formatValue, type Row } from "./output";
+
+export interface ResourceSpec {
+  /** Path segment under /api/v1. */
+  path: string;
+  singular: string;
+  plural: string;
+  /** Table columns for lists; `get` shows every field. */
+  columns: Column[];
+}
+
+const count = (value: unknown) => (Array.isArray(value) ? value.length : value);
+
+const endpoints = (value: unknown) =>
+  Array.isArray(value)
+    ? value.map((e: Row) => `${formatValue(e.protocol)}://${formatValue(e.host)}:${formatValue(e.port)}`).join(",")
+    : value;
+
+const address = (_: unknown, row: Row) => `${formatValue(row.host)}:${formatValue(row.port)}`;
+
+export const agents: ResourceSpec = {
+  path: "agents",
+  singular: "agent",
+  plural: "agents",
+  columns: [
+    col("NAME", "name"),
+    col("STATUS", "status"),
+    col("SEGMENT", "segment"),
+    col("LABELS", "labels"),
+    col("VERSION", "version"),
+    col("SESSIONS", "activeSessions"),
+    col("ENDPOINTS", "endpoints", endpoints),
+    col("LAST SEEN", "lastSeenAt"),
+    col("ID", "id"),
+  ],
+};
+
+export const connections: ResourceSpec = {
+  path: "connections",
+  singular: "connection",
+  plural: "connections",
+  columns: [
+    col("NAME", "name"),
+    col("TYPE", "type"),
+    col("ADDRESS", "host", address),
+    col("DATABASE", "database"),
+    col("SEGMENT", "agentSegment"),
+    col("GROUPS", "allowedGroups"),
+    col("POLICIES", "policies"),
+    col("ID", "id"),
+  ],
+};
+
+/** What a non-admin sees in `sluice connections`. */
+export const myConnections: ResourceSpec = {
+  ...connections,
+  columns: [
+    col("NAME", "name"),
+    col("TYPE", "type"),
+    col("ADDRESS", "host", address),
+    col("DATABASE", "database"),
+    col("DESCRIPTION", "description"),
+  ],
+};
+
+export const users: ResourceSpec = {
+  path: "users",
+  singular: "user",
+  plural: "users",
+  columns: [
+    col("NAME", "name"),
+    col("EMAIL", "email"),
+    col("ROLE", "role"),
+    col("KIND", "kind"),
+    col("DISABLED", "disabled"),
+    col("GROUPS", "groups"),
+    col("LAST LOGIN", "lastLoginAt"),
+    col("ID", "id"),
+  ],
+};
+
+export const apiKeys: ResourceSpec = {
+  path: "api-keys",
+  singular: "API key",
+  plural: "API keys",
+  columns: [
+    col("NAME", "name"),
+    col("PREFIX", "prefix"),
+    col("SCOPES", "scopes"),
+    col("EXPIRES", "expiresAt"),
+    col("LAST USED", "lastUsedAt"),
+    col("REVOKED", "revokedAt"),
+    col("CREATED", "createdAt"),
+    col("ID", "id"),
+  ],
+};
+
+export const groups: ResourceSpec = {
+  path: "groups",
+  singular: "group",
+  plural: "groups",
+  columns: [
+    col("NAME", "name"),
+    col("MEMBERS", "members", count),
+    col("DESCRIPTION", "description"),
+    col("CREATED", "createdAt"),
+    col("ID", "id"),
+  ],
+};
+
+export const policies: ResourceSpec = {
+  path: "policies",
+  singular: "policy",
+  plural: "policies",
+  columns: [
+    col("NAME", "name"),
+    col("GUARDRAILS", "guardrails", count),
+    col("MASKING", "masking", count),
+    col("REVIEW RULES", "reviewRules", count),
+    col("DESCRIPTION", "description"),
+    col("ID", "id"),
+  ],
+};
