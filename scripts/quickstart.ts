@@ -28,7 +28,7 @@ function secretFile(path: string, make: () => string): string {
   return readFileSync(path, "utf8").trim();
 }
 
-async function ensurePki(): Promise<{ ca: string; cert: string; key: string }> {
+async function ensurePki(): Promise<{ ca: string; caKey: string; cert: string; key: string }> {
   const dir = join(home, "pki");
   const files = { ca: join(dir, "ca.pem"), caKey: join(dir, "ca.key"), cert: join(dir, "control-plane.pem"), key: join(dir, "control-plane.key") };
   if (!existsSync(files.cert)) {
@@ -44,8 +44,7 @@ async function ensurePki(): Promise<{ ca: string; cert: string; key: string }> {
 }
 
 function run(name: string, entry: string, env: Record<string, string>, logFile: string): ChildProcess {
-  const tsx = join(root, "node_modules", ".bin", "tsx");
-  const child = spawn(tsx, [entry], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", entry], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   const log = join(home, "logs", logFile);
   mkdirSync(dirname(log), { recursive: true });
   const out = (chunk: Buffer) => writeFileSync(log, chunk, { flag: "a" });
@@ -115,6 +114,8 @@ async function main(): Promise<void> {
     SLUICE_GRPC_PORT: String(grpcPort),
     SLUICE_GRPC_TLS_CERT_FILE: pki.cert,
     SLUICE_GRPC_TLS_KEY_FILE: pki.key,
+    SLUICE_CA_CERT_FILE: pki.ca,
+    SLUICE_CA_KEY_FILE: pki.caKey,
     SLUICE_MASTER_KEY: masterKey,
     SLUICE_MIGRATE_ON_START: "true",
     SLUICE_BOOTSTRAP_ADMIN_KEY_FILE: adminKeyFile,

@@ -30,12 +30,16 @@ export function createAgentCertificate(opts: AgentCertificateOptions) {
   const certFile = join(opts.dir, "tls.crt");
   const keyFile = join(opts.dir, "tls.key");
   let context: tls.SecureContext | undefined;
+  let pair: { cert: string; key: string } | undefined;
+  const listeners = new Set<(p: { cert: string; key: string }) => void>();
   let notAfter = 0;
   let issuedAt = 0;
 
   function load(cert: string, key: string): void {
     context = tls.createSecureContext({ cert, key, minVersion: "TLSv1.2" });
     notAfter = certificateNotAfter(cert).getTime();
+    pair = { cert, key };
+    for (const l of listeners) l(pair);
   }
 
   async function issue(): Promise<void> {
@@ -74,6 +78,12 @@ export function createAgentCertificate(opts: AgentCertificateOptions) {
       }
     },
     context: (): tls.SecureContext | undefined => context,
+    /** The current certificate and key, for `tls.createServer` / `setSecureContext`. */
+    pair: (): { cert: string; key: string } | undefined => pair,
+    onChange(listener: (p: { cert: string; key: string }) => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
   };
 }
 

@@ -1,0 +1,174 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  createTestDatabase,
+  createTestPki,
+  eventually,
+  freePort,
+  type ManagedProcess,
+  startProcess,
+  type TestDatabase,
+  type TestPki,
+} from "@sluice/testkit";
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+/** Runs a TypeScript entry point in ONE node process (so a signal reaches the real server). */
+const node = process.execPath;
+const tsArgs = (entry: string) => ["--import", "tsx", entry];
+
+export interface ApiResult {
+  status: number;
+  body: any;
+  text: string;
+}
+
+export interface ControlPlaneProcess {
+  proc: ManagedProcess;
+  apiUrl: string;
+  grpcPort: number;
+  env: Record<string, string>;
+}
+
+export interface Stack {
+  db: TestDatabase;
+  pki: TestPki;
+  home: string;
+  adminKey: string;
+  cp: ControlPlaneProcess;
+  api(path: string, init?: { method?: string; body?: unknown; key?: string | null }): Promise<ApiResult>;
+  startControlPlane(overrides?: Record<string, string>): Promise<ControlPlaneProcess>;
+  startAgent(name: string, env?: Record<string, string>, opts?: { token?: string; segment?: string }): Promise<AgentProcess>;
+  stop(): Promise<void>;
+}
+
+export interface AgentProcess {
+  proc: ManagedProcess;
+  name: string;
+  token: string;
+  env: Record<string, string>;
+  pgPort: number;
+  tunnelPort: number;
+  stateDir: string;
+  restart(): Promise<void>;
+}
+
+export async function startStack(): Promise<Stack> {
+  const db = await createTestDatabase("e2e");
+  const pki = await createTestPki();
+  const home = mkdtempSync(join(tmpdir(), "sluice-e2e-"));
+  const adminKeyFile = join(home, "admin.key");
+  const baseEnv = {
+    DATABASE_URL: db.url,
+    REDIS_URL: process.env.SLUICE_TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
+    SLUICE_REDIS_PREFIX: `sluice-e2e-${randomBytes(4).toString("hex")}:`,
+    SLUICE_GRPC_TLS_CERT_FILE: pki.certFile,
+    SLUICE_GRPC_TLS_KEY_FILE: pki.keyFile,
+    SLUICE_CA_CERT_FILE: pki.caFile,
+    SLUICE_CA_KEY_FILE: pki.caKeyFile,
+    SLUICE_MASTER_KEY: randomBytes(32).toString("base64"),
+    SLUICE_BOOTSTRAP_ADMIN_KEY_FILE: adminKeyFile,
+    SLUICE_AGENT_OFFLINE_AFTER_SECONDS: "4",
+    SLUICE_RATE_LIMIT_PER_MINUTE: "100000",
+  };
+  const procs: ManagedProcess[] = [];
+  const usedPorts = new Set<number>();
+  async function newPort(): Promise<number> {
+    for (;;) {
+      const port = await freePort();
+      if (!usedPorts.has(port)) {
+        usedPorts.add(port);
+        return port;
+      }
+    }
+  }
+
+  async function startControlPlane(overrides: Record<string, string> = {}): Promise<ControlPlaneProcess> {
+    const env = {
+      ...baseEnv,
+      SLUICE_API_PORT: String(await newPort()),
+      SLUICE_GRPC_PORT: String(await newPort()),
+      ...overrides,
+    };
+    const proc = startProcess(node, tsArgs("apps/control-plane/src/main.ts"), { cwd: repoRoot, env });
+    procs.push(proc);
+    await proc.waitForOutput(/control plane listening/, 30_000);
+    return { proc, env, apiUrl: `http://127.0.0.1:${env.SLUICE_API_PORT}`, grpcPort: Number(env.SLUICE_GRPC_PORT) };
+  }
+
+  const cp = await startControlPlane();
+  const { readFileSync } = await import("node:fs");
+  const adminKey = readFileSync(adminKeyFile, "utf8").trim();
+  const stack: Stack = {
+    db,
+    pki,
+    home,
+    adminKey,
+    cp,
+    async api(path, init = {}) {
+      const key = init.key === undefined ? adminKey : init.key;
+      const res = await fetch(`${stack.cp.apiUrl}${path}`, {
+        method: init.method ?? "GET",
+        headers: {
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
+          ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
+        },
+        body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      });
+      const text = await res.text();
+      let body: unknown = null;
+      try {
+        body = text ? JSON.parse(text) : null;
+      } catch {
+        body = text;
+      }
+      return { status: res.status, body, text };
+    },
+    startControlPlane,
+    async startAgent(name, extraEnv = {}, opts = {}) {
+      let token = opts.token;
+      if (!token) {
+        const created = await stack.api("/api/v1/agents", { method: "POST", body: { name, segment: opts.segment ?? "default" } });
+        if (created.status !== 201) throw new Error(`agent create failed: ${created.text}`);
+        token = created.body.enrollmentToken as string;
+      }
+      const stateDir = join(home, `agent-${name}`);
+      const pgPort = await newPort();
+      const tunnelPort = await newPort();
+      const env: Record<string, string> = {
+        SLUICE_CONTROL_PLANE_GRPC: `localhost:${stack.cp.grpcPort}`,
+        SLUICE_AGENT_TOKEN: token,
+        SLUICE_CA_FILE: pki.caFile,
+        SLUICE_AGENT_STATE_DIR: stateDir,
+        SLUICE_PG_LISTEN: `127.0.0.1:${pgPort}`,
+        SLUICE_TUNNEL_LISTEN: `127.0.0.1:${tunnelPort}`,
+        SLUICE_HEARTBEAT_SECONDS: "1",
+        ...extraEnv,
+      };
+      const agent: AgentProcess = {
+        proc: startProcess(node, tsArgs("apps/agent/src/main.ts"), { cwd: repoRoot, env }),
+        name,
+        token,
+        env,
+        pgPort,
+        tunnelPort,
+        stateDir,
+        async restart() {
+          await agent.proc.stop("SIGKILL");
+          agent.proc = startProcess(node, tsArgs("apps/agent/src/main.ts"), { cwd: repoRoot, env: agent.env });
+          procs.push(agent.proc);
+        },
+      };
+      procs.push(agent.proc);
+      await eventually(async () => (await stack.api(`/api/v1/agents/${name}`)).body?.status === "online", 30_000, 200);
+      return agent;
+    },
+    async stop() {
+      await Promise.all(procs.map((p) => p.stop("SIGTERM")));
+      await db.drop();
+    },
+  };
+  return stack;
+}
