@@ -33,7 +33,9 @@ const errorBodySchema = z.object({
     details: z
       .object({
         issues: z
-          .array(z.object({ path: z.union([z.string(), z.array(z.unknown())]).optional(), message: z.string() }))
+          .array(
+            z.object({ path: z.union([z.string(), z.array(z.unknown())]).optional(), message: z.string() }),
+          )
           .optional(),
       })
       .passthrough()
@@ -135,7 +137,8 @@ export function networkReason(err: unknown, timeoutMs: number): string {
   if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) {
     return `no answer within ${formatSeconds(timeoutMs)}`;
   }
-  const cause = err instanceof Error ? (err.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+  const cause =
+    err instanceof Error ? (err.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
   if (cause && typeof cause.code === "string") {
     const text = networkCodes[cause.code];
     return text ? `${text} (${cause.code})` : cause.code;

@@ -34,7 +34,10 @@ export function collectList(value: string, previous: string[] | undefined): stri
 }
 
 /** Collects repeated `key=value` flags into a record; a repeated key is an error. */
-export function collectLabel(value: string, previous: Record<string, string> | undefined): Record<string, string> {
+export function collectLabel(
+  value: string,
+  previous: Record<string, string> | undefined,
+): Record<string, string> {
   const eq = value.indexOf("=");
   if (eq <= 0) throw new InvalidArgumentError("expected key=value, e.g. tier=prod");
   const key = value.slice(0, eq).trim();
@@ -54,7 +57,9 @@ export async function readJsonFile(path: string, flag: string): Promise<unknown>
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
-    throw usageError(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw usageError(
+      `cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   try {
     return JSON.parse(text);
@@ -84,12 +89,17 @@ export async function readTextFile(path: string | undefined, flag: string): Prom
   try {
     return await readFile(path, "utf8");
   } catch (err) {
-    throw usageError(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw usageError(
+      `cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
 /** Merges flag values over a `--from-file` body; a positional name wins over the file's. */
-export function mergeBody(base: Record<string, unknown>, fromFlags: Record<string, unknown>): Record<string, unknown> {
+export function mergeBody(
+  base: Record<string, unknown>,
+  fromFlags: Record<string, unknown>,
+): Record<string, unknown> {
   return { ...base, ...compact(fromFlags) };
 }
 
@@ -102,5 +112,6 @@ export function requireFields(body: Record<string, unknown>, fields: Record<stri
 }
 
 export function requireChanges(body: Record<string, unknown>): void {
-  if (Object.keys(body).length === 0) throw usageError("nothing to update: pass at least one flag or --from-file");
+  if (Object.keys(body).length === 0)
+    throw usageError("nothing to update: pass at least one flag or --from-file");
 }

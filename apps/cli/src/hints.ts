@@ -20,6 +20,7 @@ export function enrollmentTokenNotice(token: string): string[] {
     "This token is shown only once; it cannot be retrieved later (use `rotate-token` to issue a new one).",
     "Start an agent with it:",
     `  ${agentStartHint(token)}`,
+    "(the agent also needs SLUICE_CA_FILE, or SLUICE_GRPC_INSECURE=true for a loopback control plane)",
   ];
 }
 

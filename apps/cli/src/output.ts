@@ -31,7 +31,7 @@ export function formatValue(value: unknown): string {
   if (typeof value === "number" || typeof value === "boolean") return String(value);
   if (Array.isArray(value)) {
     if (value.length === 0) return "-";
-    return value.map((v) => (isRecord(v) && typeof v.name === "string" ? v.name : compactJson(v))).join(",");
+    return value.map(formatListItem).join(",");
   }
   if (isRecord(value)) {
     const entries = Object.entries(value);
@@ -39,6 +39,11 @@ export function formatValue(value: unknown): string {
     if (entries.every(([, v]) => isScalar(v))) return entries.map(([k, v]) => `${k}=${String(v)}`).join(",");
   }
   return compactJson(value);
+}
+
+function formatListItem(value: unknown): string {
+  if (isRecord(value) && typeof value.name === "string") return value.name;
+  return isScalar(value) ? formatValue(value) : compactJson(value);
 }
 
 export function renderTable(rows: Row[], columns: Column[]): string {

@@ -1,7 +1,15 @@
 import { z } from "zod";
 import { CliError } from "./cli-error";
 import type { CliIo } from "./context";
-import { type Column, type OutputFormat, type Row, isRecord, renderDetails, renderJson, renderTable } from "./output";
+import {
+  type Column,
+  isRecord,
+  type OutputFormat,
+  type Row,
+  renderDetails,
+  renderJson,
+  renderTable,
+} from "./output";
 
 const listSchema = z.object({ items: z.array(z.record(z.string(), z.unknown())) });
 
@@ -13,15 +21,24 @@ export interface ListSpec {
 
 /** Prints a `{ items }` response: a table, or the raw JSON; an empty table says so on stderr. */
 export function printList(io: CliIo, format: OutputFormat, payload: unknown, spec: ListSpec): void {
-  if (format === "json") return io.stdout(renderJson(payload));
+  if (format === "json") {
+    io.stdout(renderJson(payload));
+    return;
+  }
   const items = expectList(payload);
-  if (items.length === 0) return io.stderr(`no ${spec.plural}\n`);
+  if (items.length === 0) {
+    io.stderr(`no ${spec.plural}\n`);
+    return;
+  }
   io.stdout(renderTable(items, spec.columns));
 }
 
 /** Prints one object: aligned `key: value` lines, or the raw JSON. */
 export function printItem(io: CliIo, format: OutputFormat, payload: unknown): void {
-  if (format === "json") return io.stdout(renderJson(payload));
+  if (format === "json") {
+    io.stdout(renderJson(payload));
+    return;
+  }
   io.stdout(renderDetails(expectObject(payload)));
 }
 

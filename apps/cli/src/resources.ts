@@ -13,7 +13,9 @@ const count = (value: unknown) => (Array.isArray(value) ? value.length : value);
 
 const endpoints = (value: unknown) =>
   Array.isArray(value)
-    ? value.map((e: Row) => `${formatValue(e.protocol)}://${formatValue(e.host)}:${formatValue(e.port)}`).join(",")
+    ? value
+        .map((e: Row) => `${formatValue(e.protocol)}://${formatValue(e.host)}:${formatValue(e.port)}`)
+        .join(",")
     : value;
 
 const address = (_: unknown, row: Row) => `${formatValue(row.host)}:${formatValue(row.port)}`;

@@ -1,7 +1,7 @@
-import { createContext, type CliIo } from "./context";
+import pkg from "../package.json" with { type: "json" };
+import { type CliIo, createContext } from "./context";
 import { createProgram } from "./program";
 import { renderError } from "./render-error";
-import pkg from "../package.json" with { type: "json" };
 
 export const CLI_VERSION: string = pkg.version;
 

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { z } from "zod";
-import { type CliContext, outputFormat } from "../context";
+import { usageError } from "../cli-error";
 import {
   configFile,
   normalizeUrl,
@@ -9,7 +9,7 @@ import {
   removeStoredConfig,
   writeStoredConfig,
 } from "../config-store";
-import { usageError } from "../cli-error";
+import { type CliContext, outputFormat } from "../context";
 import { DEFAULT_CONTROL_PLANE_URL } from "../hints";
 import { renderJson } from "../output";
 import { expectShape, printItem } from "../print";
@@ -22,7 +22,11 @@ export interface LoginFlags {
 const meSchema = z.looseObject({ name: z.string(), role: z.string() });
 
 /** The URL for `sluice login`: the flag, else SLUICE_URL, else the stored one, else the default. */
-export function loginUrl(flag: string | undefined, env: Record<string, string | undefined>, stored?: string): string {
+export function loginUrl(
+  flag: string | undefined,
+  env: Record<string, string | undefined>,
+  stored?: string,
+): string {
   return normalizeUrl(flag || env.SLUICE_URL || stored || DEFAULT_CONTROL_PLANE_URL);
 }
 
@@ -41,7 +45,10 @@ export function registerLoginCommands(program: Command, ctx: CliContext): void {
     .command("login")
     .description("verify an API key with the control plane and store it for later commands")
     .requiredOption("--api-key <key>", "API key, or - to read it from stdin (keeps it out of shell history)")
-    .option("--url <url>", `control-plane URL (default: SLUICE_URL, the stored URL, or ${DEFAULT_CONTROL_PLANE_URL})`)
+    .option(
+      "--url <url>",
+      `control-plane URL (default: SLUICE_URL, the stored URL, or ${DEFAULT_CONTROL_PLANE_URL})`,
+    )
     .action(async (flags: LoginFlags, cmd: Command) => {
       const stored = await readStoredConfig(ctx.io.env).catch(() => undefined);
       const url = loginUrl(flags.url, ctx.io.env, stored?.url);
@@ -49,7 +56,10 @@ export function registerLoginCommands(program: Command, ctx: CliContext): void {
       const me = await ctx.clientFor(url, apiKey).get("/me");
       const identity = expectShape(meSchema, me, "an identity");
       const file = await writeStoredConfig(ctx.io.env, { url, apiKey });
-      if (outputFormat(cmd) === "json") return ctx.io.stdout(renderJson(me));
+      if (outputFormat(cmd) === "json") {
+        ctx.io.stdout(renderJson(me));
+        return;
+      }
       ctx.io.stdout(`logged in to ${url} as ${identity.name} (${identity.role})\n`);
       ctx.io.stderr(`credentials saved to ${file}\n`);
     });

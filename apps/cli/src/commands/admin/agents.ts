@@ -30,7 +30,10 @@ export function agentCreateBody(
   return body;
 }
 
-export function agentUpdateBody(flags: AgentFlags, base: Record<string, unknown> = {}): Record<string, unknown> {
+export function agentUpdateBody(
+  flags: AgentFlags,
+  base: Record<string, unknown> = {},
+): Record<string, unknown> {
   const body = mergeBody(base, { segment: flags.segment, labels: flags.label });
   requireChanges(body);
   return body;
@@ -82,13 +85,23 @@ export function registerAgentCommands(admin: Command, ctx: CliContext): void {
     .argument("<id>", "agent id or name")
     .action(async (id: string, _flags: unknown, command: Command) => {
       const client = await ctx.client();
-      printWithToken(ctx, command, await client.post(apiPath("agents", id, "rotate-token")), "issued a new token for");
+      printWithToken(
+        ctx,
+        command,
+        await client.post(apiPath("agents", id, "rotate-token")),
+        "issued a new token for",
+      );
     });
 }
 
 function printWithToken(ctx: CliContext, command: Command, payload: unknown, verb: string): void {
-  if (outputFormat(command) === "json") return ctx.io.stdout(renderJson(payload));
+  if (outputFormat(command) === "json") {
+    ctx.io.stdout(renderJson(payload));
+    return;
+  }
   const { agent, enrollmentToken } = expectShape(withTokenSchema, payload, "{ agent, enrollmentToken }");
   const status = typeof agent.status === "string" ? `, status ${agent.status}` : "";
-  ctx.io.stdout(`${verb} agent ${label(agent)}${status}\n${enrollmentTokenNotice(enrollmentToken).join("\n")}\n`);
+  ctx.io.stdout(
+    `${verb} agent ${label(agent)}${status}\n${enrollmentTokenNotice(enrollmentToken).join("\n")}\n`,
+  );
 }

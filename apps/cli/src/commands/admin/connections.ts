@@ -1,4 +1,5 @@
 import { type Command, Option } from "commander";
+import { usageError } from "../../cli-error";
 import type { CliContext } from "../../context";
 import {
   collectLabel,
@@ -11,7 +12,6 @@ import {
   requireChanges,
   requireFields,
 } from "../../flags";
-import { usageError } from "../../cli-error";
 import { isRecord } from "../../output";
 import { connections } from "../../resources";
 import { addReadDeleteCommands, createAndPrint, FROM_FILE_HELP, updateAndPrint } from "./crud";
@@ -45,19 +45,26 @@ export function tlsFromFlags(
   caPem: string | undefined,
   base: unknown,
 ): Record<string, unknown> | undefined {
-  if (flags.tlsMode === undefined && flags.tlsServerName === undefined && caPem === undefined) return undefined;
+  if (flags.tlsMode === undefined && flags.tlsServerName === undefined && caPem === undefined)
+    return undefined;
   const tls = mergeBody(isRecord(base) ? base : {}, {
     mode: flags.tlsMode,
     serverName: flags.tlsServerName,
     caPem,
   });
-  if ((tls.caPem !== undefined || tls.serverName !== undefined) && !["verify-ca", "verify-full"].includes(String(tls.mode))) {
+  if (
+    (tls.caPem !== undefined || tls.serverName !== undefined) &&
+    !["verify-ca", "verify-full"].includes(String(tls.mode))
+  ) {
     throw usageError("--tls-ca-file and --tls-server-name need --tls-mode verify-ca or verify-full");
   }
   return tls;
 }
 
-function fieldsFromFlags(flags: ConnectionFlags, tls: Record<string, unknown> | undefined): Record<string, unknown> {
+function fieldsFromFlags(
+  flags: ConnectionFlags,
+  tls: Record<string, unknown> | undefined,
+): Record<string, unknown> {
   return {
     name: flags.name,
     type: flags.type,

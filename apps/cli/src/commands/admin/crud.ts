@@ -67,7 +67,10 @@ export async function updateAndPrint(
 }
 
 function printChanged(ctx: CliContext, format: OutputFormat, payload: unknown, verb: string): void {
-  if (format === "json") return printItem(ctx.io, format, payload);
+  if (format === "json") {
+    printItem(ctx.io, format, payload);
+    return;
+  }
   const obj = expectObject(payload);
   ctx.io.stdout(`${verb} ${label(obj)}\n`);
   printItem(ctx.io, format, obj);

@@ -22,7 +22,10 @@ export function groupCreateBody(
   return body;
 }
 
-export function groupUpdateBody(flags: GroupFlags, base: Record<string, unknown> = {}): Record<string, unknown> {
+export function groupUpdateBody(
+  flags: GroupFlags,
+  base: Record<string, unknown> = {},
+): Record<string, unknown> {
   const body = mergeBody(base, { name: flags.name, description: flags.description });
   requireChanges(body);
   return body;
@@ -39,7 +42,12 @@ export function registerGroupCommands(admin: Command, ctx: CliContext): void {
     .option("--description <text>", "free-text description")
     .option("-f, --from-file <file>", FROM_FILE_HELP)
     .action(async (name: string | undefined, flags: GroupFlags, command: Command) => {
-      await createAndPrint(ctx, command, groups, groupCreateBody(name, flags, await readBodyFile(flags.fromFile)));
+      await createAndPrint(
+        ctx,
+        command,
+        groups,
+        groupCreateBody(name, flags, await readBodyFile(flags.fromFile)),
+      );
     });
 
   cmd
@@ -50,7 +58,13 @@ export function registerGroupCommands(admin: Command, ctx: CliContext): void {
     .option("--description <text>", "free-text description")
     .option("-f, --from-file <file>", FROM_FILE_HELP)
     .action(async (id: string, flags: GroupFlags, command: Command) => {
-      await updateAndPrint(ctx, command, groups, id, groupUpdateBody(flags, await readBodyFile(flags.fromFile)));
+      await updateAndPrint(
+        ctx,
+        command,
+        groups,
+        id,
+        groupUpdateBody(flags, await readBodyFile(flags.fromFile)),
+      );
     });
 
   addMembershipCommand(cmd, ctx, "add-member", "PUT");

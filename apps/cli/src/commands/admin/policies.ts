@@ -65,12 +65,17 @@ export function registerPolicyCommands(admin: Command, ctx: CliContext): void {
   const cmd = admin.command("policies").description("manage policies (guardrails, masking, review rules)");
   addReadDeleteCommands(cmd, ctx, policies);
 
-  addPolicyOptions(cmd.command("create").description("create a policy").argument("[name]", "policy name")).action(
-    async (name: string | undefined, flags: PolicyFlags, command: Command) => {
-      const body = policyCreateBody(name, flags, await readPolicyRules(flags), await readBodyFile(flags.fromFile));
-      await createAndPrint(ctx, command, policies, body);
-    },
-  );
+  addPolicyOptions(
+    cmd.command("create").description("create a policy").argument("[name]", "policy name"),
+  ).action(async (name: string | undefined, flags: PolicyFlags, command: Command) => {
+    const body = policyCreateBody(
+      name,
+      flags,
+      await readPolicyRules(flags),
+      await readBodyFile(flags.fromFile),
+    );
+    await createAndPrint(ctx, command, policies, body);
+  });
 
   addPolicyOptions(
     cmd

@@ -40,12 +40,21 @@ export function userCreateBody(
   flags: UserFlags,
   base: Record<string, unknown> = {},
 ): Record<string, unknown> {
-  const body = mergeBody(base, { name, email: flags.email, role: flags.role, kind: flags.kind, groups: flags.group });
+  const body = mergeBody(base, {
+    name,
+    email: flags.email,
+    role: flags.role,
+    kind: flags.kind,
+    groups: flags.group,
+  });
   requireFields(body, { name: "<name>" });
   return body;
 }
 
-export function userUpdateBody(flags: UserFlags, base: Record<string, unknown> = {}): Record<string, unknown> {
+export function userUpdateBody(
+  flags: UserFlags,
+  base: Record<string, unknown> = {},
+): Record<string, unknown> {
   if (flags.disable && flags.enable) throw usageError("pass either --disable or --enable, not both");
   const disabled = flags.disable ? true : flags.enable ? false : undefined;
   const body = mergeBody(base, { name: flags.name, email: flags.email, role: flags.role, disabled });
@@ -106,7 +115,10 @@ function registerApiKeyCommands(cmd: Command, ctx: CliContext): void {
     .action(async (user: string, flags: ApiKeyFlags, command: Command) => {
       const client = await ctx.client();
       const payload = await client.post(apiPath("users", user, "api-keys"), apiKeyBody(flags));
-      if (outputFormat(command) === "json") return ctx.io.stdout(renderJson(payload));
+      if (outputFormat(command) === "json") {
+        ctx.io.stdout(renderJson(payload));
+        return;
+      }
       const { key, secret } = expectShape(createdKeySchema, payload, "{ key, secret }");
       const expires = key.expiresAt ? `, expires ${formatValue(key.expiresAt)}` : ", never expires";
       const head = `created API key ${formatValue(key.name)} (${formatValue(key.id)}) for ${user}${expires}`;
