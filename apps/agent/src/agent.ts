@@ -2,7 +2,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { credentials as grpcCredentials } from "@grpc/grpc-js";
 import type { Logger } from "@sluice/logger";
-import { createEnvProvider, createFileProvider, createSecretResolver, type SecretResolver } from "@sluice/secrets";
+import {
+  createEnvProvider,
+  createFileProvider,
+  createSecretResolver,
+  type SecretResolver,
+} from "@sluice/secrets";
 import { type AgentConfig, splitHostPort } from "./config";
 import { type AgentLink, createAgentLink } from "./link/agent-link";
 import { StateStore } from "./link/state-store";
@@ -30,7 +35,9 @@ export async function startAgent(
   const link = createAgentLink({
     target: config.SLUICE_CONTROL_PLANE_GRPC,
     credentials: channelCredentials,
-    channelOptions: config.SLUICE_GRPC_SERVER_NAME ? { "grpc.ssl_target_name_override": config.SLUICE_GRPC_SERVER_NAME } : {},
+    channelOptions: config.SLUICE_GRPC_SERVER_NAME
+      ? { "grpc.ssl_target_name_override": config.SLUICE_GRPC_SERVER_NAME }
+      : {},
     token: config.SLUICE_AGENT_TOKEN,
     store,
     logger: logger.child({ component: "link" }),

@@ -6,13 +6,14 @@ const bool = z
   .default("false")
   .transform((v) => v === "true" || v === "1");
 
-const hostPort = z
-  .string()
-  .regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, "must be host:port");
+const hostPort = z.string().regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, "must be host:port");
 
 export const configSchema = z.object({
   SLUICE_CONTROL_PLANE_GRPC: hostPort.default("127.0.0.1:8443"),
-  SLUICE_AGENT_TOKEN: z.string().min(20, "must be the enrollment token printed when the agent was created").max(512),
+  SLUICE_AGENT_TOKEN: z
+    .string()
+    .min(20, "must be the enrollment token printed when the agent was created")
+    .max(512),
   SLUICE_CA_FILE: z.string().optional(),
   SLUICE_GRPC_SERVER_NAME: z.string().max(253).optional(),
   SLUICE_GRPC_INSECURE: bool,
@@ -23,7 +24,12 @@ export const configSchema = z.object({
   SLUICE_TLS_CERT_FILE: z.string().optional(),
   SLUICE_TLS_KEY_FILE: z.string().optional(),
   SLUICE_SPOOL_FLOOR_MB: z.coerce.number().int().min(0).max(1_000_000).default(256),
-  SLUICE_MAX_FRAME_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  SLUICE_MAX_FRAME_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .default(64 * 1024 * 1024),
   SLUICE_PUBLIC_HOST: z.string().max(253).optional(),
   SLUICE_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
   SLUICE_STALENESS_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
@@ -45,7 +51,9 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Ag
     problems.push("SLUICE_GRPC_INSECURE: plaintext is only allowed to a loopback control plane");
   }
   if (!cfg.SLUICE_GRPC_INSECURE && !cfg.SLUICE_CA_FILE) {
-    problems.push("SLUICE_CA_FILE: required to verify the control plane's certificate (or SLUICE_GRPC_INSECURE=true on loopback)");
+    problems.push(
+      "SLUICE_CA_FILE: required to verify the control plane's certificate (or SLUICE_GRPC_INSECURE=true on loopback)",
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;

@@ -1,13 +1,16 @@
 import { writeFileSync } from "node:fs";
 import type { Db } from "./lib/db";
-import { generateApiKey } from "./modules/auth/api-key";
 import type { AuditService } from "./modules/audit/audit.service";
+import { generateApiKey } from "./modules/auth/api-key";
 
 /**
  * On first start (no admin exists), creates the `admin` user and one API key. The
  * key is returned once so the caller can print it or write it to a 0600 file.
  */
-export async function bootstrapAdmin(deps: { prisma: Db; audit: Pick<AuditService, "appendIn"> }): Promise<string | undefined> {
+export async function bootstrapAdmin(deps: {
+  prisma: Db;
+  audit: Pick<AuditService, "appendIn">;
+}): Promise<string | undefined> {
   return deps.prisma.$transaction(async (tx) => {
     await tx.$executeRawUnsafe("SELECT pg_advisory_xact_lock(7313002)");
     if ((await tx.user.count({ where: { role: "admin" } })) > 0) return undefined;

@@ -13,8 +13,15 @@ const masterKey = z
 
 export const configSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, "must be a redis:// URL").default("redis://127.0.0.1:6379"),
-  SLUICE_REDIS_PREFIX: z.string().max(64).regex(/^[A-Za-z0-9:_-]*$/).default("sluice:"),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "must be a redis:// URL")
+    .default("redis://127.0.0.1:6379"),
+  SLUICE_REDIS_PREFIX: z
+    .string()
+    .max(64)
+    .regex(/^[A-Za-z0-9:_-]*$/)
+    .default("sluice:"),
   SLUICE_API_HOST: z.string().default("127.0.0.1"),
   SLUICE_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   SLUICE_PUBLIC_URL: z.string().url().optional(),

@@ -4,11 +4,11 @@ import type { Logger } from "@sluice/logger";
 import { Redis } from "ioredis";
 import { bootstrapAdmin, writeSecretFile } from "./bootstrap";
 import { type ControlPlaneConfig, decodeMasterKey } from "./config";
-import { createSessionGrpc } from "./modules/sessions/sessions.grpc";
 import { startGrpcServer } from "./grpc/server";
 import { createAgentCerts } from "./modules/agents/agent-certs";
 import { createAgentHub } from "./modules/agents/agent-hub";
 import { createDesiredState } from "./modules/agents/desired-state";
+import { createSessionGrpc } from "./modules/sessions/sessions.grpc";
 import { stateChannel } from "./modules/state/state.service";
 import { buildApp } from "./server/app";
 import { createServices } from "./services";
@@ -24,11 +24,19 @@ export interface RunningControlPlane {
 }
 
 function redisClient(url: string, name: string): Redis {
-  return new Redis(url, { connectionName: name, maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: true });
+  return new Redis(url, {
+    connectionName: name,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+    lazyConnect: true,
+  });
 }
 
 /** Starts REST + gRPC for one replica. Everything it needs comes from `config`. */
-export async function startControlPlane(config: ControlPlaneConfig, logger: Logger): Promise<RunningControlPlane> {
+export async function startControlPlane(
+  config: ControlPlaneConfig,
+  logger: Logger,
+): Promise<RunningControlPlane> {
   if (config.SLUICE_MIGRATE_ON_START) await migrateDeploy(config.DATABASE_URL);
   const db = createDb(config.DATABASE_URL);
   const redis = redisClient(config.REDIS_URL, "sluice-cp");
@@ -49,7 +57,10 @@ export async function startControlPlane(config: ControlPlaneConfig, logger: Logg
     writeSecretFile(config.SLUICE_BOOTSTRAP_ADMIN_KEY_FILE, bootstrapKey);
   }
 
-  const desiredState = createDesiredState({ prisma: db.prisma, verificationKeys: services.keys.verificationKeys });
+  const desiredState = createDesiredState({
+    prisma: db.prisma,
+    verificationKeys: services.keys.verificationKeys,
+  });
   const hub = createAgentHub({
     prisma: db.prisma,
     desiredState,
@@ -77,7 +88,10 @@ export async function startControlPlane(config: ControlPlaneConfig, logger: Logg
   const agentCerts = createAgentCerts({
     prisma: db.prisma,
     ca: config.SLUICE_CA_CERT_FILE
-      ? { certPem: readFileSync(config.SLUICE_CA_CERT_FILE, "utf8"), keyPem: readFileSync(config.SLUICE_CA_KEY_FILE as string, "utf8") }
+      ? {
+          certPem: readFileSync(config.SLUICE_CA_CERT_FILE, "utf8"),
+          keyPem: readFileSync(config.SLUICE_CA_KEY_FILE as string, "utf8"),
+        }
       : undefined,
   });
   const grpc = await startGrpcServer({
@@ -92,8 +106,14 @@ export async function startControlPlane(config: ControlPlaneConfig, logger: Logg
     rateLimitPerMinute: config.SLUICE_RATE_LIMIT_PER_MINUTE,
     version: VERSION,
     readiness: async () => ({
-      database: await db.prisma.$queryRawUnsafe("SELECT 1").then(() => true, () => false),
-      redis: await redis.ping().then((r) => r === "PONG", () => false),
+      database: await db.prisma.$queryRawUnsafe("SELECT 1").then(
+        () => true,
+        () => false,
+      ),
+      redis: await redis.ping().then(
+        (r) => r === "PONG",
+        () => false,
+      ),
     }),
   });
   const address = await app.listen({ host: config.SLUICE_API_HOST, port: config.SLUICE_API_PORT });

@@ -19,7 +19,10 @@ async function main(): Promise<void> {
   logger.info({ version: VERSION, config: describeConfig(config) }, "starting control plane");
   const cp = await startControlPlane(config, logger);
   if (cp.bootstrapKey && config.SLUICE_BOOTSTRAP_ADMIN_KEY_FILE) {
-    logger.info({ file: config.SLUICE_BOOTSTRAP_ADMIN_KEY_FILE }, "bootstrap admin API key written (mode 0600)");
+    logger.info(
+      { file: config.SLUICE_BOOTSTRAP_ADMIN_KEY_FILE },
+      "bootstrap admin API key written (mode 0600)",
+    );
   } else if (cp.bootstrapKey) {
     // Printed once, straight to the terminal, never through the logger.
     process.stdout.write(`\nBootstrap admin API key, shown once:\n\n  ${cp.bootstrapKey}\n\n`);

@@ -5,11 +5,11 @@ import { createAgentsService } from "./modules/agents/agents.service";
 import { createAuditService } from "./modules/audit/audit.service";
 import { createAuthService } from "./modules/auth/auth.service";
 import { createConnectionsService } from "./modules/connections/connections.service";
+import { createGroupsService } from "./modules/groups/groups.service";
 import { createKeysService } from "./modules/keys/keys.service";
+import { createPoliciesService } from "./modules/policies/policies.service";
 import { createRecordingsService } from "./modules/recordings/recordings.service";
 import { createSessionsService } from "./modules/sessions/sessions.service";
-import { createGroupsService } from "./modules/groups/groups.service";
-import { createPoliciesService } from "./modules/policies/policies.service";
 import { createStateService, stateChannel } from "./modules/state/state.service";
 import { createUsersService } from "./modules/users/users.service";
 
@@ -27,7 +27,12 @@ export function createServices(deps: ServiceOptions) {
   const audit = createAuditService({ prisma });
   const state = createStateService({ prisma, redis: deps.redis, channel: stateChannel(deps.redisPrefix) });
   const mutate = createMutate({ prisma, audit, state });
-  const keys = createKeysService({ prisma, mutate, masterKey: deps.masterKey, grantTtlSeconds: deps.grantTtlSeconds });
+  const keys = createKeysService({
+    prisma,
+    mutate,
+    masterKey: deps.masterKey,
+    grantTtlSeconds: deps.grantTtlSeconds,
+  });
   return {
     keys,
     sessions: createSessionsService({ prisma, mutate, keys }),

@@ -28,7 +28,9 @@ async function importKey(keyPem: string): Promise<CryptoKey> {
 }
 
 function serial(): string {
-  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(16))).toString("hex").replace(/^[89a-f]/, "1");
+  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
+    .toString("hex")
+    .replace(/^[89a-f]/, "1");
 }
 
 /** Creates a self-signed ECDSA P-256 certificate authority. */
@@ -83,7 +85,10 @@ export async function issueCertificate(ca: PemPair, options: LeafOptions): Promi
     signingAlgorithm: alg,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement,
+        true,
+      ),
       new x509.ExtendedKeyUsageExtension(usages),
       new x509.SubjectAlternativeNameExtension(
         options.hosts.map((h) => (ipPattern.test(h) ? { type: "ip", value: h } : { type: "dns", value: h })),
@@ -127,7 +132,10 @@ export async function signCsr(ca: PemPair, csrPem: string, options: LeafOptions)
     signingAlgorithm: alg,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement,
+        true,
+      ),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension(
         options.hosts.map((h) => (ipPattern.test(h) ? { type: "ip", value: h } : { type: "dns", value: h })),

@@ -10,13 +10,17 @@ export function createFileProvider(): SecretProvider {
     schemes: ["file"],
     async resolve(ref, ctx) {
       const unavailable = (why: string) =>
-        new AppError("credential.unresolvable", `credential for connection ${ctx.connection} is unavailable: ${why}`);
+        new AppError(
+          "credential.unresolvable",
+          `credential for connection ${ctx.connection} is unavailable: ${why}`,
+        );
       let handle: Awaited<ReturnType<typeof open>> | undefined;
       try {
         handle = await open(ref.path, "r");
         const stat = await handle.stat();
         if (!stat.isFile()) throw unavailable(`${ref.path} is not a regular file`);
-        if (stat.size > MAX_SECRET_FILE) throw unavailable(`${ref.path} is larger than ${MAX_SECRET_FILE} bytes`);
+        if (stat.size > MAX_SECRET_FILE)
+          throw unavailable(`${ref.path} is larger than ${MAX_SECRET_FILE} bytes`);
         const text = (await handle.readFile("utf8")).replace(/\r?\n$/, "");
         if (text === "") throw unavailable(`${ref.path} is empty`);
         return { secret: text };

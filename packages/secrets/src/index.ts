@@ -1,4 +1,4 @@
-export * from "./reference";
-export * from "./resolver";
 export * from "./env-provider";
 export * from "./file-provider";
+export * from "./reference";
+export * from "./resolver";

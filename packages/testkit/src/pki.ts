@@ -17,7 +17,12 @@ export async function createTestPki(hosts: string[] = ["localhost", "127.0.0.1"]
   const dir = mkdtempSync(join(tmpdir(), "sluice-pki-"));
   const ca = await createCertificateAuthority("Sluice test CA");
   const leaf = await issueCertificate(ca, { commonName: "sluice-control-plane", hosts });
-  const files = { caKeyFile: join(dir, "ca.key"), caFile: join(dir, "ca.pem"), certFile: join(dir, "server.pem"), keyFile: join(dir, "server.key") };
+  const files = {
+    caKeyFile: join(dir, "ca.key"),
+    caFile: join(dir, "ca.pem"),
+    certFile: join(dir, "server.pem"),
+    keyFile: join(dir, "server.key"),
+  };
   writeFileSync(files.caFile, ca.certPem);
   writeFileSync(files.caKeyFile, ca.keyPem, { mode: 0o600 });
   writeFileSync(files.certFile, leaf.certPem);

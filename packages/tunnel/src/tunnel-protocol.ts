@@ -30,11 +30,17 @@ export function encodeRequest(req: TunnelRequest): Buffer {
   return Buffer.from(`${TUNNEL_MAGIC} ${req.connection} ${req.grant}\n`);
 }
 
-export function encodeReply(reply: { ok: true; sessionId: string } | { ok: false; code: string; message: string }): Buffer {
-  return Buffer.from(reply.ok ? `OK ${reply.sessionId}\n` : `ERR ${reply.code} ${reply.message.replace(/\n/g, " ")}\n`);
+export function encodeReply(
+  reply: { ok: true; sessionId: string } | { ok: false; code: string; message: string },
+): Buffer {
+  return Buffer.from(
+    reply.ok ? `OK ${reply.sessionId}\n` : `ERR ${reply.code} ${reply.message.replace(/\n/g, " ")}\n`,
+  );
 }
 
-export function parseReply(line: string): { ok: true; sessionId: string } | { ok: false; code: string; message: string } {
+export function parseReply(
+  line: string,
+): { ok: true; sessionId: string } | { ok: false; code: string; message: string } {
   const [head, code, ...rest] = line.trim().split(" ");
   if (head === "OK" && code) return { ok: true, sessionId: code };
   return { ok: false, code: code ?? "unknown", message: rest.join(" ") || "tunnel refused" };

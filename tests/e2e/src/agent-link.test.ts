@@ -29,15 +29,24 @@ afterAll(async () => {
 describe("agent link across processes", () => {
   it("delivers a connection created through the API to the running agent within a second", async () => {
     const started = Date.now();
-    expect((await stack.api("/api/v1/connections", { method: "POST", body: tcpConn("first") })).status).toBe(201);
+    expect((await stack.api("/api/v1/connections", { method: "POST", body: tcpConn("first") })).status).toBe(
+      201,
+    );
     await eventually(() => cachedConnectionNames(agent).includes("first"), 5000, 20);
     expect(Date.now() - started).toBeLessThan(1000);
     const listed = await stack.api("/api/v1/agents/edge");
-    expect(listed.body).toMatchObject({ status: "online", version: "0.1.0", capabilities: expect.arrayContaining(["postgres"]) });
+    expect(listed.body).toMatchObject({
+      status: "online",
+      version: "0.1.0",
+      capabilities: expect.arrayContaining(["postgres"]),
+    });
   });
 
   it("reconnects after a control-plane restart and receives the changes made meanwhile", async () => {
-    const ports = { SLUICE_API_PORT: stack.cp.env.SLUICE_API_PORT as string, SLUICE_GRPC_PORT: String(stack.cp.grpcPort) };
+    const ports = {
+      SLUICE_API_PORT: stack.cp.env.SLUICE_API_PORT as string,
+      SLUICE_GRPC_PORT: String(stack.cp.grpcPort),
+    };
     await stack.cp.proc.stop("SIGKILL");
     // Another replica on the same database takes a change while the agent's replica is down.
     const other = await stack.startControlPlane();
@@ -60,7 +69,10 @@ describe("agent link across processes", () => {
   it("disconnects a revoked agent at once and the agent stops", async () => {
     const revoked = await stack.api("/api/v1/agents/edge/revoke", { method: "POST" });
     expect(revoked.body.status).toBe("revoked");
-    const code = await Promise.race([agent.proc.exited, new Promise((r) => setTimeout(() => r("timeout"), 5000))]);
+    const code = await Promise.race([
+      agent.proc.exited,
+      new Promise((r) => setTimeout(() => r("timeout"), 5000)),
+    ]);
     expect(code).toBe(3);
     expect(agent.proc.output()).toMatch(/agent credential revoked/);
   }, 30_000);

@@ -39,27 +39,60 @@ describe("sluice CLI against a real control plane and agent", () => {
   });
 
   it("rejects a bad key with a clear message and exit code 1", () => {
-    const res = sluice(["admin", "agents", "list"], undefined, { SLUICE_API_KEY: "slk_aaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", SLUICE_URL: stack.cp.apiUrl });
+    const res = sluice(["admin", "agents", "list"], undefined, {
+      SLUICE_API_KEY: "slk_aaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+      SLUICE_URL: stack.cp.apiUrl,
+    });
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/invalid credentials \(auth.invalid_credentials\)/);
   });
 
   it("creates a connection that the running agent receives", async () => {
     const res = sluice([
-      "admin", "connections", "create", "orders-db", "--type", "postgres", "--host", "127.0.0.1", "--port", "5432",
-      "--database", "orders", "--username", "orders_rw", "--credential-ref", "env:ORDERS_PG_PASSWORD",
+      "admin",
+      "connections",
+      "create",
+      "orders-db",
+      "--type",
+      "postgres",
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "5432",
+      "--database",
+      "orders",
+      "--username",
+      "orders_rw",
+      "--credential-ref",
+      "env:ORDERS_PG_PASSWORD",
     ]);
     expect(res.code, res.stderr).toBe(0);
     await eventually(() => {
       const state = JSON.parse(readFileSync(join(agent.stateDir, "desired-state.json"), "utf8"));
-      return state.connections.some((c: { name: string; credentialRef: string }) => c.name === "orders-db" && c.credentialRef === "env:ORDERS_PG_PASSWORD");
+      return state.connections.some(
+        (c: { name: string; credentialRef: string }) =>
+          c.name === "orders-db" && c.credentialRef === "env:ORDERS_PG_PASSWORD",
+      );
     }, 5000);
     const list = sluice(["admin", "agents", "list", "-o", "json"]);
     expect(JSON.parse(list.stdout).items[0]).toMatchObject({ name: "cli-edge", status: "online" });
   });
 
   it("shows validation problems from the server", () => {
-    const res = sluice(["admin", "connections", "create", "bad", "--type", "postgres", "--host", "h", "--port", "5432", "--credential-ref", "hunter2"]);
+    const res = sluice([
+      "admin",
+      "connections",
+      "create",
+      "bad",
+      "--type",
+      "postgres",
+      "--host",
+      "h",
+      "--port",
+      "5432",
+      "--credential-ref",
+      "hunter2",
+    ]);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/credentialRef/);
   });

@@ -40,7 +40,11 @@ export interface Stack {
   cp: ControlPlaneProcess;
   api(path: string, init?: { method?: string; body?: unknown; key?: string | null }): Promise<ApiResult>;
   startControlPlane(overrides?: Record<string, string>): Promise<ControlPlaneProcess>;
-  startAgent(name: string, env?: Record<string, string>, opts?: { token?: string; segment?: string }): Promise<AgentProcess>;
+  startAgent(
+    name: string,
+    env?: Record<string, string>,
+    opts?: { token?: string; segment?: string },
+  ): Promise<AgentProcess>;
   stop(): Promise<void>;
 }
 
@@ -95,7 +99,12 @@ export async function startStack(): Promise<Stack> {
     const proc = startProcess(node, tsArgs("apps/control-plane/src/main.ts"), { cwd: repoRoot, env });
     procs.push(proc);
     await proc.waitForOutput(/control plane listening/, 30_000);
-    return { proc, env, apiUrl: `http://127.0.0.1:${env.SLUICE_API_PORT}`, grpcPort: Number(env.SLUICE_GRPC_PORT) };
+    return {
+      proc,
+      env,
+      apiUrl: `http://127.0.0.1:${env.SLUICE_API_PORT}`,
+      grpcPort: Number(env.SLUICE_GRPC_PORT),
+    };
   }
 
   const cp = await startControlPlane();
@@ -130,7 +139,10 @@ export async function startStack(): Promise<Stack> {
     async startAgent(name, extraEnv = {}, opts = {}) {
       let token = opts.token;
       if (!token) {
-        const created = await stack.api("/api/v1/agents", { method: "POST", body: { name, segment: opts.segment ?? "default" } });
+        const created = await stack.api("/api/v1/agents", {
+          method: "POST",
+          body: { name, segment: opts.segment ?? "default" },
+        });
         if (created.status !== 201) throw new Error(`agent create failed: ${created.text}`);
         token = created.body.enrollmentToken as string;
       }
@@ -157,12 +169,19 @@ export async function startStack(): Promise<Stack> {
         stateDir,
         async restart() {
           await agent.proc.stop("SIGKILL");
-          agent.proc = startProcess(node, tsArgs("apps/agent/src/main.ts"), { cwd: repoRoot, env: agent.env });
+          agent.proc = startProcess(node, tsArgs("apps/agent/src/main.ts"), {
+            cwd: repoRoot,
+            env: agent.env,
+          });
           procs.push(agent.proc);
         },
       };
       procs.push(agent.proc);
-      await eventually(async () => (await stack.api(`/api/v1/agents/${name}`)).body?.status === "online", 30_000, 200);
+      await eventually(
+        async () => (await stack.api(`/api/v1/agents/${name}`)).body?.status === "online",
+        30_000,
+        200,
+      );
       return agent;
     },
     async stop() {

@@ -1,6 +1,6 @@
 import { type ChannelCredentials, type ClientDuplexStream, Metadata, status } from "@grpc/grpc-js";
 import type { Logger } from "@sluice/logger";
-import { AgentServiceClient, type AgentMessage, type ControlMessage, type Hello } from "@sluice/proto";
+import { type AgentMessage, AgentServiceClient, type ControlMessage, type Hello } from "@sluice/proto";
 import type { StateStore } from "./state-store";
 
 export interface AgentLinkOptions {
@@ -58,13 +58,19 @@ export function createAgentLink(opts: AgentLinkOptions) {
         opts.store.applySnapshot(body.value);
         attempt = 0;
         setState("connected");
-        opts.logger.info({ version: body.value.version, connections: body.value.connections.length }, "desired state snapshot applied");
+        opts.logger.info(
+          { version: body.value.version, connections: body.value.connections.length },
+          "desired state snapshot applied",
+        );
         break;
       case "change":
         opts.store.applyChange(body.value);
         attempt = 0;
         setState("connected");
-        opts.logger.info({ version: body.value.version, change: body.value.body?.$case }, "desired state change applied");
+        opts.logger.info(
+          { version: body.value.version, change: body.value.body?.$case },
+          "desired state change applied",
+        );
         break;
       case "heartbeatAck":
         opts.store.markSynced();
@@ -100,11 +106,15 @@ export function createAgentLink(opts: AgentLinkOptions) {
       if (call !== stream) return;
       teardown();
       if (err.code === status.UNAUTHENTICATED) {
-        opts.logger.error({ details: err.details }, "control plane rejected the agent credential; not retrying");
+        opts.logger.error(
+          { details: err.details },
+          "control plane rejected the agent credential; not retrying",
+        );
         setState("revoked");
         return;
       }
-      if (err.code !== status.CANCELLED) opts.logger.warn({ code: err.code, details: err.details }, "control plane link lost");
+      if (err.code !== status.CANCELLED)
+        opts.logger.warn({ code: err.code, details: err.details }, "control plane link lost");
       setState("disconnected");
       scheduleRetry();
     });
@@ -114,12 +124,18 @@ export function createAgentLink(opts: AgentLinkOptions) {
       setState("disconnected");
       scheduleRetry();
     });
-    stream.write({ body: { $case: "hello", value: { ...opts.hello(), resumeVersion: opts.store.state.version } } });
+    stream.write({
+      body: { $case: "hello", value: { ...opts.hello(), resumeVersion: opts.store.state.version } },
+    });
     heartbeat = setInterval(() => {
       stream.write({
         body: {
           $case: "heartbeat",
-          value: { activeSessions: opts.activeSessions(), stateVersion: opts.store.state.version, spoolBytes: 0 },
+          value: {
+            activeSessions: opts.activeSessions(),
+            stateVersion: opts.store.state.version,
+            spoolBytes: 0,
+          },
         },
       });
     }, opts.heartbeatMs);

@@ -1,7 +1,14 @@
 import { EventEmitter } from "node:events";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import type { AgentIdentity, Change, ConnectionSpec, PolicySpec, Snapshot, VerificationKey } from "@sluice/proto";
+import type {
+  AgentIdentity,
+  Change,
+  ConnectionSpec,
+  PolicySpec,
+  Snapshot,
+  VerificationKey,
+} from "@sluice/proto";
 
 export interface DesiredState {
   version: number;

@@ -33,7 +33,10 @@ export function relayTcp(o: TcpRelayOptions): void {
   });
   const upstream = net.connect({ host: o.connection.host, port: o.connection.port });
   upstream.setNoDelay(true);
-  const timer = setTimeout(() => upstream.destroy(new Error("connect timeout")), o.connectTimeoutMs ?? 10_000);
+  const timer = setTimeout(
+    () => upstream.destroy(new Error("connect timeout")),
+    o.connectTimeoutMs ?? 10_000,
+  );
   const unregister = o.registry.add({
     sessionId: o.sessionId,
     connection: o.connection.name,

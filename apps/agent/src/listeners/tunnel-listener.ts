@@ -51,7 +51,12 @@ export function createTunnelServer(deps: TunnelListenerDeps): tls.Server {
       }
       const { request, rest } = parsed;
       deps.authorizer
-        .authorize({ connectionName: request.connection, credential: request.grant, clientAddress, protocol: "tunnel" })
+        .authorize({
+          connectionName: request.connection,
+          credential: request.grant,
+          clientAddress,
+          protocol: "tunnel",
+        })
         .then(
           (session) => {
             if (socket.destroyed) return;
@@ -69,9 +74,10 @@ export function createTunnelServer(deps: TunnelListenerDeps): tls.Server {
   });
 
   function route(conn: ConnectionSpec, h: TunnelHandoff): void {
-    if (conn.type === "postgres") return deps.postgres(h);
-    if (conn.type === "tcp") {
-      return relayTcp({
+    if (conn.type === "postgres") {
+      deps.postgres(h);
+    } else if (conn.type === "tcp") {
+      relayTcp({
         client: h.socket,
         initial: h.initial,
         sessionId: h.session.claims.sid,
@@ -81,8 +87,15 @@ export function createTunnelServer(deps: TunnelListenerDeps): tls.Server {
         sink: deps.sink,
         registry: deps.registry,
       });
+    } else {
+      h.socket.end(
+        encodeReply({
+          ok: false,
+          code: "connection.invalid",
+          message: `${conn.type} connections are not served over the tunnel`,
+        }),
+      );
     }
-    h.socket.end();
   }
   return server;
 }

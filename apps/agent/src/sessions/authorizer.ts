@@ -25,7 +25,12 @@ export interface AuthorizerDeps {
  * the control plane, so it needs the link. Fails closed when the cached state is stale.
  */
 export function createAuthorizer(deps: AuthorizerDeps) {
-  function exchange(credential: string, connectionName: string, clientAddress: string, protocol: string): Promise<string> {
+  function exchange(
+    credential: string,
+    connectionName: string,
+    clientAddress: string,
+    protocol: string,
+  ): Promise<string> {
     const md = new Metadata();
     md.set("authorization", `Bearer ${deps.agentToken}`);
     return new Promise((resolve, reject) => {
@@ -35,25 +40,57 @@ export function createAuthorizer(deps: AuthorizerDeps) {
         { deadline: Date.now() + 10_000 },
         (err, res) => {
           if (!err) return resolve(res.grant);
-          const code = err.code === 16 ? "auth.invalid_credentials" : err.code === 14 || err.code === 4 ? "service.unavailable" : err.code === 5 ? "connection.not_found" : "session.forbidden";
-          reject(new AppError(code, code === "service.unavailable" ? "the control plane is unreachable: use a session grant (sluice connect) to work offline" : err.details || "not authorized"));
+          const code =
+            err.code === 16
+              ? "auth.invalid_credentials"
+              : err.code === 14 || err.code === 4
+                ? "service.unavailable"
+                : err.code === 5
+                  ? "connection.not_found"
+                  : "session.forbidden";
+          reject(
+            new AppError(
+              code,
+              code === "service.unavailable"
+                ? "the control plane is unreachable: use a session grant (sluice connect) to work offline"
+                : err.details || "not authorized",
+            ),
+          );
         },
       );
     });
   }
 
   return {
-    async authorize(req: { connectionName: string; credential: string; clientAddress: string; protocol: string }): Promise<AuthorizedSession> {
+    async authorize(req: {
+      connectionName: string;
+      credential: string;
+      clientAddress: string;
+      protocol: string;
+    }): Promise<AuthorizedSession> {
       const connection = deps.store.connectionByName(req.connectionName);
       const agentId = deps.store.state.agent?.id;
-      if (!connection || !agentId) throw new AppError("connection.not_found", `connection ${req.connectionName} is not served by this agent`);
-      const staleness = Math.min(deps.stalenessMs, (connection.offlineGraceSeconds || deps.stalenessMs / 1000) * 1000);
+      if (!connection || !agentId)
+        throw new AppError(
+          "connection.not_found",
+          `connection ${req.connectionName} is not served by this agent`,
+        );
+      const staleness = Math.min(
+        deps.stalenessMs,
+        (connection.offlineGraceSeconds || deps.stalenessMs / 1000) * 1000,
+      );
       if (!deps.store.isFresh(staleness)) {
-        throw new AppError("service.unavailable", "this agent has lost touch with the control plane for too long; new sessions are refused");
+        throw new AppError(
+          "service.unavailable",
+          "this agent has lost touch with the control plane for too long; new sessions are refused",
+        );
       }
-      if (req.credential.length === 0 || req.credential.length > 8192) throw new AppError("auth.invalid_credentials", "invalid credentials");
+      if (req.credential.length === 0 || req.credential.length > 8192)
+        throw new AppError("auth.invalid_credentials", "invalid credentials");
       const viaGrant = looksLikeGrant(req.credential);
-      const grant = viaGrant ? req.credential : await exchange(req.credential, req.connectionName, req.clientAddress, req.protocol);
+      const grant = viaGrant
+        ? req.credential
+        : await exchange(req.credential, req.connectionName, req.clientAddress, req.protocol);
       const claims = await deps.verifier.verify(grant, { agentId, connectionName: connection.name });
       return { claims, connection, via: viaGrant ? "grant" : "credential" };
     },

@@ -31,7 +31,9 @@ export function createGrantVerifier(keys: () => VerificationKey[]) {
   const imported = new Map<string, Promise<CryptoKey>>();
 
   function keyFor(kid: string): Promise<CryptoKey> {
-    const entry = keys().find((k) => k.kid === kid && (k.notAfterUnixMs === 0 || k.notAfterUnixMs > Date.now()));
+    const entry = keys().find(
+      (k) => k.kid === kid && (k.notAfterUnixMs === 0 || k.notAfterUnixMs > Date.now()),
+    );
     if (!entry) throw new AppError("session.invalid_grant", "grant signed by an unknown or retired key");
     let key = imported.get(kid);
     if (!key) {
@@ -52,19 +54,25 @@ export function createGrantVerifier(keys: () => VerificationKey[]) {
       }
       if (!kid) throw new AppError("session.invalid_grant", "grant has no key id");
       const key = await keyFor(kid);
-      const { payload } = await jwtVerify(grant, key, { issuer: GRANT_ISSUER, audience: GRANT_AUDIENCE, algorithms: ["EdDSA"] }).catch(
-        (err: unknown) => {
-          const code = (err as { code?: string }).code;
-          throw new AppError(
-            code === "ERR_JWT_EXPIRED" ? "auth.expired" : "session.invalid_grant",
-            code === "ERR_JWT_EXPIRED" ? "grant has expired: start a new session" : "grant is not valid",
-          );
-        },
-      );
+      const { payload } = await jwtVerify(grant, key, {
+        issuer: GRANT_ISSUER,
+        audience: GRANT_AUDIENCE,
+        algorithms: ["EdDSA"],
+      }).catch((err: unknown) => {
+        const code = (err as { code?: string }).code;
+        throw new AppError(
+          code === "ERR_JWT_EXPIRED" ? "auth.expired" : "session.invalid_grant",
+          code === "ERR_JWT_EXPIRED" ? "grant has expired: start a new session" : "grant is not valid",
+        );
+      });
       const claims = payload as unknown as GrantClaims;
-      if (claims.agent !== expect.agentId) throw new AppError("session.invalid_grant", "grant was issued for another agent");
+      if (claims.agent !== expect.agentId)
+        throw new AppError("session.invalid_grant", "grant was issued for another agent");
       if (claims.cname !== expect.connectionName) {
-        throw new AppError("session.invalid_grant", `grant was issued for connection ${claims.cname}, not ${expect.connectionName}`);
+        throw new AppError(
+          "session.invalid_grant",
+          `grant was issued for connection ${claims.cname}, not ${expect.connectionName}`,
+        );
       }
       return claims;
     },

@@ -47,8 +47,11 @@ export function createAgentCertificate(opts: AgentCertificateOptions) {
     const md = new Metadata();
     md.set("authorization", `Bearer ${opts.agentToken}`);
     const res = await new Promise<{ certificatePem: string }>((resolve, reject) =>
-      opts.client.issueCertificate({ csrPem, hosts: opts.hosts }, md, { deadline: Date.now() + 15_000 }, (err, r) =>
-        err ? reject(err) : resolve(r),
+      opts.client.issueCertificate(
+        { csrPem, hosts: opts.hosts },
+        md,
+        { deadline: Date.now() + 15_000 },
+        (err, r) => (err ? reject(err) : resolve(r)),
       ),
     );
     mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
@@ -56,13 +59,20 @@ export function createAgentCertificate(opts: AgentCertificateOptions) {
     atomicWrite(certFile, res.certificatePem, 0o644);
     load(res.certificatePem, keyPem);
     issuedAt = Date.now();
-    opts.logger.info({ notAfter: new Date(notAfter).toISOString(), hosts: opts.hosts }, "TLS certificate issued by the control plane");
+    opts.logger.info(
+      { notAfter: new Date(notAfter).toISOString(), hosts: opts.hosts },
+      "TLS certificate issued by the control plane",
+    );
   }
 
   return {
     /** Loads the certificate from disk or config, or asks the control plane for one. */
     async ensure(): Promise<void> {
-      if (opts.staticPair) return load(readFileSync(opts.staticPair.certFile, "utf8"), readFileSync(opts.staticPair.keyFile, "utf8"));
+      if (opts.staticPair)
+        return load(
+          readFileSync(opts.staticPair.certFile, "utf8"),
+          readFileSync(opts.staticPair.keyFile, "utf8"),
+        );
       if (existsSync(certFile) && existsSync(keyFile)) {
         load(readFileSync(certFile, "utf8"), readFileSync(keyFile, "utf8"));
         issuedAt = Date.now();
@@ -73,7 +83,10 @@ export function createAgentCertificate(opts: AgentCertificateOptions) {
           await issue();
         } catch (err) {
           if (!context) throw err;
-          opts.logger.warn({ err: (err as Error).message }, "TLS certificate renewal failed; keeping the current one");
+          opts.logger.warn(
+            { err: (err as Error).message },
+            "TLS certificate renewal failed; keeping the current one",
+          );
         }
       }
     },

@@ -1,13 +1,17 @@
 import { readFileSync } from "node:fs";
 import { Server, ServerCredentials, status } from "@grpc/grpc-js";
-import { AgentServiceService, type AgentServiceServer } from "@sluice/proto";
+import { type AgentServiceServer, AgentServiceService } from "@sluice/proto";
 import type { ControlPlaneConfig } from "../config";
 import type { AgentHub } from "../modules/agents/agent-hub";
 
 export interface GrpcDeps {
   config: Pick<
     ControlPlaneConfig,
-    "SLUICE_GRPC_HOST" | "SLUICE_GRPC_PORT" | "SLUICE_GRPC_INSECURE" | "SLUICE_GRPC_TLS_CERT_FILE" | "SLUICE_GRPC_TLS_KEY_FILE"
+    | "SLUICE_GRPC_HOST"
+    | "SLUICE_GRPC_PORT"
+    | "SLUICE_GRPC_INSECURE"
+    | "SLUICE_GRPC_TLS_CERT_FILE"
+    | "SLUICE_GRPC_TLS_KEY_FILE"
   >;
   hub: AgentHub;
   handlers?: Partial<Pick<AgentServiceServer, "authorizeSession" | "uploadRecording" | "issueCertificate">>;
@@ -42,8 +46,10 @@ export async function startGrpcServer(deps: GrpcDeps): Promise<{ server: Server;
   };
   server.addService(AgentServiceService, impl);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${deps.config.SLUICE_GRPC_HOST}:${deps.config.SLUICE_GRPC_PORT}`, credentials(deps.config), (err, p) =>
-      err ? reject(err) : resolve(p),
+    server.bindAsync(
+      `${deps.config.SLUICE_GRPC_HOST}:${deps.config.SLUICE_GRPC_PORT}`,
+      credentials(deps.config),
+      (err, p) => (err ? reject(err) : resolve(p)),
     );
   });
   return { server, port };

@@ -1,7 +1,7 @@
-import type { Db, Tx } from "./db";
 import type { AuditEntry, AuditService } from "../modules/audit/audit.service";
 import type { StateKind, StateService } from "../modules/state/state.service";
 import type { Principal } from "../server/principal";
+import type { Db, Tx } from "./db";
 
 /** Who is acting, for the audit log. */
 export interface Actor {
@@ -13,9 +13,11 @@ export interface Actor {
 
 export interface MutationScope {
   tx: Tx;
-  audit(entry: Omit<AuditEntry, "actorId" | "actorKind" | "clientAddress" | "outcome"> & {
-    outcome?: AuditEntry["outcome"];
-  }): Promise<void>;
+  audit(
+    entry: Omit<AuditEntry, "actorId" | "actorKind" | "clientAddress" | "outcome"> & {
+      outcome?: AuditEntry["outcome"];
+    },
+  ): Promise<void>;
   change(kind: StateKind, entityId: string): Promise<void>;
 }
 

@@ -10,12 +10,23 @@ export const displayName = z.string().trim().min(1).max(200);
 export const description = z.string().max(1000);
 export const ref = z.string().min(1).max(200).describe("an id or a name");
 export const labels = z
-  .record(z.string().min(1).max(63).regex(/^[a-zA-Z0-9._/-]+$/), z.string().max(200))
+  .record(
+    z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(/^[a-zA-Z0-9._/-]+$/),
+    z.string().max(200),
+  )
   .refine((r) => Object.keys(r).length <= 32, "at most 32 labels");
 export const idParams = z.object({ id: ref });
 export const listOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item) });
 export const errorBody = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
 });
 export const timestamp = z.string().describe("ISO 8601 timestamp");
 export const nullableTimestamp = timestamp.nullable();

@@ -8,7 +8,10 @@ let auditorKey: string;
 async function createUserWithKey(role: string, email: string, groups: string[] = []) {
   const user = await cp.api("/api/v1/users", { method: "POST", body: { name: email, email, role, groups } });
   expect(user.status).toBe(201);
-  const key = await cp.api(`/api/v1/users/${user.body.id}/api-keys`, { method: "POST", body: { name: "test" } });
+  const key = await cp.api(`/api/v1/users/${user.body.id}/api-keys`, {
+    method: "POST",
+    body: { name: "test" },
+  });
   expect(key.status).toBe(201);
   return { id: user.body.id as string, key: key.body.secret as string };
 }
@@ -31,7 +34,11 @@ describe("authentication", () => {
   });
 
   it("rejects a bad or malformed key with 401 and no detail", async () => {
-    for (const key of ["slk_aaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "nonsense", "x".repeat(5000)]) {
+    for (const key of [
+      "slk_aaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+      "nonsense",
+      "x".repeat(5000),
+    ]) {
       const res = await cp.api("/api/v1/connections", { key });
       expect(res.status).toBe(401);
       expect(res.body.error.code).toBe("auth.invalid_credentials");
@@ -78,7 +85,9 @@ describe("authorization", () => {
     expect((await cp.api("/api/v1/connections/secret-db", { key: userKey })).status).toBe(404);
     const asAuditor = await cp.api("/api/v1/connections", { key: auditorKey });
     expect(asAuditor.body.items).toHaveLength(2);
-    expect((await cp.api("/api/v1/connections/secret-db", { method: "DELETE", key: auditorKey })).status).toBe(403);
+    expect(
+      (await cp.api("/api/v1/connections/secret-db", { method: "DELETE", key: auditorKey })).status,
+    ).toBe(403);
     expect((await cp.api("/api/v1/users", { key: userKey })).status).toBe(403);
   });
 
@@ -127,11 +136,19 @@ describe("input validation", () => {
   it("accepts only credential references, never a literal secret", async () => {
     const res = await cp.api("/api/v1/connections", {
       method: "POST",
-      body: { name: "pg", type: "postgres", host: "db", port: 5432, database: "app", username: "app", credentialRef: "hunter2" },
+      body: {
+        name: "pg",
+        type: "postgres",
+        host: "db",
+        port: 5432,
+        database: "app",
+        username: "app",
+        credentialRef: "hunter2",
+      },
     });
     expect(res.status).toBe(400);
     expect(res.body.error.message).toMatch(/env:NAME/);
-    expect(res.text).not.toContain("hunter2\"");
+    expect(res.text).not.toContain('hunter2"');
   });
 
   it("refuses guardrails on a tcp connection instead of silently not enforcing them", async () => {
@@ -173,7 +190,11 @@ describe("resources", () => {
     };
     const created = await cp.api("/api/v1/connections", { method: "POST", body });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ name: "pg-prod", credentialRef: "env:PG_PROD_PASSWORD", tls: { mode: "verify-full" } });
+    expect(created.body).toMatchObject({
+      name: "pg-prod",
+      credentialRef: "env:PG_PROD_PASSWORD",
+      tls: { mode: "verify-full" },
+    });
     expect((await cp.api("/api/v1/connections", { method: "POST", body })).status).toBe(409);
     const updated = await cp.api("/api/v1/connections/pg-prod", { method: "PATCH", body: { port: 6543 } });
     expect(updated.body.port).toBe(6543);
@@ -183,7 +204,10 @@ describe("resources", () => {
   });
 
   it("creates an agent with a one-time enrollment token that never shows again", async () => {
-    const res = await cp.api("/api/v1/agents", { method: "POST", body: { name: "edge-1", segment: "eu", labels: { tier: "prod" } } });
+    const res = await cp.api("/api/v1/agents", {
+      method: "POST",
+      body: { name: "edge-1", segment: "eu", labels: { tier: "prod" } },
+    });
     expect(res.status).toBe(201);
     expect(res.body.enrollmentToken).toMatch(/^sat_/);
     const again = await cp.api("/api/v1/agents/edge-1");
@@ -196,7 +220,9 @@ describe("resources", () => {
     const doc = await cp.api("/api/v1/openapi.json", { key: null });
     expect(doc.status).toBe(200);
     expect(doc.body.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(["/api/v1/connections", "/api/v1/agents/{id}"]));
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(["/api/v1/connections", "/api/v1/agents/{id}"]),
+    );
     expect((await cp.api("/healthz", { key: null })).status).toBe(200);
     const ready = await cp.api("/readyz", { key: null });
     expect(ready.body).toEqual({ status: "ready", checks: { database: true, redis: true } });
@@ -207,7 +233,9 @@ describe("resources", () => {
     const db = createDb(cp.db.url);
     try {
       const actions = (await db.prisma.auditEvent.findMany({ orderBy: { seq: "asc" } })).map((e) => e.action);
-      expect(actions).toEqual(expect.arrayContaining(["user.bootstrap_admin", "group.create", "connection.create", "agent.create"]));
+      expect(actions).toEqual(
+        expect.arrayContaining(["user.bootstrap_admin", "group.create", "connection.create", "agent.create"]),
+      );
     } finally {
       await db.close();
     }

@@ -1,5 +1,5 @@
-import swagger from "@fastify/swagger";
 import rateLimit from "@fastify/rate-limit";
+import swagger from "@fastify/swagger";
 import type { Logger } from "@sluice/logger";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import {
@@ -8,16 +8,16 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
-import type { Services } from "../services";
 import { caRoutes } from "../modules/agents/agent-certs";
 import { agentsRoutes } from "../modules/agents/agents.routes";
 import { connectionsRoutes } from "../modules/connections/connections.routes";
 import { groupsRoutes } from "../modules/groups/groups.routes";
 import { healthRoutes } from "../modules/health/health.routes";
 import { keysRoutes } from "../modules/keys/keys.routes";
-import { sessionsRoutes } from "../modules/sessions/sessions.routes";
 import { policiesRoutes } from "../modules/policies/policies.routes";
+import { sessionsRoutes } from "../modules/sessions/sessions.routes";
 import { usersRoutes } from "../modules/users/users.routes";
+import type { Services } from "../services";
 import { installAuth } from "./auth";
 import { installErrorHandler } from "./error-handler";
 
@@ -50,7 +50,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       openapi: "3.1.0",
       info: { title: "Sluice control plane API", version: opts.version },
       components: {
-        securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "API key or Sluice access token" } },
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer", description: "API key or Sluice access token" },
+        },
       },
       security: [{ bearer: [] }],
     },
@@ -66,7 +68,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes({ readiness: opts.readiness }));
   await app.register(
     async (api) => {
-      api.get("/openapi.json", { config: { auth: "public" }, schema: { hide: true } }, async () => app.swagger());
+      api.get("/openapi.json", { config: { auth: "public" }, schema: { hide: true } }, async () =>
+        app.swagger(),
+      );
       await api.register(usersRoutes({ users: opts.services.users }));
       await api.register(groupsRoutes({ groups: opts.services.groups }));
       await api.register(agentsRoutes({ agents: opts.services.agents }));

@@ -7,7 +7,8 @@ function bearer(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization;
   if (typeof header === "string") {
     const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
-    if (!m) throw new AppError("auth.invalid_credentials", "malformed Authorization header: use 'Bearer <key>'");
+    if (!m)
+      throw new AppError("auth.invalid_credentials", "malformed Authorization header: use 'Bearer <key>'");
     return m[1];
   }
   const key = req.headers["x-api-key"];
@@ -26,7 +27,10 @@ export function installAuth(app: FastifyInstance, auth: Pick<AuthService, "authe
     if (rule === "public" || req.routeOptions.url === undefined) return;
     const credential = bearer(req);
     if (!credential) {
-      throw new AppError("auth.missing_credentials", "authentication required: send 'Authorization: Bearer <key>'");
+      throw new AppError(
+        "auth.missing_credentials",
+        "authentication required: send 'Authorization: Bearer <key>'",
+      );
     }
     const principal = await auth.authenticate(credential);
     const allowed = rule ?? ["admin"];

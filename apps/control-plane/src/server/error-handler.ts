@@ -10,7 +10,9 @@ interface Issue {
 function validationIssues(err: FastifyError): Issue[] {
   if (!hasZodFastifySchemaValidationErrors(err)) return [];
   return err.validation.map((v) => ({
-    path: [err.validationContext, ...(v.instancePath ? v.instancePath.split("/").filter(Boolean) : [])].join("."),
+    path: [err.validationContext, ...(v.instancePath ? v.instancePath.split("/").filter(Boolean) : [])].join(
+      ".",
+    ),
     message: v.message ?? "invalid",
   }));
 }
@@ -21,7 +23,9 @@ export function toHttpError(err: FastifyError | Error): AppError {
   if (hasZodFastifySchemaValidationErrors(fe)) {
     const issues = validationIssues(fe);
     const summary = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
-    return new AppError("request.invalid", `invalid request: ${summary}`.slice(0, 1000), { details: { issues } });
+    return new AppError("request.invalid", `invalid request: ${summary}`.slice(0, 1000), {
+      details: { issues },
+    });
   }
   if (err instanceof AppError) return err;
   switch (fe.code) {

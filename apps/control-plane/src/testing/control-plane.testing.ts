@@ -12,7 +12,10 @@ export interface TestControlPlane extends RunningControlPlane {
   grpcTarget: string;
   /** Every log line the control plane wrote. */
   logs(): string;
-  api(path: string, init?: { method?: string; body?: unknown; key?: string | null; headers?: Record<string, string> }): Promise<{
+  api(
+    path: string,
+    init?: { method?: string; body?: unknown; key?: string | null; headers?: Record<string, string> },
+  ): Promise<{
     status: number;
     body: any;
     text: string;
@@ -21,7 +24,9 @@ export interface TestControlPlane extends RunningControlPlane {
 }
 
 /** Starts a real control plane (own database, real Redis, TLS gRPC on loopback) in this process. */
-export async function startTestControlPlane(overrides: Record<string, string> = {}): Promise<TestControlPlane> {
+export async function startTestControlPlane(
+  overrides: Record<string, string> = {},
+): Promise<TestControlPlane> {
   const db = await createTestDatabase("cp");
   const pki = await createTestPki();
   let logText = "";
@@ -75,7 +80,12 @@ export async function startTestControlPlane(overrides: Record<string, string> = 
       const res = await fetch(`${running.apiUrl}${path}`, {
         method: init.method ?? "GET",
         headers,
-        body: init.body === undefined ? undefined : typeof init.body === "string" ? init.body : JSON.stringify(init.body),
+        body:
+          init.body === undefined
+            ? undefined
+            : typeof init.body === "string"
+              ? init.body
+              : JSON.stringify(init.body),
       });
       const text = await res.text();
       let body: unknown;

@@ -14,7 +14,9 @@ function openLink(token: string, resumeVersion = 0) {
   const call = client.link(md);
   const messages: ControlMessage[] = [];
   const ended = new Promise<{ code: number; details: string }>((resolve) => {
-    call.on("error", (err: Error & { code: number; details: string }) => resolve({ code: err.code, details: err.details }));
+    call.on("error", (err: Error & { code: number; details: string }) =>
+      resolve({ code: err.code, details: err.details }),
+    );
   });
   call.on("data", (m: ControlMessage) => messages.push(m));
   call.write({
@@ -73,20 +75,28 @@ describe("agent link", () => {
       const a = await cp.api("/api/v1/agents/hub-a");
       return a.body.status === "online" ? a.body : undefined;
     });
-    expect(agent).toMatchObject({ version: "test-1", endpoints: [{ protocol: "postgres", host: "127.0.0.1", port: 6432 }] });
+    expect(agent).toMatchObject({
+      version: "test-1",
+      endpoints: [{ protocol: "postgres", host: "127.0.0.1", port: 6432 }],
+    });
 
     const started = Date.now();
     await cp.api("/api/v1/connections/eu-db", { method: "PATCH", body: { port: 6543 } });
     const change = await eventually(() =>
-      link.messages.find((m) => m.body?.$case === "change" && m.body.value.body?.$case === "connectionUpsert"),
+      link.messages.find(
+        (m) => m.body?.$case === "change" && m.body.value.body?.$case === "connectionUpsert",
+      ),
     );
     expect(Date.now() - started).toBeLessThan(1000);
-    if (change.body?.$case !== "change" || change.body.value.body?.$case !== "connectionUpsert") throw new Error();
+    if (change.body?.$case !== "change" || change.body.value.body?.$case !== "connectionUpsert")
+      throw new Error();
     expect(change.body.value.body.value.port).toBe(6543);
 
     await cp.api("/api/v1/connections/eu-db", { method: "PATCH", body: { agentSegment: "us" } });
     await eventually(() =>
-      link.messages.find((m) => m.body?.$case === "change" && m.body.value.body?.$case === "connectionDelete"),
+      link.messages.find(
+        (m) => m.body?.$case === "change" && m.body.value.body?.$case === "connectionDelete",
+      ),
     );
     link.call.cancel();
   });
@@ -104,7 +114,8 @@ describe("agent link", () => {
     const second = openLink(token, version);
     const change = await eventually(() => second.messages.find((m) => m.body?.$case === "change"));
     expect(second.messages.some((m) => m.body?.$case === "snapshot")).toBe(false);
-    if (change.body?.$case !== "change" || change.body.value.body?.$case !== "connectionUpsert") throw new Error();
+    if (change.body?.$case !== "change" || change.body.value.body?.$case !== "connectionUpsert")
+      throw new Error();
     expect(change.body.value.body.value.name).toBe("missed");
     second.call.cancel();
   });
@@ -127,9 +138,14 @@ describe("agent link", () => {
     const token = await createAgent("hub-d");
     const link = openLink(token);
     await eventually(() => link.messages.find((m) => m.body?.$case === "snapshot"));
-    link.call.write({ body: { $case: "heartbeat", value: { activeSessions: 3, stateVersion: 7, spoolBytes: 0 } } });
+    link.call.write({
+      body: { $case: "heartbeat", value: { activeSessions: 3, stateVersion: 7, spoolBytes: 0 } },
+    });
     await eventually(() => link.messages.find((m) => m.body?.$case === "heartbeatAck"));
-    expect((await cp.api("/api/v1/agents/hub-d")).body).toMatchObject({ status: "online", activeSessions: 3 });
+    expect((await cp.api("/api/v1/agents/hub-d")).body).toMatchObject({
+      status: "online",
+      activeSessions: 3,
+    });
     // A half-open link: the stream stays up but heartbeats stop; the sweeper marks it offline.
     await eventually(async () => (await cp.api("/api/v1/agents/hub-d")).body.status === "offline", 8000, 200);
     link.call.cancel();

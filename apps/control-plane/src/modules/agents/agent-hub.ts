@@ -78,7 +78,8 @@ export function createAgentHub(deps: AgentHubDeps) {
   async function sendSnapshot(link: Link): Promise<void> {
     const version = await deps.state.currentVersion();
     const agent = await prisma.agent.findUnique({ where: { id: link.agent.id } });
-    if (!agent || agent.status === "revoked") return close(link, status.UNAUTHENTICATED, "agent credential revoked");
+    if (!agent || agent.status === "revoked")
+      return close(link, status.UNAUTHENTICATED, "agent credential revoked");
     link.agent = agent;
     send(link, { body: { $case: "snapshot", value: await deps.desiredState.snapshot(agent, version) } });
     link.sentVersion = version;
@@ -106,16 +107,24 @@ export function createAgentHub(deps: AgentHubDeps) {
         status: "online",
         version: hello.agentVersion.slice(0, 100),
         capabilities: hello.capabilities.slice(0, 50).map((c) => c.slice(0, 100)),
-        endpoints: hello.endpoints.slice(0, 20).map((e) => ({ protocol: e.protocol.slice(0, 20), host: e.host.slice(0, 253), port: e.port })),
+        endpoints: hello.endpoints
+          .slice(0, 20)
+          .map((e) => ({ protocol: e.protocol.slice(0, 20), host: e.host.slice(0, 253), port: e.port })),
         lastSeenAt: new Date(),
         connectedReplica: deps.replicaId,
       },
     });
     const resume = BigInt(hello.resumeVersion);
     const current = await deps.state.currentVersion();
-    const earliest = await prisma.stateChange.findFirst({ orderBy: { version: "asc" }, select: { version: true } });
+    const earliest = await prisma.stateChange.findFirst({
+      orderBy: { version: "asc" },
+      select: { version: true },
+    });
     const canResume = resume > 0n && resume <= current && (!earliest || earliest.version <= resume + 1n);
-    link.log.info({ resume: Number(resume), current: Number(current), mode: canResume ? "delta" : "snapshot" }, "agent linked");
+    link.log.info(
+      { resume: Number(resume), current: Number(current), mode: canResume ? "delta" : "snapshot" },
+      "agent linked",
+    );
     if (canResume) {
       link.sentVersion = resume;
       await sync(link);
@@ -170,7 +179,14 @@ export function createAgentHub(deps: AgentHubDeps) {
       call.emit("error", { code: status.UNAUTHENTICATED, details: "invalid or revoked agent credential" });
       return;
     }
-    const link: Link = { agent, call, sentVersion: 0n, queue: Promise.resolve(), closed: false, log: logger.child({ agentId: agent.id, agent: agent.name }) };
+    const link: Link = {
+      agent,
+      call,
+      sentVersion: 0n,
+      queue: Promise.resolve(),
+      closed: false,
+      log: logger.child({ agentId: agent.id, agent: agent.name }),
+    };
     const previous = links.get(agent.id);
     if (previous) close(previous, status.ABORTED, "superseded by a newer connection from the same agent");
     links.set(agent.id, link);
@@ -181,7 +197,8 @@ export function createAgentHub(deps: AgentHubDeps) {
     }, deps.helloTimeoutMs ?? 10_000);
     call.on("data", (msg: AgentMessage) => {
       if (!helloSeen) {
-        if (msg.body?.$case !== "hello") return close(link, status.FAILED_PRECONDITION, "expected Hello as the first message");
+        if (msg.body?.$case !== "hello")
+          return close(link, status.FAILED_PRECONDITION, "expected Hello as the first message");
         helloSeen = true;
         clearTimeout(helloTimer);
         const hello = msg.body.value;

@@ -2,15 +2,25 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { idParams, listOf } from "../../lib/schemas";
 import { actorOf } from "../../server/auth";
 import { admins, errors, noContent, readers } from "../../server/route-helpers";
-import { agentDto, agentWithToken, type AgentsService, createAgentBody, updateAgentBody } from "./agents.service";
+import {
+  type AgentsService,
+  agentDto,
+  agentWithToken,
+  createAgentBody,
+  updateAgentBody,
+} from "./agents.service";
 
 export function agentsRoutes(deps: { agents: AgentsService }): FastifyPluginAsyncZod {
   const { agents } = deps;
   const tags = ["agents"];
   return async (app) => {
-    app.get("/agents", { config: { auth: readers }, schema: { tags, response: { 200: listOf(agentDto), ...errors } } }, async () => ({
-      items: await agents.list(),
-    }));
+    app.get(
+      "/agents",
+      { config: { auth: readers }, schema: { tags, response: { 200: listOf(agentDto), ...errors } } },
+      async () => ({
+        items: await agents.list(),
+      }),
+    );
     app.post(
       "/agents",
       {
@@ -26,22 +36,34 @@ export function agentsRoutes(deps: { agents: AgentsService }): FastifyPluginAsyn
     );
     app.get(
       "/agents/:id",
-      { config: { auth: readers }, schema: { tags, params: idParams, response: { 200: agentDto, ...errors } } },
+      {
+        config: { auth: readers },
+        schema: { tags, params: idParams, response: { 200: agentDto, ...errors } },
+      },
       async (req) => agents.get(req.params.id),
     );
     app.patch(
       "/agents/:id",
-      { config: { auth: admins }, schema: { tags, params: idParams, body: updateAgentBody, response: { 200: agentDto, ...errors } } },
+      {
+        config: { auth: admins },
+        schema: { tags, params: idParams, body: updateAgentBody, response: { 200: agentDto, ...errors } },
+      },
       async (req) => agents.update(actorOf(req), req.params.id, req.body),
     );
     app.post(
       "/agents/:id/revoke",
-      { config: { auth: admins }, schema: { tags, params: idParams, response: { 200: agentDto, ...errors } } },
+      {
+        config: { auth: admins },
+        schema: { tags, params: idParams, response: { 200: agentDto, ...errors } },
+      },
       async (req) => agents.revoke(actorOf(req), req.params.id),
     );
     app.post(
       "/agents/:id/rotate-token",
-      { config: { auth: admins }, schema: { tags, params: idParams, response: { 200: agentWithToken, ...errors } } },
+      {
+        config: { auth: admins },
+        schema: { tags, params: idParams, response: { 200: agentWithToken, ...errors } },
+      },
       async (req) => agents.rotateToken(actorOf(req), req.params.id),
     );
     app.delete(

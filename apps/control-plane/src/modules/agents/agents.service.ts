@@ -22,7 +22,11 @@ export const agentDto = z.object({
 });
 export type AgentDto = z.infer<typeof agentDto>;
 
-export const createAgentBody = z.strictObject({ name, segment: name.default("default"), labels: labels.default({}) });
+export const createAgentBody = z.strictObject({
+  name,
+  segment: name.default("default"),
+  labels: labels.default({}),
+});
 export const updateAgentBody = z.strictObject({ segment: name.optional(), labels: labels.optional() });
 export const agentWithToken = z.object({
   agent: agentDto,
@@ -74,7 +78,12 @@ export function createAgentsService(deps: { prisma: Db; mutate: Mutate }) {
       const token = generateEnrollmentToken();
       const agent = await mutate(actor, async ({ tx, audit }) => {
         const a = await tx.agent.create({ data: { ...input, enrollmentTokenHash: token.hash } });
-        await audit({ action: "agent.create", targetType: "agent", targetId: a.id, details: { name: a.name, segment: a.segment } });
+        await audit({
+          action: "agent.create",
+          targetType: "agent",
+          targetId: a.id,
+          details: { name: a.name, segment: a.segment },
+        });
         return a;
       });
       return { agent: toAgentDto(agent), enrollmentToken: token.plaintext };
@@ -83,7 +92,12 @@ export function createAgentsService(deps: { prisma: Db; mutate: Mutate }) {
       const existing = await find(ref);
       const agent = await mutate(actor, async ({ tx, audit, change }) => {
         const a = await tx.agent.update({ where: { id: existing.id }, data: input });
-        await audit({ action: "agent.update", targetType: "agent", targetId: a.id, details: { fields: Object.keys(input) } });
+        await audit({
+          action: "agent.update",
+          targetType: "agent",
+          targetId: a.id,
+          details: { fields: Object.keys(input) },
+        });
         await change("agent.update", a.id);
         return a;
       });
@@ -126,7 +140,12 @@ export function createAgentsService(deps: { prisma: Db; mutate: Mutate }) {
       const existing = await find(ref);
       await mutate(actor, async ({ tx, audit, change }) => {
         await tx.agent.delete({ where: { id: existing.id } });
-        await audit({ action: "agent.delete", targetType: "agent", targetId: existing.id, details: { name: existing.name } });
+        await audit({
+          action: "agent.delete",
+          targetType: "agent",
+          targetId: existing.id,
+          details: { name: existing.name },
+        });
         await change("agent.revoke", existing.id);
       });
     },

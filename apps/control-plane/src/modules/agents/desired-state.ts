@@ -6,7 +6,10 @@ import { connectionOptions } from "../connections/connections.service";
 type ConnectionWithPolicies = Connection & { policies: { policyId: string }[] };
 
 /** An agent serves a connection when the segment matches and every label of the connection's selector matches. */
-export function serves(agent: Pick<Agent, "segment" | "labels">, conn: Pick<Connection, "agentSegment" | "agentLabels">): boolean {
+export function serves(
+  agent: Pick<Agent, "segment" | "labels">,
+  conn: Pick<Connection, "agentSegment" | "agentLabels">,
+): boolean {
   if (agent.segment !== conn.agentSegment) return false;
   const have = (agent.labels ?? {}) as Record<string, string>;
   return Object.entries((conn.agentLabels ?? {}) as Record<string, string>).every(([k, v]) => have[k] === v);
@@ -83,7 +86,8 @@ export function createDesiredState(deps: DesiredStateDeps) {
       case "connection.upsert":
       case "connection.delete": {
         const c = await prisma.connection.findUnique({ where: { id: change.entityId }, include });
-        if (c && serves(agent, c)) return { version, body: { $case: "connectionUpsert", value: connectionSpec(c) } };
+        if (c && serves(agent, c))
+          return { version, body: { $case: "connectionUpsert", value: connectionSpec(c) } };
         return { version, body: { $case: "connectionDelete", value: change.entityId } };
       }
       case "policy.upsert":

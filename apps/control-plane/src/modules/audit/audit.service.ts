@@ -63,7 +63,10 @@ export type AuditService = ReturnType<typeof createAuditService>;
 export function createAuditService(deps: { prisma: Db }) {
   async function appendIn(tx: Tx, entry: AuditEntry): Promise<void> {
     await tx.$executeRawUnsafe("SELECT pg_advisory_xact_lock(7313001)");
-    const last = await tx.auditEvent.findFirst({ orderBy: { seq: "desc" }, select: { seq: true, hash: true } });
+    const last = await tx.auditEvent.findFirst({
+      orderBy: { seq: "desc" },
+      select: { seq: true, hash: true },
+    });
     const fields: HashedFields = {
       seq: (last?.seq ?? 0n) + 1n,
       at: new Date(),

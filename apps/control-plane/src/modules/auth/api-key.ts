@@ -13,7 +13,11 @@ export interface GeneratedApiKey {
 }
 
 export function generateApiKey(): GeneratedApiKey {
-  const prefix = `slk_${randomBytes(9).toString("base64url").toLowerCase().replace(/[^a-z0-9]/g, "0").slice(0, 12)}`;
+  const prefix = `slk_${randomBytes(9)
+    .toString("base64url")
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, "0")
+    .slice(0, 12)}`;
   const secret = randomBytes(32).toString("base64url");
   return { prefix, secretHash: hashSecret(secret), plaintext: `${prefix}.${secret}` };
 }

@@ -1,5 +1,5 @@
-import type { Db } from "../../lib/db";
 import { AppError } from "@sluice/errors";
+import type { Db } from "../../lib/db";
 import type { Principal } from "../../server/principal";
 import { parseApiKey, secretMatches } from "./api-key";
 

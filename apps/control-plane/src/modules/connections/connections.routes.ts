@@ -13,25 +13,40 @@ export function connectionsRoutes(deps: { connections: ConnectionsService }): Fa
       "/connections",
       {
         config: { auth: anyRole },
-        schema: { tags, description: "Connections the caller may use (all, for admins and auditors).", response: { 200: listOf(connectionDto), ...errors } },
+        schema: {
+          tags,
+          description: "Connections the caller may use (all, for admins and auditors).",
+          response: { 200: listOf(connectionDto), ...errors },
+        },
       },
       async (req) => ({ items: await connections.list(principalOf(req)) }),
     );
     app.post(
       "/connections",
-      { config: { auth: admins }, schema: { tags, body: createConnectionBody, response: { 201: connectionDto, ...errors } } },
+      {
+        config: { auth: admins },
+        schema: { tags, body: createConnectionBody, response: { 201: connectionDto, ...errors } },
+      },
       async (req, reply) => reply.status(201).send(await connections.create(actorOf(req), req.body)),
     );
     app.get(
       "/connections/:id",
-      { config: { auth: anyRole }, schema: { tags, params: idParams, response: { 200: connectionDto, ...errors } } },
+      {
+        config: { auth: anyRole },
+        schema: { tags, params: idParams, response: { 200: connectionDto, ...errors } },
+      },
       async (req) => connections.get(principalOf(req), req.params.id),
     );
     app.patch(
       "/connections/:id",
       {
         config: { auth: admins },
-        schema: { tags, params: idParams, body: updateConnectionBody, response: { 200: connectionDto, ...errors } },
+        schema: {
+          tags,
+          params: idParams,
+          body: updateConnectionBody,
+          response: { 200: connectionDto, ...errors },
+        },
       },
       async (req) => connections.update(actorOf(req), req.params.id, req.body),
     );

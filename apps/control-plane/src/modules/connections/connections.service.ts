@@ -71,20 +71,30 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
   async function resolvePolicies(refs: string[]) {
     const ids = refs.filter(isUuid);
     const names = refs.filter((r) => !isUuid(r));
-    const found = await prisma.policy.findMany({ where: { OR: [{ id: { in: ids } }, { name: { in: names } }] } });
+    const found = await prisma.policy.findMany({
+      where: { OR: [{ id: { in: ids } }, { name: { in: names } }] },
+    });
     const missing = refs.filter((r) => !found.some((p) => p.id === r || p.name === r));
-    if (missing.length > 0) throw new AppError("policy.not_found", `unknown policy(ies): ${missing.join(", ")}`);
+    if (missing.length > 0)
+      throw new AppError("policy.not_found", `unknown policy(ies): ${missing.join(", ")}`);
     return refs.map((r) => found.find((p) => p.id === r || p.name === r)!);
   }
 
-  async function validate(type: string, fields: { database?: string | null; username?: string | null }, policyRefs: string[]) {
+  async function validate(
+    type: string,
+    fields: { database?: string | null; username?: string | null },
+    policyRefs: string[],
+  ) {
     if (type === "postgres" && (!fields.database || !fields.username)) {
       throw new AppError("connection.invalid", "a postgres connection needs database and username");
     }
-    if (type === "ssh" && !fields.username) throw new AppError("connection.invalid", "an ssh connection needs username");
+    if (type === "ssh" && !fields.username)
+      throw new AppError("connection.invalid", "an ssh connection needs username");
     const policies = await resolvePolicies(policyRefs);
     if (type === "tcp") {
-      const enforced = policies.find((p) => (p.guardrails as unknown[]).length + (p.masking as unknown[]).length > 0);
+      const enforced = policies.find(
+        (p) => (p.guardrails as unknown[]).length + (p.masking as unknown[]).length > 0,
+      );
       if (enforced) {
         throw new AppError(
           "connection.invalid",
@@ -105,8 +115,14 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
   return {
     find,
     async list(principal: Principal) {
-      const rows = await prisma.connection.findMany({ include: withPolicies, orderBy: { name: "asc" }, take: 1000 });
-      return rows.filter((c) => privileged(principal) || mayUse(principal, c.allowedGroups)).map((c) => toDto(c, privileged(principal)));
+      const rows = await prisma.connection.findMany({
+        include: withPolicies,
+        orderBy: { name: "asc" },
+        take: 1000,
+      });
+      return rows
+        .filter((c) => privileged(principal) || mayUse(principal, c.allowedGroups))
+        .map((c) => toDto(c, privileged(principal)));
     },
     async get(principal: Principal, ref: string) {
       const c = await find(ref);
@@ -122,11 +138,24 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
       }
       const policies = await validate(input.type, input, input.policyIds);
       const { policyIds: _p, tls, recordRowsLimit, offlineGraceSeconds, ...fields } = input;
-      const options: ConnectionOptions = { tls: tls ?? { mode: "disable" }, recordRowsLimit, offlineGraceSeconds };
+      const options: ConnectionOptions = {
+        tls: tls ?? { mode: "disable" },
+        recordRowsLimit,
+        offlineGraceSeconds,
+      };
       const row = await mutate(actor, async ({ tx, audit, change }) => {
         const c = await tx.connection.create({ data: { ...fields, options: options as object } });
-        await setPolicies(tx, c.id, policies.map((p) => p.id));
-        await audit({ action: "connection.create", targetType: "connection", targetId: c.id, details: { name: c.name, type: c.type } });
+        await setPolicies(
+          tx,
+          c.id,
+          policies.map((p) => p.id),
+        );
+        await audit({
+          action: "connection.create",
+          targetType: "connection",
+          targetId: c.id,
+          details: { name: c.name, type: c.type },
+        });
         await change("connection.upsert", c.id);
         return tx.connection.findUniqueOrThrow({ where: { id: c.id }, include: withPolicies });
       });
@@ -134,10 +163,17 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
     },
     async update(actor: Actor, ref: string, input: UpdateConnectionInput) {
       const existing = await find(ref);
-      if (input.name && input.name !== existing.name && (await prisma.connection.findUnique({ where: { name: input.name } }))) {
+      if (
+        input.name &&
+        input.name !== existing.name &&
+        (await prisma.connection.findUnique({ where: { name: input.name } }))
+      ) {
         throw new AppError("connection.exists", `connection ${input.name} already exists`);
       }
-      const merged = { database: input.database === undefined ? existing.database : input.database, username: input.username === undefined ? existing.username : input.username };
+      const merged = {
+        database: input.database === undefined ? existing.database : input.database,
+        username: input.username === undefined ? existing.username : input.username,
+      };
       const policyRefs = input.policyIds ?? existing.policies.map((p) => p.policy.id);
       const policies = await validate(existing.type, merged, policyRefs);
       const { policyIds, tls, recordRowsLimit, offlineGraceSeconds, ...fields } = input;
@@ -148,9 +184,22 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
         offlineGraceSeconds: offlineGraceSeconds ?? prev.offlineGraceSeconds,
       };
       const row = await mutate(actor, async ({ tx, audit, change }) => {
-        await tx.connection.update({ where: { id: existing.id }, data: { ...fields, options: options as object } });
-        if (policyIds) await setPolicies(tx, existing.id, policies.map((p) => p.id));
-        await audit({ action: "connection.update", targetType: "connection", targetId: existing.id, details: { fields: Object.keys(input) } });
+        await tx.connection.update({
+          where: { id: existing.id },
+          data: { ...fields, options: options as object },
+        });
+        if (policyIds)
+          await setPolicies(
+            tx,
+            existing.id,
+            policies.map((p) => p.id),
+          );
+        await audit({
+          action: "connection.update",
+          targetType: "connection",
+          targetId: existing.id,
+          details: { fields: Object.keys(input) },
+        });
         await change("connection.upsert", existing.id);
         return tx.connection.findUniqueOrThrow({ where: { id: existing.id }, include: withPolicies });
       });
@@ -161,10 +210,18 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
       await mutate(actor, async ({ tx, audit, change }) => {
         const used = await tx.session.count({ where: { connectionId: existing.id } });
         if (used > 0) {
-          throw new AppError("connection.invalid", "connection has recorded sessions and cannot be deleted; remove its allowed groups to retire it");
+          throw new AppError(
+            "connection.invalid",
+            "connection has recorded sessions and cannot be deleted; remove its allowed groups to retire it",
+          );
         }
         await tx.connection.delete({ where: { id: existing.id } });
-        await audit({ action: "connection.delete", targetType: "connection", targetId: existing.id, details: { name: existing.name } });
+        await audit({
+          action: "connection.delete",
+          targetType: "connection",
+          targetId: existing.id,
+          details: { name: existing.name },
+        });
         await change("connection.delete", existing.id);
       });
     },

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { idParams, listOf, ref } from "../../lib/schemas";
 import { actorOf } from "../../server/auth";
 import { admins, errors, noContent, readers } from "../../server/route-helpers";
-import { createGroupBody, groupDto, type GroupsService, updateGroupBody } from "./groups.service";
+import { createGroupBody, type GroupsService, groupDto, updateGroupBody } from "./groups.service";
 
 const memberParams = z.object({ id: ref, userId: ref });
 
@@ -11,17 +11,27 @@ export function groupsRoutes(deps: { groups: GroupsService }): FastifyPluginAsyn
   const { groups } = deps;
   const tags = ["groups"];
   return async (app) => {
-    app.get("/groups", { config: { auth: readers }, schema: { tags, response: { 200: listOf(groupDto), ...errors } } }, async () => ({
-      items: await groups.list(),
-    }));
+    app.get(
+      "/groups",
+      { config: { auth: readers }, schema: { tags, response: { 200: listOf(groupDto), ...errors } } },
+      async () => ({
+        items: await groups.list(),
+      }),
+    );
     app.post(
       "/groups",
-      { config: { auth: admins }, schema: { tags, body: createGroupBody, response: { 201: groupDto, ...errors } } },
+      {
+        config: { auth: admins },
+        schema: { tags, body: createGroupBody, response: { 201: groupDto, ...errors } },
+      },
       async (req, reply) => reply.status(201).send(await groups.create(actorOf(req), req.body)),
     );
     app.get(
       "/groups/:id",
-      { config: { auth: readers }, schema: { tags, params: idParams, response: { 200: groupDto, ...errors } } },
+      {
+        config: { auth: readers },
+        schema: { tags, params: idParams, response: { 200: groupDto, ...errors } },
+      },
       async (req) => groups.get(req.params.id),
     );
     app.patch(
@@ -42,7 +52,10 @@ export function groupsRoutes(deps: { groups: GroupsService }): FastifyPluginAsyn
     );
     app.put(
       "/groups/:id/members/:userId",
-      { config: { auth: admins }, schema: { tags, params: memberParams, response: { ...noContent, ...errors } } },
+      {
+        config: { auth: admins },
+        schema: { tags, params: memberParams, response: { ...noContent, ...errors } },
+      },
       async (req, reply) => {
         await groups.addMember(actorOf(req), req.params.id, req.params.userId);
         return reply.status(204).send(null);
@@ -50,7 +63,10 @@ export function groupsRoutes(deps: { groups: GroupsService }): FastifyPluginAsyn
     );
     app.delete(
       "/groups/:id/members/:userId",
-      { config: { auth: admins }, schema: { tags, params: memberParams, response: { ...noContent, ...errors } } },
+      {
+        config: { auth: admins },
+        schema: { tags, params: memberParams, response: { ...noContent, ...errors } },
+      },
       async (req, reply) => {
         await groups.removeMember(actorOf(req), req.params.id, req.params.userId);
         return reply.status(204).send(null);

@@ -15,7 +15,13 @@ export const groupDto = z.object({
 export const createGroupBody = z.strictObject({ name, description: description.default("") });
 export const updateGroupBody = z.strictObject({ name: name.optional(), description: description.optional() });
 
-type GroupRow = { id: string; name: string; description: string; createdAt: Date; _count: { memberships: number } };
+type GroupRow = {
+  id: string;
+  name: string;
+  description: string;
+  createdAt: Date;
+  _count: { memberships: number };
+};
 
 function toDto(g: GroupRow): z.infer<typeof groupDto> {
   return {
@@ -54,7 +60,9 @@ export function createGroupsService(deps: { prisma: Db; mutate: Mutate }) {
 
   return {
     async list() {
-      return (await prisma.group.findMany({ include: counted, orderBy: { name: "asc" }, take: 1000 })).map(toDto);
+      return (await prisma.group.findMany({ include: counted, orderBy: { name: "asc" }, take: 1000 })).map(
+        toDto,
+      );
     },
     async get(ref: string) {
       return toDto(await find(ref));
@@ -64,7 +72,12 @@ export function createGroupsService(deps: { prisma: Db; mutate: Mutate }) {
       return toDto(
         await mutate(actor, async ({ tx, audit }) => {
           const g = await tx.group.create({ data: input, include: counted });
-          await audit({ action: "group.create", targetType: "group", targetId: g.id, details: { name: g.name } });
+          await audit({
+            action: "group.create",
+            targetType: "group",
+            targetId: g.id,
+            details: { name: g.name },
+          });
           return g;
         }),
       );
@@ -75,7 +88,12 @@ export function createGroupsService(deps: { prisma: Db; mutate: Mutate }) {
       return toDto(
         await mutate(actor, async ({ tx, audit }) => {
           const g = await tx.group.update({ where: { id: group.id }, data: input, include: counted });
-          await audit({ action: "group.update", targetType: "group", targetId: g.id, details: { fields: Object.keys(input) } });
+          await audit({
+            action: "group.update",
+            targetType: "group",
+            targetId: g.id,
+            details: { fields: Object.keys(input) },
+          });
           return g;
         }),
       );
@@ -84,7 +102,12 @@ export function createGroupsService(deps: { prisma: Db; mutate: Mutate }) {
       const group = await find(ref);
       await mutate(actor, async ({ tx, audit }) => {
         await tx.group.delete({ where: { id: group.id } });
-        await audit({ action: "group.delete", targetType: "group", targetId: group.id, details: { name: group.name } });
+        await audit({
+          action: "group.delete",
+          targetType: "group",
+          targetId: group.id,
+          details: { name: group.name },
+        });
       });
     },
     async addMember(actor: Actor, groupRef: string, userRef: string) {
@@ -95,14 +118,24 @@ export function createGroupsService(deps: { prisma: Db; mutate: Mutate }) {
           create: { userId: user.id, groupId: group.id },
           update: {},
         });
-        await audit({ action: "group.member_add", targetType: "group", targetId: group.id, details: { userId: user.id } });
+        await audit({
+          action: "group.member_add",
+          targetType: "group",
+          targetId: group.id,
+          details: { userId: user.id },
+        });
       });
     },
     async removeMember(actor: Actor, groupRef: string, userRef: string) {
       const [group, user] = [await find(groupRef), await findUser(userRef)];
       await mutate(actor, async ({ tx, audit }) => {
         await tx.groupMembership.deleteMany({ where: { userId: user.id, groupId: group.id } });
-        await audit({ action: "group.member_remove", targetType: "group", targetId: group.id, details: { userId: user.id } });
+        await audit({
+          action: "group.member_remove",
+          targetType: "group",
+          targetId: group.id,
+          details: { userId: user.id },
+        });
       });
     },
   };

@@ -1,11 +1,16 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 
-export function healthRoutes(deps: { readiness: () => Promise<Record<string, boolean>> }): FastifyPluginAsyncZod {
+export function healthRoutes(deps: {
+  readiness: () => Promise<Record<string, boolean>>;
+}): FastifyPluginAsyncZod {
   return async (app) => {
     app.get(
       "/healthz",
-      { config: { auth: "public", rateLimit: false }, schema: { tags: ["health"], response: { 200: z.object({ status: z.literal("ok") }) } } },
+      {
+        config: { auth: "public", rateLimit: false },
+        schema: { tags: ["health"], response: { 200: z.object({ status: z.literal("ok") }) } },
+      },
       async () => ({ status: "ok" as const }),
     );
     app.get(

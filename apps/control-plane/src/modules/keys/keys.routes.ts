@@ -5,14 +5,26 @@ import { actorOf } from "../../server/auth";
 import { admins, errors, readers } from "../../server/route-helpers";
 import type { KeysService } from "./keys.service";
 
-const keyDto = z.object({ kid: z.string(), algorithm: z.string(), publicKeyPem: z.string(), notAfterUnixMs: z.number() });
+const keyDto = z.object({
+  kid: z.string(),
+  algorithm: z.string(),
+  publicKeyPem: z.string(),
+  notAfterUnixMs: z.number(),
+});
 
 export function keysRoutes(deps: { keys: KeysService }): FastifyPluginAsyncZod {
   const tags = ["signing-keys"];
   return async (app) => {
     app.get(
       "/signing-keys",
-      { config: { auth: readers }, schema: { tags, description: "Public keys agents use to verify grants.", response: { 200: listOf(keyDto), ...errors } } },
+      {
+        config: { auth: readers },
+        schema: {
+          tags,
+          description: "Public keys agents use to verify grants.",
+          response: { 200: listOf(keyDto), ...errors },
+        },
+      },
       async () => ({ items: await deps.keys.verificationKeys() }),
     );
     app.post(
@@ -21,7 +33,8 @@ export function keysRoutes(deps: { keys: KeysService }): FastifyPluginAsyncZod {
         config: { auth: admins },
         schema: {
           tags,
-          description: "Starts signing with a new key; the previous key keeps verifying until its grants expire.",
+          description:
+            "Starts signing with a new key; the previous key keeps verifying until its grants expire.",
           response: { 200: z.object({ kid: z.string() }), ...errors },
         },
       },

@@ -25,7 +25,12 @@ export type KeysService = ReturnType<typeof createKeysService>;
  * Ed25519 signing keys for session grants. Private keys are sealed with the master key
  * at rest. Rotation keeps a retired key verifiable until every grant it signed expired.
  */
-export function createKeysService(deps: { prisma: Db; mutate: Mutate; masterKey: Buffer; grantTtlSeconds: number }) {
+export function createKeysService(deps: {
+  prisma: Db;
+  mutate: Mutate;
+  masterKey: Buffer;
+  grantTtlSeconds: number;
+}) {
   const { prisma } = deps;
   let cached: { kid: string; key: JoseKey } | undefined;
 
@@ -51,7 +56,10 @@ export function createKeysService(deps: { prisma: Db; mutate: Mutate; masterKey:
   }
 
   async function signingKey(): Promise<{ kid: string; key: JoseKey }> {
-    const row = await prisma.signingKey.findFirst({ where: { retiredAt: null }, orderBy: { createdAt: "desc" } });
+    const row = await prisma.signingKey.findFirst({
+      where: { retiredAt: null },
+      orderBy: { createdAt: "desc" },
+    });
     if (!row) {
       await ensureActiveKey();
       return signingKey();

@@ -6,7 +6,9 @@ export function seal(masterKey: Buffer, plaintext: string, context: string): str
   const cipher = createCipheriv("aes-256-gcm", masterKey, iv);
   cipher.setAAD(Buffer.from(context));
   const body = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
-  return ["v1", iv, cipher.getAuthTag(), body].map((p) => (typeof p === "string" ? p : p.toString("base64url"))).join(".");
+  return ["v1", iv, cipher.getAuthTag(), body]
+    .map((p) => (typeof p === "string" ? p : p.toString("base64url")))
+    .join(".");
 }
 
 export function open(masterKey: Buffer, sealed: string, context: string): string {

@@ -9,17 +9,27 @@ export function policiesRoutes(deps: { policies: PoliciesService }): FastifyPlug
   const { policies } = deps;
   const tags = ["policies"];
   return async (app) => {
-    app.get("/policies", { config: { auth: readers }, schema: { tags, response: { 200: listOf(policyDto), ...errors } } }, async () => ({
-      items: await policies.list(),
-    }));
+    app.get(
+      "/policies",
+      { config: { auth: readers }, schema: { tags, response: { 200: listOf(policyDto), ...errors } } },
+      async () => ({
+        items: await policies.list(),
+      }),
+    );
     app.post(
       "/policies",
-      { config: { auth: admins }, schema: { tags, body: createPolicyBody, response: { 201: policyDto, ...errors } } },
+      {
+        config: { auth: admins },
+        schema: { tags, body: createPolicyBody, response: { 201: policyDto, ...errors } },
+      },
       async (req, reply) => reply.status(201).send(await policies.create(actorOf(req), req.body)),
     );
     app.get(
       "/policies/:id",
-      { config: { auth: readers }, schema: { tags, params: idParams, response: { 200: policyDto, ...errors } } },
+      {
+        config: { auth: readers },
+        schema: { tags, params: idParams, response: { 200: policyDto, ...errors } },
+      },
       async (req) => policies.get(req.params.id),
     );
     app.patch(

@@ -14,7 +14,15 @@ const regex = z
     }
   }, "is not a valid regular expression");
 
-const statementKinds = z.array(z.string().min(1).max(50).regex(/^[A-Z_ ]+$/, "use upper-case statement kinds, e.g. DROP")).max(50);
+const statementKinds = z
+  .array(
+    z
+      .string()
+      .min(1)
+      .max(50)
+      .regex(/^[A-Z_ ]+$/, "use upper-case statement kinds, e.g. DROP"),
+  )
+  .max(50);
 const objects = z.array(z.string().min(1).max(200)).max(100);
 const groups = z.array(name).max(50);
 

@@ -45,7 +45,11 @@ export function createPoliciesService(deps: { prisma: Db; mutate: Mutate }) {
   return {
     find,
     async list() {
-      const rows = await prisma.policy.findMany({ include: withConnections, orderBy: { name: "asc" }, take: 1000 });
+      const rows = await prisma.policy.findMany({
+        include: withConnections,
+        orderBy: { name: "asc" },
+        take: 1000,
+      });
       return rows.map(toPolicyDto);
     },
     async get(ref: string) {
@@ -55,7 +59,12 @@ export function createPoliciesService(deps: { prisma: Db; mutate: Mutate }) {
       await assertNameFree(input.name);
       const row = await mutate(actor, async ({ tx, audit, change }) => {
         const p = await tx.policy.create({ data: input, include: withConnections });
-        await audit({ action: "policy.create", targetType: "policy", targetId: p.id, details: { name: p.name } });
+        await audit({
+          action: "policy.create",
+          targetType: "policy",
+          targetId: p.id,
+          details: { name: p.name },
+        });
         await change("policy.upsert", p.id);
         return p;
       });
@@ -78,8 +87,17 @@ export function createPoliciesService(deps: { prisma: Db; mutate: Mutate }) {
         }
       }
       const row = await mutate(actor, async ({ tx, audit, change }) => {
-        const p = await tx.policy.update({ where: { id: existing.id }, data: input, include: withConnections });
-        await audit({ action: "policy.update", targetType: "policy", targetId: p.id, details: { fields: Object.keys(input) } });
+        const p = await tx.policy.update({
+          where: { id: existing.id },
+          data: input,
+          include: withConnections,
+        });
+        await audit({
+          action: "policy.update",
+          targetType: "policy",
+          targetId: p.id,
+          details: { fields: Object.keys(input) },
+        });
         await change("policy.upsert", p.id);
         return p;
       });
@@ -93,7 +111,12 @@ export function createPoliciesService(deps: { prisma: Db; mutate: Mutate }) {
       }
       await mutate(actor, async ({ tx, audit, change }) => {
         await tx.policy.delete({ where: { id: existing.id } });
-        await audit({ action: "policy.delete", targetType: "policy", targetId: existing.id, details: { name: existing.name } });
+        await audit({
+          action: "policy.delete",
+          targetType: "policy",
+          targetId: existing.id,
+          details: { name: existing.name },
+        });
         await change("policy.delete", existing.id);
       });
     },

@@ -17,11 +17,21 @@ export type RecordingsService = ReturnType<typeof createRecordingsService>;
 export function createRecordingsService(deps: { prisma: Db; audit: Pick<AuditService, "append"> }) {
   const { prisma } = deps;
 
-  async function applyLifecycle(agentId: string, sessionId: string, kind: string, payload: Record<string, unknown>, at: Date) {
+  async function applyLifecycle(
+    agentId: string,
+    sessionId: string,
+    kind: string,
+    payload: Record<string, unknown>,
+    at: Date,
+  ) {
     if (kind === "session.start") {
       await prisma.session.updateMany({
         where: { id: sessionId, status: "pending" },
-        data: { status: "active", clientAddress: typeof payload.clientAddress === "string" ? payload.clientAddress.slice(0, 200) : undefined },
+        data: {
+          status: "active",
+          clientAddress:
+            typeof payload.clientAddress === "string" ? payload.clientAddress.slice(0, 200) : undefined,
+        },
       });
     } else if (kind === "session.end") {
       const updated = await prisma.session.updateMany({
@@ -52,19 +62,31 @@ export function createRecordingsService(deps: { prisma: Db; audit: Pick<AuditSer
     /** Stores a batch and returns the highest sequence number now safely stored. */
     async ingest(agentId: string, batch: RecordingBatch): Promise<number> {
       if (!isUuid(batch.sessionId)) throw new AppError("request.invalid", "unknown session id");
-      if (batch.events.length > MAX_EVENTS_PER_BATCH) throw new AppError("request.too_large", "too many events in one batch");
-      const session = await prisma.session.findUnique({ where: { id: batch.sessionId }, select: { agentId: true } });
-      if (!session || session.agentId !== agentId) throw new AppError("session.not_found", "session not found for this agent");
+      if (batch.events.length > MAX_EVENTS_PER_BATCH)
+        throw new AppError("request.too_large", "too many events in one batch");
+      const session = await prisma.session.findUnique({
+        where: { id: batch.sessionId },
+        select: { agentId: true },
+      });
+      if (!session || session.agentId !== agentId)
+        throw new AppError("session.not_found", "session not found for this agent");
       if (batch.events.length === 0) return 0;
       const rows = batch.events.map((e) => {
-        if (e.payloadJson.length > MAX_PAYLOAD) throw new AppError("request.too_large", `event ${e.seq} is too large`);
+        if (e.payloadJson.length > MAX_PAYLOAD)
+          throw new AppError("request.too_large", `event ${e.seq} is too large`);
         let payload: Record<string, unknown>;
         try {
           payload = JSON.parse(e.payloadJson || "{}") as Record<string, unknown>;
         } catch {
           throw new AppError("request.invalid", `event ${e.seq} has malformed JSON`);
         }
-        return { sessionId: batch.sessionId, seq: BigInt(e.seq), kind: e.kind.slice(0, 64), at: new Date(e.atUnixMs), payload };
+        return {
+          sessionId: batch.sessionId,
+          seq: BigInt(e.seq),
+          kind: e.kind.slice(0, 64),
+          at: new Date(e.atUnixMs),
+          payload,
+        };
       });
       await prisma.recordingChunk.createMany({
         data: rows.map((r) => ({ ...r, payload: r.payload as object })),

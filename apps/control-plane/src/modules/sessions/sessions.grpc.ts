@@ -1,10 +1,4 @@
-import {
-  type Metadata,
-  type sendUnaryData,
-  type ServerDuplexStream,
-  type ServerUnaryCall,
-  status,
-} from "@grpc/grpc-js";
+import type { Metadata, ServerDuplexStream, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
 import { AppError, toAppError } from "@sluice/errors";
 import type { Logger } from "@sluice/logger";
 import type {
@@ -36,8 +30,11 @@ function grpcError(err: unknown) {
 export function createSessionGrpc(deps: SessionGrpcDeps) {
   async function agentFrom(metadata: Metadata) {
     const token = bearerFrom(metadata);
-    const agent = token ? await deps.prisma.agent.findUnique({ where: { enrollmentTokenHash: tokenHash(token) } }) : null;
-    if (!agent || agent.status === "revoked") throw new AppError("agent.revoked", "invalid or revoked agent credential");
+    const agent = token
+      ? await deps.prisma.agent.findUnique({ where: { enrollmentTokenHash: tokenHash(token) } })
+      : null;
+    if (!agent || agent.status === "revoked")
+      throw new AppError("agent.revoked", "invalid or revoked agent credential");
     return agent;
   }
 

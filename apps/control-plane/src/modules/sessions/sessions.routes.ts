@@ -23,7 +23,8 @@ export function sessionsRoutes(deps: { sessions: SessionsService }): FastifyPlug
         config: { auth: anyRole },
         schema: {
           tags,
-          description: "Starts a session: checks access, picks an agent, returns its endpoint and a short-lived grant.",
+          description:
+            "Starts a session: checks access, picks an agent, returns its endpoint and a short-lived grant.",
           body: startSessionBody,
           response: { 201: startSessionResponse, ...errors, 503: errors[400] },
         },
@@ -34,13 +35,21 @@ export function sessionsRoutes(deps: { sessions: SessionsService }): FastifyPlug
       "/sessions",
       {
         config: { auth: anyRole },
-        schema: { tags, description: "Your sessions (all sessions for admins and auditors).", querystring: listSessionsQuery, response: { 200: listOf(sessionDto), ...errors } },
+        schema: {
+          tags,
+          description: "Your sessions (all sessions for admins and auditors).",
+          querystring: listSessionsQuery,
+          response: { 200: listOf(sessionDto), ...errors },
+        },
       },
       async (req) => ({ items: await sessions.list(principalOf(req), req.query) }),
     );
     app.get(
       "/sessions/:id",
-      { config: { auth: anyRole }, schema: { tags, params: idParams, response: { 200: sessionDto, ...errors } } },
+      {
+        config: { auth: anyRole },
+        schema: { tags, params: idParams, response: { 200: sessionDto, ...errors } },
+      },
       async (req) => sessions.get(principalOf(req), req.params.id),
     );
     app.get(
@@ -52,11 +61,19 @@ export function sessionsRoutes(deps: { sessions: SessionsService }): FastifyPlug
           description: "The session's recording, in sequence order; page with `after`.",
           params: idParams,
           querystring: eventsQuery,
-          response: { 200: z.object({ items: z.array(sessionEventDto), nextAfter: z.number().nullable() }), ...errors },
+          response: {
+            200: z.object({ items: z.array(sessionEventDto), nextAfter: z.number().nullable() }),
+            ...errors,
+          },
         },
       },
       async (req) => {
-        const items = await sessions.events(principalOf(req), req.params.id, req.query.after, req.query.limit);
+        const items = await sessions.events(
+          principalOf(req),
+          req.params.id,
+          req.query.after,
+          req.query.limit,
+        );
         const last = items.at(-1);
         return { items, nextAfter: items.length === req.query.limit && last ? last.seq : null };
       },

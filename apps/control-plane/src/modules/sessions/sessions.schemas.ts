@@ -25,7 +25,11 @@ export const startSessionBody = z.strictObject({
 
 export const startSessionResponse = z.object({
   session: sessionDto,
-  grant: z.string().describe("Ed25519-signed JWT the agent verifies offline; present it first on the tunnel or as the password"),
+  grant: z
+    .string()
+    .describe(
+      "Ed25519-signed JWT the agent verifies offline; present it first on the tunnel or as the password",
+    ),
   expiresAt: timestamp,
   agent: z.object({
     id: z.string(),

@@ -2,8 +2,7 @@ import { AppError } from "@sluice/errors";
 import type { z } from "zod";
 import type { Db } from "../../lib/db";
 import { byIdOrName, isUuid } from "../../lib/ids";
-import type { Actor } from "../../lib/mutate";
-import type { Mutate } from "../../lib/mutate";
+import type { Actor, Mutate } from "../../lib/mutate";
 import type { Principal } from "../../server/principal";
 import { serves } from "../agents/desired-state";
 import { mayUse } from "../connections/connections.service";
@@ -42,7 +41,11 @@ export function toSessionDto(s: SessionRow): SessionDto {
 
 export type SessionsService = ReturnType<typeof createSessionsService>;
 
-export function createSessionsService(deps: { prisma: Db; mutate: Mutate; keys: Pick<KeysService, "signGrant"> }) {
+export function createSessionsService(deps: {
+  prisma: Db;
+  mutate: Mutate;
+  keys: Pick<KeysService, "signGrant">;
+}) {
   const { prisma, mutate } = deps;
   const privileged = (p: Principal) => p.role === "admin" || p.role === "auditor";
 
@@ -55,7 +58,9 @@ export function createSessionsService(deps: { prisma: Db; mutate: Mutate; keys: 
     if (!agent) {
       throw new AppError(
         "agent.unavailable",
-        onlyAgentId ? "this agent does not serve that connection" : "no online agent serves this connection right now",
+        onlyAgentId
+          ? "this agent does not serve that connection"
+          : "no online agent serves this connection right now",
       );
     }
     return agent;
@@ -72,7 +77,11 @@ export function createSessionsService(deps: { prisma: Db; mutate: Mutate; keys: 
 
   return {
     /** Authorizes the caller for the connection, picks an agent, records the session and signs a grant. */
-    async start(actor: Actor & { principal: Principal }, input: { connection: string; reason?: string; protocol?: string }, onlyAgentId?: string) {
+    async start(
+      actor: Actor & { principal: Principal },
+      input: { connection: string; reason?: string; protocol?: string },
+      onlyAgentId?: string,
+    ) {
       const p = actor.principal;
       const conn = await prisma.connection.findUnique({ where: byIdOrName(input.connection) });
       if (!conn || (!privileged(p) && !mayUse(p, conn.allowedGroups))) {
@@ -97,7 +106,12 @@ export function createSessionsService(deps: { prisma: Db; mutate: Mutate; keys: 
           },
           include,
         });
-        await audit({ action: "session.start", targetType: "session", targetId: s.id, details: { connection: conn.name, agent: agent.name } });
+        await audit({
+          action: "session.start",
+          targetType: "session",
+          targetId: s.id,
+          details: { connection: conn.name, agent: agent.name },
+        });
         return s;
       });
       const { grant, expiresAt } = await deps.keys.signGrant({
@@ -115,7 +129,11 @@ export function createSessionsService(deps: { prisma: Db; mutate: Mutate; keys: 
         session: toSessionDto(session),
         grant,
         expiresAt: expiresAt.toISOString(),
-        agent: { id: agent.id, name: agent.name, endpoints: agent.endpoints as { protocol: string; host: string; port: number }[] },
+        agent: {
+          id: agent.id,
+          name: agent.name,
+          endpoints: agent.endpoints as { protocol: string; host: string; port: number }[],
+        },
         connection: { name: conn.name, type: conn.type, database: conn.database },
       };
     },
@@ -127,7 +145,12 @@ export function createSessionsService(deps: { prisma: Db; mutate: Mutate; keys: 
       if (q.connection) where.connection = byIdOrName(q.connection);
       if (q.status) where.status = q.status;
       if (q.before) where.startedAt = { lt: new Date(q.before) };
-      const rows = await prisma.session.findMany({ where, include, orderBy: { startedAt: "desc" }, take: q.limit });
+      const rows = await prisma.session.findMany({
+        where,
+        include,
+        orderBy: { startedAt: "desc" },
+        take: q.limit,
+      });
       return rows.map(toSessionDto);
     },
 
@@ -142,7 +165,12 @@ export function createSessionsService(deps: { prisma: Db; mutate: Mutate; keys: 
         orderBy: { seq: "asc" },
         take: limit,
       });
-      return rows.map((r) => ({ seq: Number(r.seq), at: r.at.toISOString(), kind: r.kind, payload: r.payload }));
+      return rows.map((r) => ({
+        seq: Number(r.seq),
+        at: r.at.toISOString(),
+        kind: r.kind,
+        payload: r.payload,
+      }));
     },
   };
 }

@@ -20,7 +20,8 @@ function md(token: string) {
 
 async function userWithKey(email: string, groups: string[]) {
   const u = await cp.api("/api/v1/users", { method: "POST", body: { name: email, email, groups } });
-  return (await cp.api(`/api/v1/users/${u.body.id}/api-keys`, { method: "POST", body: { name: "k" } })).body.secret as string;
+  return (await cp.api(`/api/v1/users/${u.body.id}/api-keys`, { method: "POST", body: { name: "k" } })).body
+    .secret as string;
 }
 
 beforeAll(async () => {
@@ -31,14 +32,34 @@ beforeAll(async () => {
   outsiderKey = await userWithKey("out@example.com", []);
   await cp.api("/api/v1/connections", {
     method: "POST",
-    body: { name: "app-db", type: "postgres", host: "127.0.0.1", port: 5432, database: "app", username: "app", credentialRef: "env:APP_PW", allowedGroups: ["dev"] },
+    body: {
+      name: "app-db",
+      type: "postgres",
+      host: "127.0.0.1",
+      port: 5432,
+      database: "app",
+      username: "app",
+      credentialRef: "env:APP_PW",
+      allowedGroups: ["dev"],
+    },
   });
-  agentToken = (await cp.api("/api/v1/agents", { method: "POST", body: { name: "edge" } })).body.enrollmentToken;
+  agentToken = (await cp.api("/api/v1/agents", { method: "POST", body: { name: "edge" } })).body
+    .enrollmentToken;
   // Bring the agent online through a real link.
   const link = client.link(md(agentToken));
   link.on("error", () => undefined);
   link.on("data", () => undefined);
-  link.write({ body: { $case: "hello", value: { agentVersion: "t", capabilities: [], endpoints: [{ protocol: "postgres", host: "127.0.0.1", port: 6432 }], resumeVersion: 0 } } });
+  link.write({
+    body: {
+      $case: "hello",
+      value: {
+        agentVersion: "t",
+        capabilities: [],
+        endpoints: [{ protocol: "postgres", host: "127.0.0.1", port: 6432 }],
+        resumeVersion: 0,
+      },
+    },
+  });
   await eventually(async () => (await cp.api("/api/v1/agents/edge")).body.status === "online");
 });
 afterAll(async () => {
@@ -48,12 +69,20 @@ afterAll(async () => {
 
 describe("session brokering", () => {
   it("refuses a user outside the connection's groups, hiding the connection", async () => {
-    const res = await cp.api("/api/v1/sessions", { method: "POST", key: outsiderKey, body: { connection: "app-db" } });
+    const res = await cp.api("/api/v1/sessions", {
+      method: "POST",
+      key: outsiderKey,
+      body: { connection: "app-db" },
+    });
     expect(res.status).toBe(404);
   });
 
   it("returns the agent endpoint and a grant the agent can verify offline", async () => {
-    const res = await cp.api("/api/v1/sessions", { method: "POST", key: userKey, body: { connection: "app-db" } });
+    const res = await cp.api("/api/v1/sessions", {
+      method: "POST",
+      key: userKey,
+      body: { connection: "app-db" },
+    });
     expect(res.status).toBe(201);
     expect(res.body.agent).toMatchObject({ name: "edge", endpoints: [{ protocol: "postgres", port: 6432 }] });
     const keys = (await cp.api("/api/v1/signing-keys")).body.items;
@@ -71,10 +100,18 @@ describe("session brokering", () => {
   });
 
   it("keeps old grants verifiable across a key rotation", async () => {
-    const before = await cp.api("/api/v1/sessions", { method: "POST", key: userKey, body: { connection: "app-db" } });
+    const before = await cp.api("/api/v1/sessions", {
+      method: "POST",
+      key: userKey,
+      body: { connection: "app-db" },
+    });
     const oldKid = decodeProtectedHeader(before.body.grant).kid;
     await cp.api("/api/v1/signing-keys/rotate", { method: "POST" });
-    const after = await cp.api("/api/v1/sessions", { method: "POST", key: userKey, body: { connection: "app-db" } });
+    const after = await cp.api("/api/v1/sessions", {
+      method: "POST",
+      key: userKey,
+      body: { connection: "app-db" },
+    });
     expect(decodeProtectedHeader(after.body.grant).kid).not.toBe(oldKid);
     const kids = (await cp.api("/api/v1/signing-keys")).body.items.map((k: { kid: string }) => k.kid);
     expect(kids).toEqual(expect.arrayContaining([oldKid, decodeProtectedHeader(after.body.grant).kid]));
@@ -100,22 +137,45 @@ describe("session brokering", () => {
   });
 
   it("stores uploaded recordings exactly once and moves the session's status", async () => {
-    const started = await cp.api("/api/v1/sessions", { method: "POST", key: userKey, body: { connection: "app-db" } });
+    const started = await cp.api("/api/v1/sessions", {
+      method: "POST",
+      key: userKey,
+      body: { connection: "app-db" },
+    });
     const sid = started.body.session.id as string;
     const stream = client.uploadRecording(md(agentToken));
     const acks: RecordingAck[] = [];
     stream.on("data", (a: RecordingAck) => acks.push(a));
-    const ev = (seq: number, kind: string, payload: object) => ({ seq, atUnixMs: Date.now(), kind, payloadJson: JSON.stringify(payload) });
-    const batch1 = { sessionId: sid, events: [ev(1, "session.start", { clientAddress: "127.0.0.1" }), ev(2, "pg.statement", { text: "select 1" })] };
+    const ev = (seq: number, kind: string, payload: object) => ({
+      seq,
+      atUnixMs: Date.now(),
+      kind,
+      payloadJson: JSON.stringify(payload),
+    });
+    const batch1 = {
+      sessionId: sid,
+      events: [
+        ev(1, "session.start", { clientAddress: "127.0.0.1" }),
+        ev(2, "pg.statement", { text: "select 1" }),
+      ],
+    };
     stream.write(batch1);
     stream.write(batch1); // re-sent after a reconnect: stored once
-    stream.write({ sessionId: sid, events: [ev(3, "session.end", { reason: "client closed", bytesIn: 10, bytesOut: 20 })] });
+    stream.write({
+      sessionId: sid,
+      events: [ev(3, "session.end", { reason: "client closed", bytesIn: 10, bytesOut: 20 })],
+    });
     await eventually(() => acks.length === 3);
     expect(acks.map((a) => a.ackedSeq)).toEqual([2, 2, 3]);
     stream.end();
     const events = await cp.api(`/api/v1/sessions/${sid}/events`, { key: userKey });
     expect(events.body.items.map((e: { seq: number }) => e.seq)).toEqual([1, 2, 3]);
     const session = await cp.api(`/api/v1/sessions/${sid}`, { key: userKey });
-    expect(session.body).toMatchObject({ status: "closed", bytesIn: 10, bytesOut: 20, endReason: "client closed" });
+    expect(session.body).toMatchObject({
+      status: "closed",
+      bytesIn: 10,
+      bytesOut: 20,
+      endReason: "client closed",
+    });
   });
 });

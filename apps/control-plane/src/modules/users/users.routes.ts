@@ -16,7 +16,10 @@ export function usersRoutes(deps: { users: UsersService }): FastifyPluginAsyncZo
     );
     app.get(
       "/users",
-      { config: { auth: readers }, schema: { tags: ["users"], response: { 200: listOf(userDto), ...errors } } },
+      {
+        config: { auth: readers },
+        schema: { tags: ["users"], response: { 200: listOf(userDto), ...errors } },
+      },
       async () => ({ items: await users.list() }),
     );
     app.post(
@@ -29,20 +32,31 @@ export function usersRoutes(deps: { users: UsersService }): FastifyPluginAsyncZo
     );
     app.get(
       "/users/:id",
-      { config: { auth: readers }, schema: { tags: ["users"], params: idParams, response: { 200: userDto, ...errors } } },
+      {
+        config: { auth: readers },
+        schema: { tags: ["users"], params: idParams, response: { 200: userDto, ...errors } },
+      },
       async (req) => users.get(req.params.id),
     );
     app.patch(
       "/users/:id",
       {
         config: { auth: admins },
-        schema: { tags: ["users"], params: idParams, body: updateUserBody, response: { 200: userDto, ...errors } },
+        schema: {
+          tags: ["users"],
+          params: idParams,
+          body: updateUserBody,
+          response: { 200: userDto, ...errors },
+        },
       },
       async (req) => users.update(actorOf(req), req.params.id, req.body),
     );
     app.delete(
       "/users/:id",
-      { config: { auth: admins }, schema: { tags: ["users"], params: idParams, response: { ...noContent, ...errors } } },
+      {
+        config: { auth: admins },
+        schema: { tags: ["users"], params: idParams, response: { ...noContent, ...errors } },
+      },
       async (req, reply) => {
         await users.remove(actorOf(req), req.params.id);
         return reply.status(204).send(null);
@@ -60,7 +74,8 @@ export function usersRoutes(deps: { users: UsersService }): FastifyPluginAsyncZo
           response: { 201: z.object({ key: apiKeyDto, secret: z.string() }), ...errors },
         },
       },
-      async (req, reply) => reply.status(201).send(await users.createApiKey(actorOf(req), req.params.id, req.body)),
+      async (req, reply) =>
+        reply.status(201).send(await users.createApiKey(actorOf(req), req.params.id, req.body)),
     );
     app.get(
       "/users/:id/api-keys",

@@ -2,8 +2,8 @@ import { AppError } from "@sluice/errors";
 import type { Db } from "../../lib/db";
 import { isUuid } from "../../lib/ids";
 import type { Actor, Mutate } from "../../lib/mutate";
-import { generateApiKey } from "../auth/api-key";
 import type { Principal } from "../../server/principal";
+import { generateApiKey } from "../auth/api-key";
 import type { CreateApiKeyInput, CreateUserInput, UpdateUserInput, UserDto } from "./users.schemas";
 
 const withGroups = { memberships: { include: { group: { select: { name: true } } } } } as const;
@@ -78,11 +78,22 @@ export function createUsersService(deps: { prisma: Db; mutate: Mutate }) {
     async me(principal: Principal) {
       const user = await find(principal.userId);
       const dto = toUserDto(user);
-      return { id: dto.id, name: dto.name, email: dto.email, role: dto.role, kind: dto.kind, groups: dto.groups };
+      return {
+        id: dto.id,
+        name: dto.name,
+        email: dto.email,
+        role: dto.role,
+        kind: dto.kind,
+        groups: dto.groups,
+      };
     },
 
     async list() {
-      const users = await prisma.user.findMany({ include: withGroups, orderBy: { createdAt: "asc" }, take: 1000 });
+      const users = await prisma.user.findMany({
+        include: withGroups,
+        orderBy: { createdAt: "asc" },
+        take: 1000,
+      });
       return users.map(toUserDto);
     },
 
@@ -106,7 +117,12 @@ export function createUsersService(deps: { prisma: Db; mutate: Mutate }) {
           },
           include: withGroups,
         });
-        await audit({ action: "user.create", targetType: "user", targetId: created.id, details: { role: input.role } });
+        await audit({
+          action: "user.create",
+          targetType: "user",
+          targetId: created.id,
+          details: { role: input.role },
+        });
         return created;
       });
       return toUserDto(user);
@@ -118,8 +134,17 @@ export function createUsersService(deps: { prisma: Db; mutate: Mutate }) {
         throw new AppError("auth.forbidden", "you cannot change your own role");
       }
       const user = await mutate(actor, async ({ tx, audit }) => {
-        const updated = await tx.user.update({ where: { id: existing.id }, data: input, include: withGroups });
-        await audit({ action: "user.update", targetType: "user", targetId: existing.id, details: { fields: Object.keys(input) } });
+        const updated = await tx.user.update({
+          where: { id: existing.id },
+          data: input,
+          include: withGroups,
+        });
+        await audit({
+          action: "user.update",
+          targetType: "user",
+          targetId: existing.id,
+          details: { fields: Object.keys(input) },
+        });
         return updated;
       });
       return toUserDto(user);
@@ -127,14 +152,23 @@ export function createUsersService(deps: { prisma: Db; mutate: Mutate }) {
 
     async remove(actor: Actor, ref: string) {
       const existing = await find(ref);
-      if (actor.principal?.userId === existing.id) throw new AppError("auth.forbidden", "you cannot delete yourself");
+      if (actor.principal?.userId === existing.id)
+        throw new AppError("auth.forbidden", "you cannot delete yourself");
       const sessions = await prisma.session.count({ where: { userId: existing.id } });
       await mutate(actor, async ({ tx, audit }) => {
         // Users with session history are disabled rather than deleted, so recordings keep their owner.
         if (sessions > 0) await tx.user.update({ where: { id: existing.id }, data: { disabled: true } });
         else await tx.user.delete({ where: { id: existing.id } });
-        await tx.apiKey.updateMany({ where: { userId: existing.id, revokedAt: null }, data: { revokedAt: new Date() } });
-        await audit({ action: "user.delete", targetType: "user", targetId: existing.id, details: { disabledOnly: sessions > 0 } });
+        await tx.apiKey.updateMany({
+          where: { userId: existing.id, revokedAt: null },
+          data: { revokedAt: new Date() },
+        });
+        await audit({
+          action: "user.delete",
+          targetType: "user",
+          targetId: existing.id,
+          details: { disabledOnly: sessions > 0 },
+        });
       });
     },
 
@@ -153,7 +187,12 @@ export function createUsersService(deps: { prisma: Db; mutate: Mutate }) {
             expiresAt: input.expiresInDays ? new Date(Date.now() + input.expiresInDays * 86_400_000) : null,
           },
         });
-        await audit({ action: "apikey.create", targetType: "api_key", targetId: created.id, details: { userId: user.id } });
+        await audit({
+          action: "apikey.create",
+          targetType: "api_key",
+          targetId: created.id,
+          details: { userId: user.id },
+        });
         return created;
       });
       return { key: keyDto(row), secret: key.plaintext };
@@ -162,14 +201,19 @@ export function createUsersService(deps: { prisma: Db; mutate: Mutate }) {
     async listApiKeys(principal: Principal, ref: string) {
       const user = await find(ref);
       assertSelfOrAdmin(principal, user.id);
-      const keys = await prisma.apiKey.findMany({ where: { userId: user.id }, orderBy: { createdAt: "asc" } });
+      const keys = await prisma.apiKey.findMany({
+        where: { userId: user.id },
+        orderBy: { createdAt: "asc" },
+      });
       return keys.map(keyDto);
     },
 
     async revokeApiKey(actor: Actor & { principal: Principal }, ref: string, keyId: string) {
       const user = await find(ref);
       assertSelfOrAdmin(actor.principal, user.id);
-      const key = isUuid(keyId) ? await prisma.apiKey.findFirst({ where: { id: keyId, userId: user.id } }) : null;
+      const key = isUuid(keyId)
+        ? await prisma.apiKey.findFirst({ where: { id: keyId, userId: user.id } })
+        : null;
       if (!key) throw new AppError("apikey.not_found", "API key not found");
       await mutate(actor, async ({ tx, audit }) => {
         await tx.apiKey.update({ where: { id: key.id }, data: { revokedAt: key.revokedAt ?? new Date() } });
