@@ -40,18 +40,30 @@ describe("resolver", () => {
   });
 
   it("names the connection and the reference, never a value", async () => {
-    const missing = await resolver.resolve("env:NOT_SET", ctx).catch((e: unknown) => e as AppError);
+    const missing = await resolver.resolve("env:NOT_SET", ctx).then(
+      () => expect.unreachable(),
+      (e: unknown) => e as AppError,
+    );
     expect(missing.message).toBe(
       "credential for connection pg-prod is unavailable: environment variable NOT_SET is not set on the agent",
     );
-    const nofile = await resolver.resolve(`file:${dir}/nope`, ctx).catch((e: unknown) => e as AppError);
+    const nofile = await resolver.resolve(`file:${dir}/nope`, ctx).then(
+      () => expect.unreachable(),
+      (e: unknown) => e as AppError,
+    );
     expect(nofile.message).toMatch(/cannot read .*nope \(ENOENT\)/);
-    const isDir = await resolver.resolve(`file:${dir}`, ctx).catch((e: unknown) => e as AppError);
+    const isDir = await resolver.resolve(`file:${dir}`, ctx).then(
+      () => expect.unreachable(),
+      (e: unknown) => e as AppError,
+    );
     expect(isDir.message).toMatch(/not a regular file/);
   });
 
   it("refuses schemes it has no provider for", async () => {
-    const err = await resolver.resolve("vault:kv/data/x#password", ctx).catch((e: unknown) => e as AppError);
+    const err = await resolver.resolve("vault:kv/data/x#password", ctx).then(
+      () => expect.unreachable(),
+      (e: unknown) => e as AppError,
+    );
     expect(err.code).toBe("credential.unresolvable");
     expect(err.message).toMatch(/not configured for/);
   });
