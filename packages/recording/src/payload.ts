@@ -1,0 +1,29 @@
+import { bodyBytes } from "./frame";
+
+/** Worst-case UTF-8 bytes one UTF-16 code unit can grow to once JSON-escaped (`\u001f`). */
+const MAX_ESCAPED_BYTES_PER_UNIT = 6;
+const RESERVED_BYTES = 512;
+
+/**
+ * Serialises an event payload so that the encoded record body fits in `maxBodyBytes`. A payload that is too
+ * large is replaced by `{ truncated: true, originalBytes, preview }`; one that cannot be serialised
+ * (a cycle, a BigInt) by `{ unserializable: true, error }`. Appending never throws because of its payload.
+ */
+export function encodePayload(kind: string, payload: unknown, maxBodyBytes: number): string {
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(payload);
+  } catch (err) {
+    json = JSON.stringify({ unserializable: true, error: err instanceof Error ? err.message : String(err) });
+  }
+  if (json === undefined) json = "null";
+  if (bodyBytes(kind, json) <= maxBodyBytes) return json;
+  const previewUnits = Math.max(0, Math.floor((maxBodyBytes - RESERVED_BYTES) / MAX_ESCAPED_BYTES_PER_UNIT));
+  const truncated = JSON.stringify({
+    truncated: true,
+    originalBytes: Buffer.byteLength(json),
+    preview: json.slice(0, previewUnits),
+  });
+  if (bodyBytes(kind, truncated) <= maxBodyBytes) return truncated;
+  return JSON.stringify({ truncated: true, originalBytes: Buffer.byteLength(json) });
+}
