@@ -1,7 +1,10 @@
 import { readFileSync } from "node:fs";
+import type net from "node:net";
 import { join } from "node:path";
-import { credentials as grpcCredentials } from "@grpc/grpc-js";
+import type tls from "node:tls";
+import { credentials as grpcCredentials, Metadata } from "@grpc/grpc-js";
 import type { Logger } from "@sluice/logger";
+import { createSpool, createUploader, type Spool } from "@sluice/recording";
 import {
   createEnvProvider,
   createFileProvider,
@@ -11,6 +14,13 @@ import {
 import { type AgentConfig, splitHostPort } from "./config";
 import { type AgentLink, createAgentLink } from "./link/agent-link";
 import { StateStore } from "./link/state-store";
+import { createPgService } from "./listeners/pg-service";
+import { createTunnelServer } from "./listeners/tunnel-listener";
+import type { EventSink } from "./recording/event-sink";
+import { createAuthorizer } from "./sessions/authorizer";
+import { createGrantVerifier } from "./sessions/grant-verifier";
+import { createSessionRegistry } from "./sessions/session-registry";
+import { createAgentCertificate } from "./tls/agent-certificate";
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -18,7 +28,31 @@ export interface RunningAgent {
   store: StateStore;
   link: AgentLink;
   secrets: SecretResolver;
+  spool: Spool;
+  ports: { postgres: number; tunnel: number };
   stop(): Promise<void>;
+}
+
+function listen(server: net.Server | tls.Server, hostPort: string): Promise<number> {
+  const { host, port } = splitHostPort(hostPort);
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve((server.address() as net.AddressInfo).port));
+  });
+}
+
+/** Closes sessions a previous process left open: their clients are gone with it. */
+function closeOrphans(spool: Spool): void {
+  for (const p of spool.pending()) {
+    if (p.ended) continue;
+    spool.append(p.sessionId, "session.end", {
+      reason: "agent restarted",
+      bytesIn: 0,
+      bytesOut: 0,
+      error: "agent restarted",
+    });
+    void spool.endSession(p.sessionId);
+  }
 }
 
 export async function startAgent(
@@ -26,12 +60,26 @@ export async function startAgent(
   env: Readonly<Record<string, string | undefined>>,
   logger: Logger,
 ): Promise<RunningAgent> {
-  const store = new StateStore(join(config.SLUICE_AGENT_STATE_DIR, "desired-state.json"));
+  const stateDir = config.SLUICE_AGENT_STATE_DIR;
+  const store = new StateStore(join(stateDir, "desired-state.json"));
   const secrets = createSecretResolver([createEnvProvider(env), createFileProvider()]);
+  const registry = createSessionRegistry();
+  const spool = await createSpool({
+    dir: join(stateDir, "spool"),
+    onError: (err) => logger.error({ err }, "recording spool flush failed"),
+  });
+  closeOrphans(spool);
+  const sink: EventSink = {
+    append: (sid, kind, payload) => void spool.append(sid, kind, payload),
+    endSession: (sid) =>
+      void spool.endSession(sid).catch((err: unknown) => logger.warn({ err }, "spool end failed")),
+  };
   const channelCredentials = config.SLUICE_GRPC_INSECURE
     ? grpcCredentials.createInsecure()
     : grpcCredentials.createSsl(readFileSync(config.SLUICE_CA_FILE as string));
-  const pg = splitHostPort(config.SLUICE_PG_LISTEN);
+  const pgAddr = splitHostPort(config.SLUICE_PG_LISTEN);
+  const tunnelAddr = splitHostPort(config.SLUICE_TUNNEL_LISTEN);
+  const publicHost = config.SLUICE_PUBLIC_HOST ?? pgAddr.host;
   const link = createAgentLink({
     target: config.SLUICE_CONTROL_PLANE_GRPC,
     credentials: channelCredentials,
@@ -42,21 +90,123 @@ export async function startAgent(
     store,
     logger: logger.child({ component: "link" }),
     heartbeatMs: config.SLUICE_HEARTBEAT_SECONDS * 1000,
-    activeSessions: () => 0,
+    activeSessions: () => registry.count(),
+    spoolBytes: () => spool.spoolBytes(),
+    onEndSession: (sid, reason) => registry.terminate(sid, reason),
     hello: () => ({
       agentVersion: AGENT_VERSION,
-      capabilities: ["postgres", "tcp"],
-      endpoints: [{ protocol: "postgres", host: config.SLUICE_PUBLIC_HOST ?? pg.host, port: pg.port }],
+      capabilities: ["postgres", "tcp", "tunnel"],
+      endpoints: [
+        { protocol: "postgres", host: publicHost, port: ports.postgres || pgAddr.port },
+        {
+          protocol: "tunnel",
+          host: config.SLUICE_PUBLIC_HOST ?? tunnelAddr.host,
+          port: ports.tunnel || tunnelAddr.port,
+        },
+      ],
     }),
   });
+  const uploader = createUploader({
+    spool,
+    openStream: () => {
+      const md = new Metadata();
+      md.set("authorization", `Bearer ${config.SLUICE_AGENT_TOKEN}`);
+      return link.client.uploadRecording(md);
+    },
+    onError: (err) =>
+      logger.warn({ err: (err as Error).message }, "recording upload interrupted; will resume"),
+  });
+
+  const cert = createAgentCertificate({
+    dir: join(stateDir, "tls"),
+    hosts: [...new Set([publicHost, tunnelAddr.host, "localhost", "127.0.0.1"])],
+    client: link.client,
+    agentToken: config.SLUICE_AGENT_TOKEN,
+    logger: logger.child({ component: "tls" }),
+    ...(config.SLUICE_TLS_CERT_FILE && config.SLUICE_TLS_KEY_FILE
+      ? { staticPair: { certFile: config.SLUICE_TLS_CERT_FILE, keyFile: config.SLUICE_TLS_KEY_FILE } }
+      : {}),
+  });
+  const authorizer = createAuthorizer({
+    store,
+    verifier: createGrantVerifier(() => store.state.keys),
+    client: link.client,
+    agentToken: config.SLUICE_AGENT_TOKEN,
+    stalenessMs: config.SLUICE_STALENESS_SECONDS * 1000,
+  });
+  const pg = createPgService({
+    config,
+    authorizer,
+    secrets,
+    sink,
+    registry,
+    spool,
+    tls: () => cert.context(),
+    logger: logger.child({ component: "postgres" }),
+  });
+
+  const ports = { postgres: 0, tunnel: 0 };
   link.start();
+  uploader.start();
+  ports.postgres = await listen(pg.server, config.SLUICE_PG_LISTEN);
+  logger.info({ postgres: ports.postgres }, "postgres listener ready");
+  let tunnel: tls.Server | undefined;
+  let stopped = false;
+  // The tunnel needs a certificate from the control plane's CA (or the configured one);
+  // it starts as soon as one is available, without holding up the native listener.
+  const tunnelReady = waitForCertificate(cert, logger, () => stopped).then(async () => {
+    const pair = cert.pair();
+    if (!pair || stopped) return;
+    const server = createTunnelServer({
+      tls: pair,
+      authorizer,
+      sink,
+      registry,
+      logger: logger.child({ component: "tunnel" }),
+      postgres: (h) => pg.serveTunnel(h),
+    });
+    cert.onChange((p) => server.setSecureContext({ ...p, minVersion: "TLSv1.2" }));
+    ports.tunnel = await listen(server, config.SLUICE_TUNNEL_LISTEN);
+    tunnel = server;
+    logger.info({ tunnel: ports.tunnel }, "tunnel listener ready");
+  });
+  tunnelReady.catch((err: unknown) => logger.error({ err }, "tunnel listener failed to start"));
+  const renew = setInterval(() => void cert.ensure().catch(() => undefined), 6 * 3600_000);
+  renew.unref();
+
   return {
     store,
     link,
     secrets,
+    spool,
+    ports,
     async stop() {
+      stopped = true;
+      clearInterval(renew);
+      pg.server.close();
+      tunnel?.close();
+      registry.terminateAll("agent shutting down");
+      await uploader.stop({ drainMs: 3000 });
       link.stop();
+      await spool.close();
       await secrets.close();
     },
   };
+}
+
+async function waitForCertificate(
+  cert: ReturnType<typeof createAgentCertificate>,
+  logger: Logger,
+  cancelled: () => boolean,
+): Promise<void> {
+  for (let attempt = 0; !cancelled(); attempt++) {
+    try {
+      await cert.ensure();
+      return;
+    } catch (err) {
+      if (attempt % 10 === 0)
+        logger.warn({ err: (err as Error).message }, "waiting for a TLS certificate from the control plane");
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))));
+    }
+  }
 }

@@ -13,6 +13,7 @@ export interface AgentLinkOptions {
   logger: Logger;
   heartbeatMs: number;
   activeSessions: () => number;
+  spoolBytes?: () => number;
   onEndSession?: (sessionId: string, reason: string) => void;
   backoff?: { initialMs: number; maxMs: number };
 }
