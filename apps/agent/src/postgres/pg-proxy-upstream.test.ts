@@ -1,12 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import tls from "node:tls";
-import { createTestPki, type TestPki } from "@sluice/testkit";
+import { createTestPki, type PrivateCluster, startPrivateCluster, type TestPki } from "@sluice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  type PrivateCluster,
-  startPrivateCluster,
-} from "../../../../packages/pg-wire/src/testing/private-cluster";
 import { GOOD_TOKEN, psqlVia, RawClient, run, startTestProxy, type TestProxy } from "./pg-proxy.testing";
 import type { PgTarget } from "./pg-proxy-types";
 
