@@ -147,7 +147,8 @@ export function networkReason(err: unknown, timeoutMs: number): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-const networkCodes: Record<string, string> = {
+/** Short texts for the system error codes of failed connections. */
+export const networkCodes: Record<string, string> = {
   ECONNREFUSED: "connection refused",
   ECONNRESET: "connection reset",
   ENOTFOUND: "host not found",

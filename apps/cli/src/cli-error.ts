@@ -5,7 +5,7 @@ export const ExitCode = {
   failure: 1,
   /** Bad flags or arguments, or not logged in. */
   usage: 2,
-  /** The control plane could not be reached (network error or timeout). */
+  /** The control plane or an agent could not be reached, or the agent refused the tunnel. */
   unreachable: 3,
 } as const;
 
@@ -14,18 +14,22 @@ export interface CliErrorOptions {
   /** Extra lines printed under the one-line message (validation issues, hints). */
   details?: string[];
   cause?: unknown;
+  /** The command already told the user what went wrong; only the exit code remains. */
+  silent?: boolean;
 }
 
 /** An error the CLI reports as one line on stderr, with an exit code. */
 export class CliError extends Error {
   readonly exitCode: number;
   readonly details: string[];
+  readonly silent: boolean;
 
   constructor(message: string, options: CliErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "CliError";
     this.exitCode = options.exitCode ?? ExitCode.failure;
     this.details = options.details ?? [];
+    this.silent = options.silent ?? false;
   }
 }
 

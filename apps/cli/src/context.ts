@@ -10,6 +10,8 @@ export interface CliIo {
   stderr(text: string): void;
   stdin: AsyncIterable<Buffer | string>;
   stdinIsTTY: boolean;
+  /** Ends long-running commands (`connect`); without it they stop on SIGINT or SIGTERM. */
+  stop?: AbortSignal;
 }
 
 export interface CliContext {
@@ -39,6 +41,24 @@ export function createContext(io: CliIo, userAgent: string): CliContext {
       return clientFor(creds.url, creds.apiKey);
     },
   };
+}
+
+/** Resolves when a long-running command should stop: `io.stop` aborts, or Ctrl-C / SIGTERM. */
+export function waitForStop(io: CliIo): Promise<void> {
+  return new Promise((resolve) => {
+    if (io.stop) {
+      if (io.stop.aborted) resolve();
+      else io.stop.addEventListener("abort", () => resolve(), { once: true });
+      return;
+    }
+    const done = () => {
+      process.off("SIGINT", done);
+      process.off("SIGTERM", done);
+      resolve();
+    };
+    process.on("SIGINT", done);
+    process.on("SIGTERM", done);
+  });
 }
 
 /** The `-o/--output` format, accepted both before and after the subcommand. */

@@ -1,7 +1,10 @@
 import { Command, Option } from "commander";
 import { registerAdminCommands } from "./commands/admin/index";
+import { registerConnectCommand } from "./commands/connect";
 import { registerConnectionsCommand } from "./commands/connections";
+import { registerExecCommand } from "./commands/exec";
 import { registerLoginCommands } from "./commands/login";
+import { registerSessionsCommands } from "./commands/sessions";
 import type { CliContext } from "./context";
 import { outputFormats } from "./output";
 
@@ -10,7 +13,11 @@ export function createProgram(ctx: CliContext, version: string): Command {
   const program = new Command("sluice")
     .description("Sluice: reach databases and servers through audited, policy-checked sessions")
     .version(version, "-V, --version")
-    .addOption(new Option("-o, --output <format>", "output format").choices(outputFormats).default("table"))
+    .addOption(
+      new Option("-o, --output <format>", "output format (csv: exec only)")
+        .choices([...outputFormats, "csv"])
+        .default("table"),
+    )
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.stdout(s), writeErr: (s) => ctx.io.stderr(s) })
     .configureHelp({ showGlobalOptions: true })
@@ -19,10 +26,13 @@ export function createProgram(ctx: CliContext, version: string): Command {
       "after",
       "\nEnvironment: SLUICE_API_KEY and SLUICE_URL override the stored login; SLUICE_CONFIG_DIR moves the config;" +
         "\nSLUICE_DEBUG=1 prints stack traces. Exit codes: 0 ok, 1 refused or failed, 2 usage or not logged in," +
-        "\n3 control plane unreachable.",
+        "\n3 control plane or agent unreachable, or tunnel refused.",
     );
   registerLoginCommands(program, ctx);
   registerConnectionsCommand(program, ctx);
+  registerConnectCommand(program, ctx);
+  registerExecCommand(program, ctx);
+  registerSessionsCommands(program, ctx);
   registerAdminCommands(program, ctx);
   return program;
 }

@@ -18,6 +18,7 @@ export function renderError(err: unknown, options: RenderOptions): RenderedError
   if (err instanceof CommanderError) {
     return { text: "", exitCode: err.exitCode === 0 ? ExitCode.ok : ExitCode.usage };
   }
+  if (isCliError(err) && err.silent && !options.debug) return { text: "", exitCode: err.exitCode };
   const lines: string[] = [];
   let exitCode: number = ExitCode.failure;
   if (isCliError(err)) {

@@ -1,4 +1,4 @@
-import { type Column, col, formatValue, type Row } from "./output";
+import { type Column, col, formatValue, isRecord, type Row } from "./output";
 
 export interface ResourceSpec {
   /** Path segment under /api/v1. */
@@ -123,3 +123,32 @@ export const policies: ResourceSpec = {
     col("ID", "id"),
   ],
 };
+
+const nameOf = (value: unknown) => (isRecord(value) && typeof value.name === "string" ? value.name : value);
+
+export const sessions: ResourceSpec = {
+  path: "sessions",
+  singular: "session",
+  plural: "sessions",
+  columns: [
+    col("ID", "id"),
+    col("STATUS", "status"),
+    col("CONNECTION", "connection", nameOf),
+    col("USER", "user", nameOf),
+    col("AGENT", "agent", nameOf),
+    col("PROTOCOL", "protocol"),
+    col("STARTED", "startedAt"),
+    col("ENDED", "endedAt"),
+    col("IN", "bytesIn"),
+    col("OUT", "bytesOut"),
+    col("REASON", "reason"),
+  ],
+};
+
+/** A session for `sessions show`: nested identity, connection and agent shown by name. */
+export function sessionDetails(session: Row, eventCount: number): Row {
+  const out: Row = {};
+  for (const [key, value] of Object.entries(session)) out[key] = nameOf(value);
+  out.events = eventCount;
+  return out;
+}

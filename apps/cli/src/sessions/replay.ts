@@ -1,0 +1,155 @@
+import { z } from "zod";
+import { renderSqlTable, rowCount } from "../sql/format";
+import type { RecordedEvent } from "./events";
+
+export const MAX_WAIT_MS = 2_000;
+const MAX_REPLAY_CELL = 40;
+
+const num = z.number().nullish();
+const payloads = {
+  "session.start": z.looseObject({
+    connection: z.string().nullish(),
+    database: z.string().nullish(),
+    user: z.string().nullish(),
+    identity: z.unknown().optional(),
+    clientAddress: z.string().nullish(),
+  }),
+  "pg.statement": z.looseObject({
+    kind: z.string().nullish(),
+    text: z.string(),
+    params: z.array(z.unknown()).nullish(),
+    statementName: z.string().nullish(),
+  }),
+  "pg.result": z.looseObject({
+    columns: z.array(z.looseObject({ name: z.string() })).nullish(),
+    rows: z.array(z.array(z.string().nullable())).nullish(),
+    rowCount: num,
+    truncated: z.boolean().nullish(),
+    command: z.string().nullish(),
+    durationMs: num,
+    error: z.looseObject({ code: z.string().nullish(), message: z.string() }).nullish(),
+  }),
+  "pg.notice": z.looseObject({ code: z.string().nullish(), message: z.string() }),
+  "tcp.stats": z.looseObject({ bytesIn: num, bytesOut: num }),
+  "session.end": z.looseObject({
+    reason: z.string().nullish(),
+    bytesIn: num,
+    bytesOut: num,
+    error: z.unknown().optional(),
+  }),
+} as const;
+
+type Kind = keyof typeof payloads;
+
+/** The text for one recorded event, or undefined for kinds this CLI does not show (e.g. SSH output). */
+export function renderEvent(event: RecordedEvent): string | undefined {
+  if (!(event.kind in payloads)) return undefined;
+  const kind = event.kind as Kind;
+  const parsed = payloads[kind].safeParse(event.payload);
+  const stamp = `[${clock(event.at)}]`;
+  if (!parsed.success) return `${stamp} ${kind} (unreadable payload)\n`;
+  const p = parsed.data as Record<string, unknown>;
+  switch (kind) {
+    case "session.start":
+      return `${stamp} session started: ${identityName(p)} on ${[p.connection, p.database].filter(Boolean).join("/")}${p.clientAddress ? ` from ${p.clientAddress}` : ""}\n`;
+    case "pg.statement":
+      return renderStatement(stamp, parsed.data as z.infer<(typeof payloads)["pg.statement"]>);
+    case "pg.result":
+      return renderResult(parsed.data as z.infer<(typeof payloads)["pg.result"]>);
+    case "pg.notice":
+      return `${stamp} NOTICE: ${p.message}${p.code ? ` (SQLSTATE ${p.code})` : ""}\n`;
+    case "tcp.stats":
+      return `${stamp} bytes in ${p.bytesIn ?? 0}, out ${p.bytesOut ?? 0}\n`;
+    case "session.end": {
+      const error = p.error
+        ? `, error: ${typeof p.error === "string" ? p.error : JSON.stringify(p.error)}`
+        : "";
+      return `${stamp} session ended: ${p.reason ?? "closed"}, bytes in ${p.bytesIn ?? 0}, out ${p.bytesOut ?? 0}${error}\n`;
+    }
+  }
+}
+
+function identityName(p: Record<string, unknown>): string {
+  const identity = p.identity;
+  if (typeof identity === "string") return identity;
+  if (identity && typeof identity === "object" && typeof (identity as { name?: unknown }).name === "string") {
+    return (identity as { name: string }).name;
+  }
+  return typeof p.user === "string" ? p.user : "?";
+}
+
+function renderStatement(stamp: string, p: z.infer<(typeof payloads)["pg.statement"]>): string {
+  const label = p.kind === "execute" ? `execute${p.statementName ? ` ${p.statementName}` : ""}` : "query";
+  const text = p.text.trim();
+  const body = text.includes("\n") ? `\n${indent(text)}` : ` ${text}`;
+  const params = p.params && p.params.length > 0 ? `\n  params: ${JSON.stringify(p.params)}` : "";
+  return `${stamp} ${label}:${body}${params}\n`;
+}
+
+function renderResult(p: z.infer<(typeof payloads)["pg.result"]>): string {
+  const ms = p.durationMs === null || p.durationMs === undefined ? undefined : formatMs(p.durationMs);
+  if (p.error) {
+    const code = p.error.code ? ` (SQLSTATE ${p.error.code})` : "";
+    return `ERROR: ${p.error.message}${code}${ms ? ` [${ms}]` : ""}\n`;
+  }
+  const rows = p.rows ?? [];
+  if (p.columns && p.columns.length > 0) {
+    const total = p.rowCount ?? rows.length;
+    const names = p.columns.map((c) => c.name);
+    const table = renderSqlTable(names, rows, MAX_REPLAY_CELL);
+    const truncated = p.truncated ? `(truncated: ${rows.length} of ${rowCount(total)} recorded)\n` : "";
+    return `${table}${truncated}(${rowCount(total)}${ms ? `, ${ms}` : ""})\n`;
+  }
+  const tag = p.command ?? (p.rowCount === null || p.rowCount === undefined ? "OK" : rowCount(p.rowCount));
+  return `${tag}${ms ? ` (${ms})` : ""}\n`;
+}
+
+function formatMs(ms: number): string {
+  return `${ms < 10 ? Number(ms.toFixed(2)) : Math.round(ms)} ms`;
+}
+
+/** `2025-01-02T03:04:05.678Z` → `03:04:05.678` (UTC). */
+function clock(at: string): string {
+  const date = new Date(at);
+  return Number.isNaN(date.getTime()) ? at : date.toISOString().slice(11, 23);
+}
+
+function indent(text: string): string {
+  return text
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n");
+}
+
+export interface ReplayOptions {
+  /** Divides the recorded gaps between events; ignored without timing. */
+  speed: number;
+  timing: boolean;
+  write(text: string): void;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Prints the events in order, waiting the recorded gaps (÷ speed, at most 2 s each); returns skipped kinds. */
+export async function replayEvents(
+  events: RecordedEvent[],
+  options: ReplayOptions,
+): Promise<Map<string, number>> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const skipped = new Map<string, number>();
+  let previous: number | undefined;
+  for (const event of events) {
+    const text = renderEvent(event);
+    if (text === undefined) {
+      skipped.set(event.kind, (skipped.get(event.kind) ?? 0) + 1);
+      continue;
+    }
+    const at = Date.parse(event.at);
+    if (options.timing && previous !== undefined && Number.isFinite(at)) {
+      const wait = Math.min(Math.max(0, at - previous) / options.speed, MAX_WAIT_MS);
+      if (wait > 0) await sleep(wait);
+    }
+    if (Number.isFinite(at)) previous = at;
+    options.write(text);
+  }
+  return skipped;
+}
