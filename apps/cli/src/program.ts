@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { registerAdminCommands } from "./commands/admin/index";
+import { registerAuditCommands } from "./commands/audit";
 import { registerConnectCommand } from "./commands/connect";
 import { registerConnectionsCommand } from "./commands/connections";
 import { registerExecCommand } from "./commands/exec";
@@ -33,6 +34,7 @@ export function createProgram(ctx: CliContext, version: string): Command {
   registerConnectCommand(program, ctx);
   registerExecCommand(program, ctx);
   registerSessionsCommands(program, ctx);
+  registerAuditCommands(program, ctx);
   registerAdminCommands(program, ctx);
   return program;
 }

@@ -103,6 +103,7 @@ export async function startControlPlane(
     logger: logger.child({ component: "api" }),
     services,
     caPem: agentCerts.caPem,
+    prisma: db.prisma,
     rateLimitPerMinute: config.SLUICE_RATE_LIMIT_PER_MINUTE,
     version: VERSION,
     readiness: async () => ({

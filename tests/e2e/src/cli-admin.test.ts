@@ -97,3 +97,34 @@ describe("sluice CLI against a real control plane and agent", () => {
     expect(res.stderr).toMatch(/credentialRef/);
   });
 });
+
+describe("sluice audit verify", () => {
+  it("passes on a clean log and fails after a row is edited in the database", () => {
+    const clean = sluice(["audit", "verify"]);
+    expect(clean.code, clean.stderr).toBe(0);
+    expect(clean.stdout).toMatch(/audit log OK: \d+ entries/);
+    const edit = spawnSync(
+      "psql",
+      [
+        "-X",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "postgres",
+        "-d",
+        stack.db.name,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        "ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only; UPDATE audit_events SET outcome = 'denied' WHERE seq = 2; ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only;",
+      ],
+      { encoding: "utf8" },
+    );
+    expect(edit.status, edit.stderr).toBe(0);
+    const tampered = sluice(["audit", "verify"]);
+    expect(tampered.code).toBe(1);
+    expect(tampered.stderr).toMatch(
+      /verification FAILED at entry 2: content does not match its hash \(edited\)/,
+    );
+  });
+});

@@ -8,8 +8,10 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
+import type { Db } from "../lib/db";
 import { caRoutes } from "../modules/agents/agent-certs";
 import { agentsRoutes } from "../modules/agents/agents.routes";
+import { auditRoutes } from "../modules/audit/audit.routes";
 import { connectionsRoutes } from "../modules/connections/connections.routes";
 import { groupsRoutes } from "../modules/groups/groups.routes";
 import { healthRoutes } from "../modules/health/health.routes";
@@ -27,6 +29,7 @@ export interface AppOptions {
   rateLimitPerMinute: number;
   readiness: () => Promise<Record<string, boolean>>;
   caPem: string | undefined;
+  prisma: Db;
   version: string;
 }
 
@@ -79,6 +82,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(sessionsRoutes({ sessions: opts.services.sessions }));
       await api.register(keysRoutes({ keys: opts.services.keys }));
       await api.register(caRoutes({ caPem: opts.caPem }));
+      await api.register(auditRoutes({ prisma: opts.prisma }));
     },
     { prefix: "/api/v1" },
   );
