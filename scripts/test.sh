@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if ! command -v pnpm >/dev/null 2>&1; then npm install -g pnpm@10 >/dev/null; fi
-pnpm install --frozen-lockfile >/dev/null
+pnpm install --frozen-lockfile --reporter=append-only | tail -n 3
 
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
 if ! pg_up && command -v pg_ctlcluster >/dev/null; then
