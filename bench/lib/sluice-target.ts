@@ -4,16 +4,16 @@
  * its own OS process).
  *
  * The agent's module is loaded at run time from apps/agent/src/postgres/index.ts
- * (override with SLUICE_AGENT_PG_MODULE). It is expected to export either
- *   handlePgClient(socket, deps)         — serve one client socket, or
- *   createPgProxy(deps)                  — returns a handler function, an object with a
- *                                          handle/handleClient/handleConnection method,
- *                                          or a net.Server.
- * where deps.authorize(req) resolves to a PgTarget. Anything that does not fit throws
- * with the reason, and the bench reports the target as unavailable.
+ * (override with SLUICE_AGENT_PG_MODULE) and must export handlePgClient(socket, deps)
+ * or createPgProxy(deps); deps.authorize(req) resolves to a PgTarget.
  *
- * Recording: packages/recording is used when it exists and exports a spool; otherwise
- * an in-memory EventSink serializes and counts events. Which one ran is reported.
+ * Recording goes through the same pipeline the agent uses: one durable spool
+ * (packages/recording `createSpool`, writing and fsyncing segment files in `spoolDir`)
+ * behind an EventSink, and a per-session recorder from
+ * apps/agent/src/recording/pg-recorder.ts set as the target's `recorder`. Nothing is
+ * uploaded (there is no control plane), so spooled sessions stay on disk until the
+ * bench removes the directory. Anything that does not load or fit throws with the
+ * reason, and the bench reports the target as unavailable.
  */
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
@@ -32,6 +32,7 @@ export interface PgTarget {
   password: () => Promise<string>;
   ssl: { mode: "disable" };
   recordRowsLimit: number;
+  recorder: unknown;
 }
 
 export interface SluiceProxyOptions {
@@ -44,7 +45,7 @@ export interface SluiceProxyOptions {
 
 export interface LoadedProxy {
   handle: (socket: Socket) => void;
-  recorder: "spool" | "memory";
+  recorder: "spool";
   recorderDetail: string;
   stats: () => Record<string, number>;
   close: () => Promise<void>;
@@ -57,6 +58,8 @@ export const agentPgModule =
   process.env.SLUICE_AGENT_PG_MODULE ?? join(repoRoot, "apps/agent/src/postgres/index.ts");
 export const recordingModule =
   process.env.SLUICE_RECORDING_MODULE ?? join(repoRoot, "packages/recording/src/index.ts");
+export const pgRecorderModule =
+  process.env.SLUICE_PG_RECORDER_MODULE ?? join(repoRoot, "apps/agent/src/recording/pg-recorder.ts");
 
 function isObj(v: unknown): v is Obj {
   return typeof v === "object" && v !== null;
@@ -78,6 +81,12 @@ async function importFile(path: string): Promise<Obj> {
   return mod;
 }
 
+function required(mod: Obj, name: string, path: string): Fn {
+  const fn = mod[name];
+  if (typeof fn !== "function") throw new Error(`${path.replace(`${repoRoot}/`, "")} exports no ${name}()`);
+  return fn as Fn;
+}
+
 /** Finds every string value in an authorize() request, one level deep. */
 function credentialCandidates(req: unknown): string[] {
   if (typeof req === "string") return [req];
@@ -90,78 +99,81 @@ function credentialCandidates(req: unknown): string[] {
   return out;
 }
 
-/**
- * Stand-in recorder when no spool is available, shaped as the agent's PgSessionRecorder
- * (sessionStart / statement / result / notice / sessionEnd) and EventSink (append /
- * endSession): serializes every event (the cost a spool pays before writing),
- * counts it and keeps only the last few hundred in memory.
- */
-function memoryRecorder(): { recorder: Obj; stats: () => Record<string, number> } {
-  let events = 0;
-  let bytes = 0;
-  let ended = 0;
-  const last: string[] = [];
-  const append = (...args: unknown[]) => {
-    events++;
-    const line = JSON.stringify(args);
-    bytes += line.length;
-    last.push(line);
-    if (last.length > 256) last.shift();
-  };
-  const endSession = () => {
-    ended++;
-  };
-  const recorder: Obj = {
-    append,
-    endSession,
-    sessionStart: (info: unknown) => append("sessionStart", info),
-    statement: (ev: unknown) => append("statement", ev),
-    result: (ev: unknown) => append("result", ev),
-    notice: (ev: unknown) => append("notice", ev),
-    sessionEnd: (ev: unknown) => {
-      append("sessionEnd", ev);
-      endSession();
-    },
-  };
-  return { recorder, stats: () => ({ recordedEvents: events, recordedBytes: bytes, endedSessions: ended }) };
+interface SpoolLike {
+  append(sessionId: string, kind: string, payload: unknown): number;
+  endSession(sessionId: string): Promise<void>;
+  spoolBytes(): number;
+  close(): Promise<void>;
 }
 
-async function spoolRecorder(
-  dir: string,
-): Promise<{ recorder: Obj; detail: string; close: () => Promise<void> } | { why: string }> {
-  let mod: Obj;
-  try {
-    mod = await importFile(recordingModule);
-  } catch (e) {
-    return { why: e instanceof Error ? e.message : String(e) };
-  }
-  const factory = method(mod, ["createSpool", "openSpool", "createRecorder", "createSpoolRecorder"]);
-  if (!factory) return { why: `${recordingModule} exports no createSpool/openSpool/createRecorder` };
+interface Recording {
+  /** Builds the per-session recorder, as the agent's pg-service does. */
+  forSession: (sessionId: string) => unknown;
+  detail: string;
+  stats: () => Record<string, number>;
+  close: () => Promise<void>;
+}
+
+/** The agent's recording pipeline: spool → EventSink → createPgRecorder per session. */
+async function spoolRecording(dir: string): Promise<Recording> {
+  const recording = await importFile(recordingModule);
+  const createSpool = required(recording, "createSpool", recordingModule);
+  const recorderMod = await importFile(pgRecorderModule);
+  const createPgRecorder = required(recorderMod, "createPgRecorder", pgRecorderModule);
   mkdirSync(dir, { recursive: true });
-  const made = await factory.fn({ dir, directory: dir, path: dir });
-  if (!isObj(made)) return { why: `${factory.name}() returned no recorder` };
-  if (typeof made.sessionStart !== "function" || typeof made.statement !== "function") {
-    await method(made, ["close", "stop", "end"])?.fn();
-    return {
-      why: `packages/recording ${factory.name}() is not a PgSessionRecorder (sessionStart/statement/result/sessionEnd)`,
-    };
-  }
-  const closer = method(made, ["close", "stop", "end"]);
-  return {
-    recorder: made,
-    detail: `packages/recording ${factory.name}() in ${dir}`,
-    close: async () => {
-      await closer?.fn();
+  let flushErrors = 0;
+  let appendErrors = 0;
+  let events = 0;
+  let ended = 0;
+  const spool = (await createSpool({
+    dir,
+    onError: (err: unknown) => {
+      flushErrors++;
+      process.stderr.write(`spool flush failed: ${err instanceof Error ? err.message : String(err)}\n`);
     },
+  })) as SpoolLike;
+  for (const name of ["append", "endSession", "spoolBytes", "close"] as const) {
+    if (typeof spool[name] !== "function") throw new Error(`createSpool() returned no ${name}()`);
+  }
+  const sink = {
+    append: (sid: string, kind: string, payload: Record<string, unknown>) => {
+      try {
+        spool.append(sid, kind, payload);
+        events++;
+      } catch {
+        appendErrors++;
+      }
+    },
+    endSession: (sid: string) => {
+      ended++;
+      spool.endSession(sid).catch(() => {
+        flushErrors++;
+      });
+    },
+  };
+  return {
+    forSession: (sessionId) =>
+      createPgRecorder(sink, {
+        sessionId,
+        connection: "bench",
+        identity: { id: "bench", name: "bench", kind: "user" },
+        via: "credential",
+      }),
+    detail: `packages/recording createSpool() in a temp dir (written and fsync'd, not uploaded) via apps/agent createPgRecorder()`,
+    stats: () => ({
+      recordedEvents: events,
+      endedSessions: ended,
+      spoolBytes: spool.spoolBytes(),
+      flushErrors,
+      appendErrors,
+    }),
+    close: () => spool.close(),
   };
 }
 
 export async function loadSluiceProxy(opts: SluiceProxyOptions): Promise<LoadedProxy> {
   const mod = await importFile(agentPgModule);
-  const rec = await spoolRecorder(opts.spoolDir);
-  const mem = memoryRecorder();
-  const recorder = "why" in rec ? mem.recorder : rec.recorder;
-  const recorderDetail = "why" in rec ? `in-memory (no spool: ${rec.why})` : rec.detail;
+  const rec = await spoolRecording(opts.spoolDir);
 
   let sessions = 0;
   let denied = 0;
@@ -172,8 +184,9 @@ export async function loadSluiceProxy(opts: SluiceProxyOptions): Promise<LoadedP
     }
     sessions++;
     const u = opts.upstream;
+    const sessionId = randomUUID();
     return {
-      sessionId: randomUUID(),
+      sessionId,
       host: u.host,
       port: u.port,
       database: u.database,
@@ -181,6 +194,7 @@ export async function loadSluiceProxy(opts: SluiceProxyOptions): Promise<LoadedP
       password: async () => u.password,
       ssl: { mode: "disable" },
       recordRowsLimit: opts.recordRowsLimit,
+      recorder: rec.forSession(sessionId),
     };
   };
   const logger = await benchLogger();
@@ -189,10 +203,7 @@ export async function loadSluiceProxy(opts: SluiceProxyOptions): Promise<LoadedP
     requireTls: false,
     tls: undefined,
     authorize,
-    recorder,
-    sink: recorder,
     logger,
-    log: logger,
   };
 
   let handle: ((socket: Socket) => void) | undefined;
@@ -207,14 +218,7 @@ export async function loadSluiceProxy(opts: SluiceProxyOptions): Promise<LoadedP
       const server = made as unknown as Server;
       handle = (s) => void server.emit("connection", s);
     } else {
-      const h = method(made, [
-        "handle",
-        "handleClient",
-        "handleConnection",
-        "handleSocket",
-        "accept",
-        "serve",
-      ]);
+      const h = method(made, ["handle", "handleClient", "handleConnection"]);
       if (h) handle = (s) => guard(s, () => h.fn(s));
       const c = method(made, ["close", "stop", "shutdown"]);
       if (c) closeProxy = async () => void (await c.fn());
@@ -229,12 +233,12 @@ export async function loadSluiceProxy(opts: SluiceProxyOptions): Promise<LoadedP
   }
   return {
     handle,
-    recorder: "why" in rec ? "memory" : "spool",
-    recorderDetail,
-    stats: () => ({ sessions, denied, ...("why" in rec ? mem.stats() : {}) }),
+    recorder: "spool",
+    recorderDetail: rec.detail,
+    stats: () => ({ sessions, denied, ...rec.stats() }),
     close: async () => {
       await closeProxy?.();
-      if (!("why" in rec)) await rec.close();
+      await rec.close();
     },
   };
 }

@@ -5,6 +5,19 @@ export const FRAME_HEADER_BYTES = 8;
 /** Fixed part of a record body: f64 seq, f64 atUnixMs, u16 kind length. */
 const BODY_FIXED_BYTES = 18;
 const MAX_KIND_BYTES = 256;
+/** Upper bound of a record body's size beyond its payload's UTF-8 bytes. */
+export const MAX_BODY_OVERHEAD_BYTES = BODY_FIXED_BYTES + MAX_KIND_BYTES;
+/** Encoded kinds, by kind; callers use a handful of kinds, so a small cache covers them. */
+const kindCache = new Map<string, Buffer>();
+const MAX_CACHED_KINDS = 64;
+
+function kindBytes(kind: string): Buffer {
+  let bytes = kindCache.get(kind);
+  if (bytes) return bytes;
+  bytes = Buffer.from(kind.slice(0, MAX_KIND_BYTES), "utf8").subarray(0, MAX_KIND_BYTES);
+  if (kindCache.size < MAX_CACHED_KINDS) kindCache.set(kind, bytes);
+  return bytes;
+}
 
 export interface StoredRecord {
   seq: number;
@@ -28,7 +41,7 @@ export interface ParseResult {
 
 /** Encodes one record as `[u32 length][u32 crc32][body]`. The caller keeps the body within its size cap. */
 export function encodeFrame(record: StoredRecord): Buffer {
-  const kind = Buffer.from(record.kind.slice(0, MAX_KIND_BYTES), "utf8").subarray(0, MAX_KIND_BYTES);
+  const kind = kindBytes(record.kind);
   const payloadBytes = Buffer.byteLength(record.payloadJson, "utf8");
   const bodyLength = BODY_FIXED_BYTES + kind.length + payloadBytes;
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bodyLength);

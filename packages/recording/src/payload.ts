@@ -1,4 +1,4 @@
-import { bodyBytes } from "./frame";
+import { bodyBytes, MAX_BODY_OVERHEAD_BYTES } from "./frame";
 
 /** Worst-case UTF-8 bytes one UTF-16 code unit can grow to once JSON-escaped (`\u001f`). */
 const MAX_ESCAPED_BYTES_PER_UNIT = 6;
@@ -17,6 +17,8 @@ export function encodePayload(kind: string, payload: unknown, maxBodyBytes: numb
     json = JSON.stringify({ unserializable: true, error: err instanceof Error ? err.message : String(err) });
   }
   if (json === undefined) json = "null";
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most payloads fit without measuring them.
+  if (json.length * 3 + MAX_BODY_OVERHEAD_BYTES <= maxBodyBytes) return json;
   if (bodyBytes(kind, json) <= maxBodyBytes) return json;
   const previewUnits = Math.max(0, Math.floor((maxBodyBytes - RESERVED_BYTES) / MAX_ESCAPED_BYTES_PER_UNIT));
   const truncated = JSON.stringify({

@@ -39,6 +39,10 @@ export interface ReadBatch {
 }
 
 export interface Spool {
+  /**
+   * Buffers one event and returns its sequence number. The payload is serialised in
+   * batches (at the latest by the next flush), so it must not be changed after this call.
+   */
   append(sessionId: string, kind: string, payload: unknown, atUnixMs?: number): number;
   flush(): Promise<void>;
   read(sessionId: string, afterSeq: number, maxBytes: number, maxEvents?: number): Promise<ReadBatch>;
@@ -55,6 +59,16 @@ export interface Spool {
 }
 
 const MiB = 1024 * 1024;
+/** Appended events serialised together; bounds what waits unserialised in memory. */
+const ENCODE_BATCH = 256;
+
+interface Unencoded {
+  s: SessionState;
+  seq: number;
+  atUnixMs: number;
+  kind: string;
+  payload: unknown;
+}
 
 function serialQueue(): <T>(fn: () => Promise<T>) => Promise<T> {
   let tail: Promise<unknown> = Promise.resolve();
@@ -127,6 +141,9 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
   let buffered = 0;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
+  // Appends stay cheap on the caller's hot path (a proxy relaying traffic); payloads
+  // are serialised together, at the latest when the next flush starts.
+  let unencoded: Unencoded[] = [];
 
   const push = (s: SessionState, record: StoredRecord): void => {
     const frame = encodeFrame(record);
@@ -141,6 +158,19 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
     const payloadJson = JSON.stringify({ fromSeq, toSeq, reason: "dropped" });
     push(s, { seq: toSeq, atUnixMs: now(), kind: "gap", payloadJson });
   };
+  const encodePending = (): void => {
+    if (unencoded.length === 0) return;
+    const batch = unencoded;
+    unencoded = [];
+    for (const e of batch) {
+      push(e.s, {
+        seq: e.seq,
+        atUnixMs: e.atUnixMs,
+        kind: e.kind,
+        payloadJson: encodePayload(e.kind, e.payload, maxBody),
+      });
+    }
+  };
   const schedule = (): void => {
     if (timer || closed) return;
     const delay = buffered >= flushBytes ? 0 : flushIntervalMs;
@@ -154,6 +184,7 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
     timer.unref();
   };
   const flushLocked = async (): Promise<void> => {
+    encodePending();
     const work = [...sessions.values()].filter((s) => s.buffer.length > 0 || s.dropped);
     if (work.length === 0) return;
     for (const s of work) pushDropped(s);
@@ -210,11 +241,16 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
       if (s.ended) throw new Error(`recording session ${sessionId} has ended`);
       const seq = s.nextSeq++;
       if (buffered >= maxBufferedBytes) {
+        encodePending();
         s.dropped = { fromSeq: s.dropped?.fromSeq ?? seq, toSeq: seq };
         return seq;
       }
-      pushDropped(s);
-      push(s, { seq, atUnixMs, kind, payloadJson: encodePayload(kind, payload, maxBody) });
+      if (s.dropped) {
+        encodePending();
+        pushDropped(s);
+      }
+      unencoded.push({ s, seq, atUnixMs, kind, payload });
+      if (unencoded.length >= ENCODE_BATCH) encodePending();
       schedule();
       return seq;
     },
@@ -266,6 +302,7 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
     bytesFree,
     hasRoom: async (floorBytes) => (await bytesFree()) >= floorBytes,
     spoolBytes: () => {
+      encodePending();
       let total = buffered;
       for (const s of sessions.values()) for (const seg of s.segments) total += seg.bytes;
       return total;

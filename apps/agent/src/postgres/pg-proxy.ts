@@ -171,6 +171,8 @@ async function runSession(
   if (registration) client.write(backend.backendKeyData(registration.key));
   client.write(upstream.readyFrame);
   client.uncork();
+  // Idle sessions stay suspended here: keep nothing the relay does not need.
+  upstream.startupFrames.length = 0;
   deps.logger.info({ sessionId: target.sessionId, tls: hello.tls }, "postgres session started");
   const recorder = target.recorder ?? deps.recorder;
   const session = relay({
