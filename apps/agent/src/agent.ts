@@ -9,9 +9,10 @@ import {
   createEnvProvider,
   createFileProvider,
   createSecretResolver,
+  createVaultProvider,
   type SecretResolver,
 } from "@sluice/secrets";
-import { type AgentConfig, splitHostPort } from "./config";
+import { type AgentConfig, splitHostPort, vaultOptions } from "./config";
 import { type AgentLink, createAgentLink } from "./link/agent-link";
 import { StateStore } from "./link/state-store";
 import { createPgService } from "./listeners/pg-service";
@@ -20,6 +21,7 @@ import type { EventSink } from "./recording/event-sink";
 import { createAuthorizer } from "./sessions/authorizer";
 import { createGrantVerifier } from "./sessions/grant-verifier";
 import { createSessionRegistry } from "./sessions/session-registry";
+import { createSshService } from "./ssh/ssh-service";
 import { createAgentCertificate } from "./tls/agent-certificate";
 
 export const AGENT_VERSION = "0.1.0";
@@ -29,7 +31,8 @@ export interface RunningAgent {
   link: AgentLink;
   secrets: SecretResolver;
   spool: Spool;
-  ports: { postgres: number; tunnel: number };
+  ports: { postgres: number; tunnel: number; ssh: number };
+  sshHostKey: { publicKey: string; fingerprint: string };
   stop(): Promise<void>;
 }
 
@@ -62,7 +65,12 @@ export async function startAgent(
 ): Promise<RunningAgent> {
   const stateDir = config.SLUICE_AGENT_STATE_DIR;
   const store = new StateStore(join(stateDir, "desired-state.json"));
-  const secrets = createSecretResolver([createEnvProvider(env), createFileProvider()]);
+  const vault = vaultOptions(config);
+  const secrets = createSecretResolver([
+    createEnvProvider(env),
+    createFileProvider(),
+    ...(vault ? [createVaultProvider({ ...vault, logger: logger.child({ component: "vault" }) })] : []),
+  ]);
   const registry = createSessionRegistry();
   const spool = await createSpool({
     dir: join(stateDir, "spool"),
@@ -79,6 +87,7 @@ export async function startAgent(
     : grpcCredentials.createSsl(readFileSync(config.SLUICE_CA_FILE as string));
   const pgAddr = splitHostPort(config.SLUICE_PG_LISTEN);
   const tunnelAddr = splitHostPort(config.SLUICE_TUNNEL_LISTEN);
+  const sshAddr = splitHostPort(config.SLUICE_SSH_LISTEN);
   const publicHost = config.SLUICE_PUBLIC_HOST ?? pgAddr.host;
   const link = createAgentLink({
     target: config.SLUICE_CONTROL_PLANE_GRPC,
@@ -95,7 +104,7 @@ export async function startAgent(
     onEndSession: (sid, reason) => registry.terminate(sid, reason),
     hello: () => ({
       agentVersion: AGENT_VERSION,
-      capabilities: ["postgres", "tcp", "tunnel"],
+      capabilities: ["postgres", "tcp", "tunnel", "ssh"],
       endpoints: [
         { protocol: "postgres", host: publicHost, port: ports.postgres || pgAddr.port },
         {
@@ -103,6 +112,9 @@ export async function startAgent(
           host: config.SLUICE_PUBLIC_HOST ?? tunnelAddr.host,
           port: ports.tunnel || tunnelAddr.port,
         },
+        ...(ports.ssh >= 0
+          ? [{ protocol: "ssh", host: config.SLUICE_PUBLIC_HOST ?? sshAddr.host, port: ports.ssh || sshAddr.port }]
+          : []),
       ],
     }),
   });
@@ -145,11 +157,33 @@ export async function startAgent(
     logger: logger.child({ component: "postgres" }),
   });
 
-  const ports = { postgres: 0, tunnel: 0 };
+  const ssh = createSshService({
+    config,
+    authorizer,
+    secrets,
+    sink,
+    registry,
+    spool,
+    store,
+    logger: logger.child({ component: "ssh" }),
+  });
+
+  const ports = { postgres: 0, tunnel: 0, ssh: 0 };
   link.start();
   uploader.start();
   ports.postgres = await listen(pg.server, config.SLUICE_PG_LISTEN);
   logger.info({ postgres: ports.postgres }, "postgres listener ready");
+  // SSH is one service among several: a busy port disables it without stopping the agent.
+  await ssh.listen(config.SLUICE_SSH_LISTEN).then(
+    (port) => {
+      ports.ssh = port;
+      logger.info({ ssh: port, hostKey: ssh.hostKey.fingerprint }, "ssh listener ready");
+    },
+    (err: unknown) => {
+      ports.ssh = -1;
+      logger.error({ err }, "ssh listener failed to start; ssh sessions are unavailable");
+    },
+  );
   let tunnel: tls.Server | undefined;
   let stopped = false;
   // The tunnel needs a certificate from the control plane's CA (or the configured one);
@@ -164,6 +198,7 @@ export async function startAgent(
       registry,
       logger: logger.child({ component: "tunnel" }),
       postgres: (h) => pg.serveTunnel(h),
+      ssh: (h) => ssh.serveTunnel(h),
     });
     cert.onChange((p) => server.setSecureContext({ ...p, minVersion: "TLSv1.2" }));
     ports.tunnel = await listen(server, config.SLUICE_TUNNEL_LISTEN);
@@ -180,10 +215,12 @@ export async function startAgent(
     secrets,
     spool,
     ports,
+    sshHostKey: ssh.hostKey,
     async stop() {
       stopped = true;
       clearInterval(renew);
       pg.server.close();
+      ssh.close();
       tunnel?.close();
       registry.terminateAll("agent shutting down");
       await uploader.stop({ drainMs: 3000 });

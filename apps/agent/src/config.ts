@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { ConfigError, loadConfig as load, redactConfig } from "@sluice/config";
+import type { VaultProviderOptions } from "@sluice/secrets";
 import { z } from "zod";
 
 const bool = z
@@ -20,6 +23,7 @@ export const configSchema = z.object({
   SLUICE_AGENT_STATE_DIR: z.string().default(".sluice/agent"),
   SLUICE_PG_LISTEN: hostPort.default("127.0.0.1:6432"),
   SLUICE_TUNNEL_LISTEN: hostPort.default("127.0.0.1:7443"),
+  SLUICE_SSH_LISTEN: hostPort.default("127.0.0.1:2222"),
   SLUICE_PG_REQUIRE_TLS: bool,
   SLUICE_TLS_CERT_FILE: z.string().optional(),
   SLUICE_TLS_KEY_FILE: z.string().optional(),
@@ -33,6 +37,13 @@ export const configSchema = z.object({
   SLUICE_PUBLIC_HOST: z.string().max(253).optional(),
   SLUICE_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
   SLUICE_STALENESS_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  SLUICE_VAULT_ADDR: z.url({ protocol: /^https?$/ }).optional(),
+  SLUICE_VAULT_TOKEN: z.string().min(1).max(4096).optional(),
+  SLUICE_VAULT_ROLE_ID: z.string().min(1).max(512).optional(),
+  SLUICE_VAULT_SECRET_ID: z.string().min(1).max(512).optional(),
+  SLUICE_VAULT_NAMESPACE: z.string().max(256).optional(),
+  SLUICE_VAULT_CA_FILE: z.string().optional(),
+  SLUICE_VAULT_KV_TTL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 
@@ -43,10 +54,74 @@ export function splitHostPort(value: string): { host: string; port: number } {
   return { host: value.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(value.slice(i + 1)) };
 }
 
-export function loadConfig(env: Record<string, string | undefined>): Readonly<AgentConfig> {
-  const cfg = load(configSchema, env, ["SLUICE_AGENT_TOKEN"]);
-  const { host } = splitHostPort(cfg.SLUICE_CONTROL_PLANE_GRPC);
+const SECRET_KEYS = [
+  "SLUICE_AGENT_TOKEN",
+  "SLUICE_VAULT_TOKEN",
+  "SLUICE_VAULT_ROLE_ID",
+  "SLUICE_VAULT_SECRET_ID",
+] as const;
+
+const LOOPBACK = ["127.0.0.1", "localhost", "::1", "[::1]"];
+
+function vaultProblems(cfg: AgentConfig): string[] {
   const problems: string[] = [];
+  const approle = cfg.SLUICE_VAULT_ROLE_ID !== undefined || cfg.SLUICE_VAULT_SECRET_ID !== undefined;
+  if (!cfg.SLUICE_VAULT_ADDR) {
+    if (cfg.SLUICE_VAULT_TOKEN || approle)
+      problems.push("SLUICE_VAULT_ADDR: required when Vault credentials are configured");
+    return problems;
+  }
+  if (cfg.SLUICE_VAULT_TOKEN && approle) {
+    problems.push(
+      "SLUICE_VAULT_TOKEN: set either a token or SLUICE_VAULT_ROLE_ID + SLUICE_VAULT_SECRET_ID, not both",
+    );
+  } else if (approle && !(cfg.SLUICE_VAULT_ROLE_ID && cfg.SLUICE_VAULT_SECRET_ID)) {
+    problems.push(
+      "SLUICE_VAULT_SECRET_ID: AppRole needs both SLUICE_VAULT_ROLE_ID and SLUICE_VAULT_SECRET_ID",
+    );
+  } else if (!cfg.SLUICE_VAULT_TOKEN && !approle) {
+    problems.push(
+      "SLUICE_VAULT_TOKEN: set a token, or SLUICE_VAULT_ROLE_ID + SLUICE_VAULT_SECRET_ID for AppRole",
+    );
+  }
+  const url = new URL(cfg.SLUICE_VAULT_ADDR);
+  if (url.protocol === "http:" && !LOOPBACK.includes(url.hostname)) {
+    problems.push("SLUICE_VAULT_ADDR: plaintext http is only allowed to a loopback Vault; use https");
+  }
+  if (cfg.SLUICE_VAULT_CA_FILE) {
+    try {
+      readFileSync(cfg.SLUICE_VAULT_CA_FILE);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? "error";
+      problems.push(`SLUICE_VAULT_CA_FILE: cannot read ${cfg.SLUICE_VAULT_CA_FILE} (${code})`);
+    }
+  }
+  return problems;
+}
+
+/** The Vault provider's options, when SLUICE_VAULT_ADDR is set; dynamic leases are recorded in the state dir. */
+export function vaultOptions(cfg: AgentConfig): VaultProviderOptions | undefined {
+  if (!cfg.SLUICE_VAULT_ADDR) return undefined;
+  return {
+    address: cfg.SLUICE_VAULT_ADDR,
+    auth: cfg.SLUICE_VAULT_TOKEN
+      ? { method: "token", token: cfg.SLUICE_VAULT_TOKEN }
+      : {
+          method: "approle",
+          roleId: cfg.SLUICE_VAULT_ROLE_ID as string,
+          secretId: cfg.SLUICE_VAULT_SECRET_ID as string,
+        },
+    ...(cfg.SLUICE_VAULT_NAMESPACE ? { namespace: cfg.SLUICE_VAULT_NAMESPACE } : {}),
+    ...(cfg.SLUICE_VAULT_CA_FILE ? { caPem: readFileSync(cfg.SLUICE_VAULT_CA_FILE, "utf8") } : {}),
+    kvTtlSeconds: cfg.SLUICE_VAULT_KV_TTL_SECONDS,
+    leaseFile: join(cfg.SLUICE_AGENT_STATE_DIR, "vault-leases.json"),
+  };
+}
+
+export function loadConfig(env: Record<string, string | undefined>): Readonly<AgentConfig> {
+  const cfg = load(configSchema, env, SECRET_KEYS);
+  const { host } = splitHostPort(cfg.SLUICE_CONTROL_PLANE_GRPC);
+  const problems = vaultProblems(cfg);
   if (cfg.SLUICE_GRPC_INSECURE && !["127.0.0.1", "localhost", "::1"].includes(host)) {
     problems.push("SLUICE_GRPC_INSECURE: plaintext is only allowed to a loopback control plane");
   }
@@ -60,5 +135,5 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Ag
 }
 
 export function describeConfig(cfg: AgentConfig): AgentConfig {
-  return redactConfig(cfg, ["SLUICE_AGENT_TOKEN"]);
+  return redactConfig(cfg, [...SECRET_KEYS]);
 }

@@ -9,7 +9,12 @@ export type Env = Record<string, string | undefined>;
 
 export interface StoredConfig {
   url: string;
+  /** An API key (`sluice login --api-key`), or the current access token of an OIDC login. */
   apiKey: string;
+  /** Set by an OIDC login: rotates the access token when it expires. */
+  refreshToken?: string;
+  /** When the stored access token expires (ISO 8601). */
+  accessTokenExpiresAt?: string;
 }
 
 export interface Credentials extends StoredConfig {
@@ -17,7 +22,12 @@ export interface Credentials extends StoredConfig {
   keySource: "env" | "config";
 }
 
-const storedConfigSchema = z.object({ url: z.string().min(1), apiKey: z.string().min(1) });
+const storedConfigSchema = z.object({
+  url: z.string().min(1),
+  apiKey: z.string().min(1),
+  refreshToken: z.string().min(1).optional(),
+  accessTokenExpiresAt: z.string().min(1).optional(),
+});
 
 const MAX_STDIN_KEY_BYTES = 64 * 1024;
 
@@ -61,7 +71,13 @@ export async function writeStoredConfig(env: Env, config: StoredConfig): Promise
   await mkdir(dir, { recursive: true, mode: 0o700 });
   await chmod(dir, 0o700);
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify({ url: config.url, apiKey: config.apiKey }, null, 2)}\n`, {
+  const body = {
+    url: config.url,
+    apiKey: config.apiKey,
+    ...(config.refreshToken ? { refreshToken: config.refreshToken } : {}),
+    ...(config.accessTokenExpiresAt ? { accessTokenExpiresAt: config.accessTokenExpiresAt } : {}),
+  };
+  await writeFile(tmp, `${JSON.stringify(body, null, 2)}\n`, {
     mode: 0o600,
   });
   await chmod(tmp, 0o600);

@@ -1,8 +1,9 @@
 import type { Command } from "commander";
 import { type ApiClient, createApiClient } from "./api-client";
 import { usageError } from "./cli-error";
-import { type Env, readStoredConfig, resolveCredentials } from "./config-store";
+import { type Env, resolveCredentials } from "./config-store";
 import { type OutputFormat, outputFormats } from "./output";
+import { readFreshConfig } from "./token-session";
 
 export interface CliIo {
   env: Env;
@@ -37,7 +38,7 @@ export function createContext(io: CliIo, userAgent: string): CliContext {
     userAgent,
     clientFor,
     async client() {
-      const creds = resolveCredentials(io.env, await readStoredConfig(io.env));
+      const creds = resolveCredentials(io.env, await readFreshConfig(io.env));
       return clientFor(creds.url, creds.apiKey);
     },
   };

@@ -1,11 +1,22 @@
 import { hostname } from "node:os";
 import { ConfigError, loadConfig as load, redactConfig } from "@sluice/config";
 import { z } from "zod";
+import type { OidcSettings } from "./modules/identity/oidc-login.service";
 
 const bool = z
   .enum(["true", "false", "1", "0", ""])
   .default("false")
   .transform((v) => v === "true" || v === "1");
+
+const list = z
+  .string()
+  .default("")
+  .transform((v) =>
+    v
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
+  );
 
 const masterKey = z
   .string()
@@ -39,13 +50,34 @@ export const configSchema = z.object({
   SLUICE_REPLICA_ID: z.string().max(100).default(`${hostname()}-${process.pid}`),
   SLUICE_MIGRATE_ON_START: bool,
   SLUICE_GRANT_TTL_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
+  SLUICE_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
+  SLUICE_REFRESH_TOKEN_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(90 * 86_400)
+    .default(7 * 86_400),
+  SLUICE_LOGIN_MAX_AGE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(365 * 86_400)
+    .default(30 * 86_400),
+  SLUICE_OIDC_ISSUER: z.string().url().optional(),
+  SLUICE_OIDC_CLIENT_ID: z.string().max(200).optional(),
+  SLUICE_OIDC_CLIENT_SECRET: z.string().max(1000).optional(),
+  SLUICE_OIDC_SCOPES: z.string().max(500).default("openid profile email"),
+  SLUICE_OIDC_GROUPS_CLAIM: z.string().min(1).max(100).default("groups"),
+  SLUICE_OIDC_ADMIN_GROUPS: list,
+  SLUICE_OIDC_AUDITOR_GROUPS: list,
+  SLUICE_OIDC_ALLOW_INSECURE_HTTP: bool,
   SLUICE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 
 export type ControlPlaneConfig = z.infer<typeof configSchema>;
 
-const secretKeys = ["SLUICE_MASTER_KEY", "DATABASE_URL", "REDIS_URL"] as const;
+const secretKeys = ["SLUICE_MASTER_KEY", "DATABASE_URL", "REDIS_URL", "SLUICE_OIDC_CLIENT_SECRET"] as const;
 
 export function decodeMasterKey(value: string): Buffer | undefined {
   if (/^[0-9a-fA-F]{64}$/.test(value)) return Buffer.from(value, "hex");
@@ -54,7 +86,12 @@ export function decodeMasterKey(value: string): Buffer | undefined {
 }
 
 export function loadConfig(env: Record<string, string | undefined>): Readonly<ControlPlaneConfig> {
-  const cfg = load(configSchema, env, ["SLUICE_MASTER_KEY", "DATABASE_URL", "REDIS_URL"]);
+  const cfg = load(configSchema, env, [
+    "SLUICE_MASTER_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SLUICE_OIDC_CLIENT_SECRET",
+  ]);
   const loopback = ["127.0.0.1", "localhost", "::1"].includes(cfg.SLUICE_GRPC_HOST);
   const problems: string[] = [];
   if (cfg.SLUICE_GRPC_INSECURE && !loopback) {
@@ -68,10 +105,36 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   if (Boolean(cfg.SLUICE_CA_CERT_FILE) !== Boolean(cfg.SLUICE_CA_KEY_FILE)) {
     problems.push("SLUICE_CA_CERT_FILE/SLUICE_CA_KEY_FILE: give both or neither");
   }
+  if (Boolean(cfg.SLUICE_OIDC_ISSUER) !== Boolean(cfg.SLUICE_OIDC_CLIENT_ID)) {
+    problems.push("SLUICE_OIDC_ISSUER/SLUICE_OIDC_CLIENT_ID: give both or neither");
+  }
+  if (cfg.SLUICE_OIDC_ISSUER?.startsWith("http:")) {
+    const host = new URL(cfg.SLUICE_OIDC_ISSUER).hostname;
+    if (!cfg.SLUICE_OIDC_ALLOW_INSECURE_HTTP || !["127.0.0.1", "localhost", "[::1]"].includes(host)) {
+      problems.push(
+        "SLUICE_OIDC_ISSUER: must be https (plain http only for a loopback issuer with SLUICE_OIDC_ALLOW_INSECURE_HTTP=true)",
+      );
+    }
+  }
   if (problems.length > 0) {
     throw new ConfigError(problems);
   }
   return cfg;
+}
+
+/** The OIDC settings for people's logins, or undefined when no IdP is configured. */
+export function oidcSettings(cfg: ControlPlaneConfig): OidcSettings | undefined {
+  if (!cfg.SLUICE_OIDC_ISSUER || !cfg.SLUICE_OIDC_CLIENT_ID) return undefined;
+  return {
+    issuer: cfg.SLUICE_OIDC_ISSUER,
+    clientId: cfg.SLUICE_OIDC_CLIENT_ID,
+    clientSecret: cfg.SLUICE_OIDC_CLIENT_SECRET,
+    scopes: cfg.SLUICE_OIDC_SCOPES,
+    groupsClaim: cfg.SLUICE_OIDC_GROUPS_CLAIM,
+    adminGroups: cfg.SLUICE_OIDC_ADMIN_GROUPS,
+    auditorGroups: cfg.SLUICE_OIDC_AUDITOR_GROUPS,
+    allowInsecure: cfg.SLUICE_OIDC_ALLOW_INSECURE_HTTP,
+  };
 }
 
 export function describeConfig(cfg: ControlPlaneConfig): ControlPlaneConfig {

@@ -3,11 +3,12 @@ import { createDb, migrateDeploy } from "@sluice/db";
 import type { Logger } from "@sluice/logger";
 import { Redis } from "ioredis";
 import { bootstrapAdmin, writeSecretFile } from "./bootstrap";
-import { type ControlPlaneConfig, decodeMasterKey } from "./config";
+import { type ControlPlaneConfig, decodeMasterKey, oidcSettings } from "./config";
 import { startGrpcServer } from "./grpc/server";
 import { createAgentCerts } from "./modules/agents/agent-certs";
 import { createAgentHub } from "./modules/agents/agent-hub";
 import { createDesiredState } from "./modules/agents/desired-state";
+import { endSessionsChannel, parseEndSessions } from "./modules/sessions/session-revoker";
 import { createSessionGrpc } from "./modules/sessions/sessions.grpc";
 import { stateChannel } from "./modules/state/state.service";
 import { buildApp } from "./server/app";
@@ -49,6 +50,12 @@ export async function startControlPlane(
     redisPrefix: config.SLUICE_REDIS_PREFIX,
     masterKey: decodeMasterKey(config.SLUICE_MASTER_KEY) as Buffer,
     grantTtlSeconds: config.SLUICE_GRANT_TTL_SECONDS,
+    tokens: {
+      accessTtlSeconds: config.SLUICE_ACCESS_TOKEN_TTL_SECONDS,
+      refreshTtlSeconds: config.SLUICE_REFRESH_TOKEN_TTL_SECONDS,
+      loginMaxAgeSeconds: config.SLUICE_LOGIN_MAX_AGE_SECONDS,
+    },
+    oidc: oidcSettings(config),
   });
   await services.keys.ensureActiveKey();
   const channel = stateChannel(config.SLUICE_REDIS_PREFIX);
@@ -69,9 +76,14 @@ export async function startControlPlane(
     replicaId: config.SLUICE_REPLICA_ID,
     offlineAfterMs: config.SLUICE_AGENT_OFFLINE_AFTER_SECONDS * 1000,
   });
-  await subscriber.subscribe(channel);
-  subscriber.on("message", (ch) => {
+  const endChannel = endSessionsChannel(config.SLUICE_REDIS_PREFIX);
+  await subscriber.subscribe(channel, endChannel);
+  subscriber.on("message", (ch, text: string) => {
     if (ch === channel) hub.onStateChanged();
+    if (ch === endChannel) {
+      const msg = parseEndSessions(text);
+      if (msg) hub.endSessions(msg.agentId, msg.sessionIds, msg.reason);
+    }
   });
   let sweeping: Promise<unknown> = Promise.resolve();
   const sweeper = setInterval(() => {
@@ -99,6 +111,7 @@ export async function startControlPlane(
     hub,
     handlers: { ...sessionGrpc, issueCertificate: agentCerts.issueCertificate },
   });
+  let apiUrl = "";
   const app = await buildApp({
     logger: logger.child({ component: "api" }),
     services,
@@ -106,6 +119,7 @@ export async function startControlPlane(
     prisma: db.prisma,
     rateLimitPerMinute: config.SLUICE_RATE_LIMIT_PER_MINUTE,
     version: VERSION,
+    publicUrl: () => config.SLUICE_PUBLIC_URL?.replace(/\/$/, "") ?? apiUrl,
     readiness: async () => ({
       database: await db.prisma.$queryRawUnsafe("SELECT 1").then(
         () => true,
@@ -118,6 +132,7 @@ export async function startControlPlane(
     }),
   });
   const address = await app.listen({ host: config.SLUICE_API_HOST, port: config.SLUICE_API_PORT });
+  apiUrl = address;
   logger.info({ api: address, grpcPort: grpc.port }, "control plane listening");
 
   return {

@@ -4,11 +4,16 @@ import { createMutate } from "./lib/mutate";
 import { createAgentsService } from "./modules/agents/agents.service";
 import { createAuditService } from "./modules/audit/audit.service";
 import { createAuthService } from "./modules/auth/auth.service";
+import { createTokensService, type TokenSettings } from "./modules/auth/tokens.service";
 import { createConnectionsService } from "./modules/connections/connections.service";
 import { createGroupsService } from "./modules/groups/groups.service";
+import { createOidcLoginService, type OidcSettings } from "./modules/identity/oidc-login.service";
+import { createTokenExchangeService } from "./modules/identity/token-exchange.service";
+import { createTrustedIssuersService } from "./modules/identity/trusted-issuers.service";
 import { createKeysService } from "./modules/keys/keys.service";
 import { createPoliciesService } from "./modules/policies/policies.service";
 import { createRecordingsService } from "./modules/recordings/recordings.service";
+import { createSessionRevoker, endSessionsChannel } from "./modules/sessions/session-revoker";
 import { createSessionsService } from "./modules/sessions/sessions.service";
 import { createStateService, stateChannel } from "./modules/state/state.service";
 import { createUsersService } from "./modules/users/users.service";
@@ -20,6 +25,8 @@ export interface ServiceOptions {
   redisPrefix: string;
   masterKey: Buffer;
   grantTtlSeconds: number;
+  tokens: TokenSettings;
+  oidc: OidcSettings | undefined;
 }
 
 export function createServices(deps: ServiceOptions) {
@@ -33,15 +40,26 @@ export function createServices(deps: ServiceOptions) {
     masterKey: deps.masterKey,
     grantTtlSeconds: deps.grantTtlSeconds,
   });
+  const revoker = createSessionRevoker({
+    prisma,
+    redis: deps.redis,
+    channel: endSessionsChannel(deps.redisPrefix),
+  });
+  const tokens = createTokensService({ prisma, mutate, keys, revoker, settings: deps.tokens });
   return {
     keys,
+    tokens,
+    revoker,
+    trustedIssuers: createTrustedIssuersService({ prisma, mutate }),
+    tokenExchange: createTokenExchangeService({ prisma, mutate, tokens }),
+    oidcLogin: createOidcLoginService({ prisma, mutate, tokens, settings: deps.oidc }),
     sessions: createSessionsService({ prisma, mutate, keys }),
     recordings: createRecordingsService({ prisma, audit }),
     audit,
     state,
     mutate,
-    auth: createAuthService({ prisma }),
-    users: createUsersService({ prisma, mutate }),
+    auth: createAuthService({ prisma, keys }),
+    users: createUsersService({ prisma, mutate, tokens, revoker }),
     groups: createGroupsService({ prisma, mutate }),
     agents: createAgentsService({ prisma, mutate }),
     connections: createConnectionsService({ prisma, mutate }),

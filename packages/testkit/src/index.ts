@@ -1,4 +1,7 @@
 export * from "./db";
+export * from "./fake-vault";
+export * from "./oidc-provider";
 export * from "./pki";
 export * from "./private-cluster";
 export * from "./process";
+export * from "./sshd";

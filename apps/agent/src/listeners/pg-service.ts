@@ -94,7 +94,9 @@ export function createPgService(deps: PgServiceDeps) {
         return unregister;
       },
       onEnd: async () => {
-        await release?.().catch((err: unknown) =>
+        const pending = release;
+        release = undefined; // once: the proxy's end and the crash net below may both call it
+        await pending?.().catch((err: unknown) =>
           deps.logger.warn({ err: (err as Error).message }, "credential release failed"),
         );
       },
@@ -114,6 +116,7 @@ export function createPgService(deps: PgServiceDeps) {
   }
 
   const server = net.createServer((socket) => {
+    let target: PgTarget | undefined;
     void handlePgClient(socket, {
       ...base,
       tls: tlsOption(),
@@ -125,12 +128,15 @@ export function createPgService(deps: PgServiceDeps) {
             clientAddress: req.remoteAddress,
             protocol: "postgres",
           });
-          return await targetFor(s, s.via);
+          target = await targetFor(s, s.via);
+          return target;
         } catch (err) {
           throw pgError(err);
         }
       },
-    }).catch((err: unknown) => deps.logger.error({ err }, "postgres session crashed"));
+    })
+      .catch((err: unknown) => deps.logger.error({ err }, "postgres session crashed"))
+      .finally(() => target?.onEnd?.());
   });
   server.on("error", (err) => deps.logger.error({ err }, "postgres listener error"));
 
@@ -138,6 +144,7 @@ export function createPgService(deps: PgServiceDeps) {
     server,
     cancels,
     serveTunnel(h: TunnelHandoff): void {
+      let target: PgTarget | undefined;
       void handlePgClient(h.socket as net.Socket, {
         ...base,
         tls: undefined,
@@ -146,12 +153,15 @@ export function createPgService(deps: PgServiceDeps) {
         initial: h.initial,
         authorize: async () => {
           try {
-            return await targetFor(h.session, "tunnel");
+            target = await targetFor(h.session, "tunnel");
+            return target;
           } catch (err) {
             throw pgError(err);
           }
         },
-      }).catch((err: unknown) => deps.logger.error({ err }, "postgres tunnel session crashed"));
+      })
+        .catch((err: unknown) => deps.logger.error({ err }, "postgres tunnel session crashed"))
+        .finally(() => target?.onEnd?.());
     },
   };
 }

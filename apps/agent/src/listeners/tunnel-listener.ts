@@ -24,6 +24,8 @@ export interface TunnelListenerDeps {
   logger: Logger;
   /** Serves a Postgres connection whose identity the tunnel already proved. */
   postgres: (handoff: TunnelHandoff) => void;
+  /** Serves an SSH connection whose identity the tunnel already proved. */
+  ssh?: (handoff: TunnelHandoff) => void;
   preambleTimeoutMs?: number;
 }
 
@@ -76,6 +78,8 @@ export function createTunnelServer(deps: TunnelListenerDeps): tls.Server {
   function route(conn: ConnectionSpec, h: TunnelHandoff): void {
     if (conn.type === "postgres") {
       deps.postgres(h);
+    } else if (conn.type === "ssh" && deps.ssh) {
+      deps.ssh(h);
     } else if (conn.type === "tcp") {
       relayTcp({
         client: h.socket,

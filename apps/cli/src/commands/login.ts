@@ -13,10 +13,13 @@ import { type CliContext, outputFormat } from "../context";
 import { DEFAULT_CONTROL_PLANE_URL } from "../hints";
 import { renderJson } from "../output";
 import { expectShape, printItem } from "../print";
+import { loginWithBrowser, loginWithDevice, revokeStoredLogin, storeTokens } from "../token-session";
 
 export interface LoginFlags {
-  apiKey: string;
+  apiKey?: string;
   url?: string;
+  device?: boolean;
+  browser: boolean;
 }
 
 const meSchema = z.looseObject({ name: z.string(), role: z.string() });
@@ -43,8 +46,12 @@ async function loginKey(ctx: CliContext, flag: string): Promise<string> {
 export function registerLoginCommands(program: Command, ctx: CliContext): void {
   program
     .command("login")
-    .description("verify an API key with the control plane and store it for later commands")
-    .requiredOption("--api-key <key>", "API key, or - to read it from stdin (keeps it out of shell history)")
+    .description(
+      "log in through your identity provider (browser, or --device), or verify an API key, and store the credentials",
+    )
+    .option("--api-key <key>", "API key, or - to read it from stdin (keeps it out of shell history)")
+    .option("--device", "use the device flow (for machines without a browser)")
+    .option("--no-browser", "do not open a browser; print the login URL only")
     .option(
       "--url <url>",
       `control-plane URL (default: SLUICE_URL, the stored URL, or ${DEFAULT_CONTROL_PLANE_URL})`,
@@ -52,10 +59,24 @@ export function registerLoginCommands(program: Command, ctx: CliContext): void {
     .action(async (flags: LoginFlags, cmd: Command) => {
       const stored = await readStoredConfig(ctx.io.env).catch(() => undefined);
       const url = loginUrl(flags.url, ctx.io.env, stored?.url);
-      const apiKey = await loginKey(ctx, flags.apiKey);
-      const me = await ctx.clientFor(url, apiKey).get("/me");
+      let file: string;
+      let me: unknown;
+      if (flags.apiKey !== undefined) {
+        const apiKey = await loginKey(ctx, flags.apiKey);
+        me = await ctx.clientFor(url, apiKey).get("/me");
+        expectShape(meSchema, me, "an identity");
+        file = await writeStoredConfig(ctx.io.env, { url, apiKey });
+      } else {
+        const tokens = flags.device
+          ? await loginWithDevice(url, ctx.io)
+          : await loginWithBrowser(url, ctx.io, { browser: flags.browser });
+        ctx.secrets.add(tokens.access_token);
+        if (tokens.refresh_token) ctx.secrets.add(tokens.refresh_token);
+        me = await ctx.clientFor(url, tokens.access_token).get("/me");
+        expectShape(meSchema, me, "an identity");
+        file = await storeTokens(ctx.io.env, url, tokens);
+      }
       const identity = expectShape(meSchema, me, "an identity");
-      const file = await writeStoredConfig(ctx.io.env, { url, apiKey });
       if (outputFormat(cmd) === "json") {
         ctx.io.stdout(renderJson(me));
         return;
@@ -66,8 +87,10 @@ export function registerLoginCommands(program: Command, ctx: CliContext): void {
 
   program
     .command("logout")
-    .description("remove the stored API key")
+    .description("revoke the stored login (if any) and remove the stored credentials")
     .action(async () => {
+      const revoked = await revokeStoredLogin(ctx.io.env);
+      if (revoked) ctx.io.stderr("login revoked at the control plane\n");
       const removed = await removeStoredConfig(ctx.io.env);
       ctx.io.stdout(removed ? `logged out (removed ${configFile(ctx.io.env)})\n` : "not logged in\n");
       if (ctx.io.env.SLUICE_API_KEY) ctx.io.stderr("note: SLUICE_API_KEY is still set in this environment\n");

@@ -12,9 +12,11 @@ import type { Db } from "../lib/db";
 import { caRoutes } from "../modules/agents/agent-certs";
 import { agentsRoutes } from "../modules/agents/agents.routes";
 import { auditRoutes } from "../modules/audit/audit.routes";
+import { authRoutes } from "../modules/auth/auth.routes";
 import { connectionsRoutes } from "../modules/connections/connections.routes";
 import { groupsRoutes } from "../modules/groups/groups.routes";
 import { healthRoutes } from "../modules/health/health.routes";
+import { identityRoutes } from "../modules/identity/identity.routes";
 import { keysRoutes } from "../modules/keys/keys.routes";
 import { policiesRoutes } from "../modules/policies/policies.routes";
 import { sessionsRoutes } from "../modules/sessions/sessions.routes";
@@ -31,6 +33,8 @@ export interface AppOptions {
   caPem: string | undefined;
   prisma: Db;
   version: string;
+  /** The control plane's external base URL (for the browser login's redirect). */
+  publicUrl: () => string;
 }
 
 export const BODY_LIMIT = 1024 * 1024;
@@ -83,6 +87,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(keysRoutes({ keys: opts.services.keys }));
       await api.register(caRoutes({ caPem: opts.caPem }));
       await api.register(auditRoutes({ prisma: opts.prisma }));
+      await api.register(
+        authRoutes({
+          tokens: opts.services.tokens,
+          exchange: opts.services.tokenExchange,
+          oidc: opts.services.oidcLogin,
+          publicUrl: opts.publicUrl,
+        }),
+      );
+      await api.register(identityRoutes({ issuers: opts.services.trustedIssuers, prisma: opts.prisma }));
     },
     { prefix: "/api/v1" },
   );

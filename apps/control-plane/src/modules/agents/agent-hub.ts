@@ -234,6 +234,16 @@ export function createAgentHub(deps: AgentHubDeps) {
       return res.count;
     },
     connectedAgentIds: () => [...links.keys()],
+    /** Tells an agent linked to this replica to end sessions; returns how many were sent. */
+    endSessions(agentId: string, sessionIds: string[], reason: string): number {
+      const link = links.get(agentId);
+      if (!link || link.closed) return 0;
+      for (const sessionId of sessionIds) {
+        send(link, { body: { $case: "endSession", value: { sessionId, reason } } });
+      }
+      link.log.info({ sessions: sessionIds.length, reason }, "asked agent to end sessions");
+      return sessionIds.length;
+    },
     /** Closes every link and waits for their pending database work to finish. */
     async closeAll(): Promise<void> {
       const all = [...links.values()];

@@ -30,7 +30,7 @@ export function connectionSpec(c: ConnectionWithPolicies): ConnectionSpec {
     recordRowsLimit: o.recordRowsLimit,
     offlineGraceSeconds: o.offlineGraceSeconds,
     policyIds: c.policies.map((p) => p.policyId),
-    optionsJson: JSON.stringify({ allowedGroups: c.allowedGroups }),
+    optionsJson: JSON.stringify({ allowedGroups: c.allowedGroups, ...(o.ssh ? { ssh: o.ssh } : {}) }),
   };
 }
 

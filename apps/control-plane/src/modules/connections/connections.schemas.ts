@@ -27,6 +27,16 @@ export const tlsSettings = z.strictObject({
 
 export const connectionType = z.enum(["postgres", "ssh", "tcp"]);
 
+/** SSH connections: how the agent trusts the target's host key, and whether port forwarding is allowed. */
+export const sshSettings = z.strictObject({
+  hostKey: z
+    .string()
+    .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, "must be an OpenSSH SHA256 fingerprint, e.g. SHA256:abc…")
+    .optional(),
+  trustOnFirstUse: z.boolean().optional(),
+  allowPortForwarding: z.boolean().optional(),
+});
+
 export const createConnectionBody = z.strictObject({
   name,
   type: connectionType,
@@ -37,6 +47,7 @@ export const createConnectionBody = z.strictObject({
   username: z.string().min(1).max(63).optional(),
   credentialRef: credentialRef.optional(),
   tls: tlsSettings.optional(),
+  ssh: sshSettings.optional(),
   agentSegment: name.default("default"),
   agentLabels: labels.default({}),
   allowedGroups: z.array(name).max(100).default([]),
@@ -55,6 +66,7 @@ export const updateConnectionBody = z.strictObject({
   username: z.string().min(1).max(63).nullable().optional(),
   credentialRef: credentialRef.nullable().optional(),
   tls: tlsSettings.optional(),
+  ssh: sshSettings.optional(),
   agentSegment: name.optional(),
   agentLabels: labels.optional(),
   allowedGroups: z.array(name).max(100).optional(),
@@ -75,6 +87,7 @@ export const connectionDto = z.object({
   username: z.string().nullable(),
   credentialRef: z.string().nullable().optional(),
   tls: tlsSettings,
+  ssh: sshSettings.optional(),
   agentSegment: z.string(),
   agentLabels: z.record(z.string(), z.string()),
   allowedGroups: z.array(z.string()),
@@ -89,6 +102,7 @@ export type ConnectionDto = z.infer<typeof connectionDto>;
 /** What is kept in the `options` JSON column. */
 export interface ConnectionOptions {
   tls: z.infer<typeof tlsSettings>;
+  ssh?: z.infer<typeof sshSettings>;
   recordRowsLimit: number;
   offlineGraceSeconds: number;
 }

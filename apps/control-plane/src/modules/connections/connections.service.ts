@@ -22,6 +22,7 @@ export function connectionOptions(row: { options: unknown }): ConnectionOptions 
   const o = (row.options ?? {}) as Partial<ConnectionOptions>;
   return {
     tls: o.tls ?? { mode: "disable" },
+    ...(o.ssh ? { ssh: o.ssh } : {}),
     recordRowsLimit: o.recordRowsLimit ?? 100,
     offlineGraceSeconds: o.offlineGraceSeconds ?? 60,
   };
@@ -40,6 +41,7 @@ function toDto(c: ConnectionRow, showRef: boolean): ConnectionDto {
     username: c.username,
     ...(showRef ? { credentialRef: c.credentialRef } : {}),
     tls: o.tls,
+    ...(o.ssh ? { ssh: o.ssh } : {}),
     agentSegment: c.agentSegment,
     agentLabels: c.agentLabels as Record<string, string>,
     allowedGroups: c.allowedGroups,
@@ -137,9 +139,10 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
         throw new AppError("connection.exists", `connection ${input.name} already exists`);
       }
       const policies = await validate(input.type, input, input.policyIds);
-      const { policyIds: _p, tls, recordRowsLimit, offlineGraceSeconds, ...fields } = input;
+      const { policyIds: _p, tls, ssh, recordRowsLimit, offlineGraceSeconds, ...fields } = input;
       const options: ConnectionOptions = {
         tls: tls ?? { mode: "disable" },
+        ...(ssh ? { ssh } : {}),
         recordRowsLimit,
         offlineGraceSeconds,
       };
@@ -176,10 +179,11 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
       };
       const policyRefs = input.policyIds ?? existing.policies.map((p) => p.policy.id);
       const policies = await validate(existing.type, merged, policyRefs);
-      const { policyIds, tls, recordRowsLimit, offlineGraceSeconds, ...fields } = input;
+      const { policyIds, tls, ssh, recordRowsLimit, offlineGraceSeconds, ...fields } = input;
       const prev = connectionOptions(existing);
       const options: ConnectionOptions = {
         tls: tls ?? prev.tls,
+        ...((ssh ?? prev.ssh) ? { ssh: ssh ?? prev.ssh } : {}),
         recordRowsLimit: recordRowsLimit ?? prev.recordRowsLimit,
         offlineGraceSeconds: offlineGraceSeconds ?? prev.offlineGraceSeconds,
       };

@@ -1,12 +1,19 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes } from "node:crypto";
 import type { VerificationKey } from "@sluice/proto";
-import { importPKCS8, type CryptoKey as JoseKey, SignJWT } from "jose";
+import { importPKCS8, importSPKI, type CryptoKey as JoseKey, SignJWT } from "jose";
 import type { Db } from "../../lib/db";
 import type { Actor, Mutate } from "../../lib/mutate";
 import { open, seal } from "./sealed-box";
 
 export const GRANT_ISSUER = "sluice-control-plane";
 export const GRANT_AUDIENCE = "sluice-agent";
+export const ACCESS_TOKEN_AUDIENCE = "sluice-api";
+export const ACCESS_TOKEN_TYPE = "sluice-at+jwt";
+
+export interface AccessTokenClaims {
+  sub: string; // user id
+  fam: string; // token family id (the login the token belongs to)
+}
 
 export interface GrantClaims {
   sid: string; // session id
@@ -73,8 +80,44 @@ export function createKeysService(deps: {
     return cached;
   }
 
+  const publicKeys = new Map<string, Promise<JoseKey>>();
+
+  /** A signing key's public half by kid, while it is still valid for verification. */
+  async function publicKey(kid: string): Promise<JoseKey | undefined> {
+    const row = await prisma.signingKey.findFirst({
+      where: { id: kid, OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] },
+    });
+    if (!row) return undefined;
+    let key = publicKeys.get(kid);
+    if (!key) {
+      key = importSPKI(row.publicKeyPem, "EdDSA");
+      publicKeys.set(kid, key);
+    }
+    return key;
+  }
+
   return {
     ensureActiveKey,
+    publicKey,
+    /** Signs a short-lived Sluice API access token with the active key (audience `sluice-api`). */
+    async signAccessToken(
+      claims: AccessTokenClaims,
+      ttlSeconds: number,
+    ): Promise<{ token: string; jti: string; expiresAt: Date }> {
+      const { kid, key } = await signingKey();
+      const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
+      const jti = randomBytes(12).toString("base64url");
+      const token = await new SignJWT({ fam: claims.fam })
+        .setProtectedHeader({ alg: "EdDSA", kid, typ: ACCESS_TOKEN_TYPE })
+        .setSubject(claims.sub)
+        .setIssuer(GRANT_ISSUER)
+        .setAudience(ACCESS_TOKEN_AUDIENCE)
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
+        .setJti(jti)
+        .sign(key);
+      return { token, jti, expiresAt };
+    },
     async signGrant(claims: GrantClaims): Promise<{ grant: string; expiresAt: Date }> {
       const { kid, key } = await signingKey();
       const expiresAt = new Date(Date.now() + deps.grantTtlSeconds * 1000);

@@ -78,5 +78,21 @@ export function sessionsRoutes(deps: { sessions: SessionsService }): FastifyPlug
         return { items, nextAfter: items.length === req.query.limit && last ? last.seq : null };
       },
     );
+    app.get(
+      "/sessions/:id/cast",
+      {
+        config: { auth: anyRole },
+        schema: {
+          tags,
+          description: "An SSH session's terminal recording as asciicast v2 (application/x-asciicast).",
+          params: idParams,
+          response: { 200: z.string(), ...errors },
+        },
+      },
+      async (req, reply) => {
+        const cast = await sessions.cast(principalOf(req), req.params.id);
+        return reply.type("application/x-asciicast").send(cast);
+      },
+    );
   };
 }

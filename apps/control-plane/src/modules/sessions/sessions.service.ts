@@ -1,4 +1,5 @@
 import { AppError } from "@sluice/errors";
+import { toAsciicast } from "@sluice/recording";
 import type { z } from "zod";
 import type { Db } from "../../lib/db";
 import { byIdOrName, isUuid } from "../../lib/ids";
@@ -103,6 +104,7 @@ export function createSessionsService(deps: {
             protocol: input.protocol ?? conn.type,
             clientAddress: actor.clientAddress ?? null,
             reason: input.reason ?? null,
+            credentialId: p.credentialId,
           },
           include,
         });
@@ -171,6 +173,19 @@ export function createSessionsService(deps: {
         kind: r.kind,
         payload: r.payload,
       }));
+    },
+
+    /** An SSH session's terminal recording as an asciicast v2 document. */
+    async cast(principal: Principal, id: string): Promise<string> {
+      await findVisible(principal, id);
+      const rows = await prisma.recordingChunk.findMany({
+        where: { sessionId: id, OR: [{ kind: { startsWith: "ssh." } }, { kind: "gap" }] },
+        orderBy: { seq: "asc" },
+        take: 200_000,
+      });
+      return toAsciicast(
+        rows.map((r) => ({ atUnixMs: r.at.getTime(), kind: r.kind, payloadJson: JSON.stringify(r.payload) })),
+      );
     },
   };
 }

@@ -63,6 +63,20 @@ export function usersRoutes(deps: { users: UsersService }): FastifyPluginAsyncZo
       },
     );
     app.post(
+      "/users/:id/revoke-tokens",
+      {
+        config: { auth: admins },
+        schema: {
+          tags: ["users"],
+          description:
+            "Revokes the user's logins (refresh and access tokens) and ends the user's live sessions.",
+          params: idParams,
+          response: { 200: z.object({ sessionsEnded: z.number() }), ...errors },
+        },
+      },
+      async (req) => users.revokeTokens(actorOf(req), req.params.id),
+    );
+    app.post(
       "/users/:id/api-keys",
       {
         config: { auth: anyRole },

@@ -4,6 +4,8 @@ import { isUuid } from "../../lib/ids";
 import type { Actor, Mutate } from "../../lib/mutate";
 import type { Principal } from "../../server/principal";
 import { generateApiKey } from "../auth/api-key";
+import type { TokensService } from "../auth/tokens.service";
+import type { SessionRevoker } from "../sessions/session-revoker";
 import type { CreateApiKeyInput, CreateUserInput, UpdateUserInput, UserDto } from "./users.schemas";
 
 const withGroups = { memberships: { include: { group: { select: { name: true } } } } } as const;
@@ -50,7 +52,12 @@ function keyDto(k: {
 
 export type UsersService = ReturnType<typeof createUsersService>;
 
-export function createUsersService(deps: { prisma: Db; mutate: Mutate }) {
+export function createUsersService(deps: {
+  prisma: Db;
+  mutate: Mutate;
+  tokens: Pick<TokensService, "revokeUser">;
+  revoker: Pick<SessionRevoker, "endFor">;
+}) {
   const { prisma, mutate } = deps;
 
   async function find(ref: string) {
@@ -147,6 +154,8 @@ export function createUsersService(deps: { prisma: Db; mutate: Mutate }) {
         });
         return updated;
       });
+      if (input.disabled && !existing.disabled)
+        await deps.tokens.revokeUser(actor, existing.id, "user disabled");
       return toUserDto(user);
     },
 
@@ -170,6 +179,18 @@ export function createUsersService(deps: { prisma: Db; mutate: Mutate }) {
           details: { disabledOnly: sessions > 0 },
         });
       });
+      if (sessions > 0) await deps.tokens.revokeUser(actor, existing.id, "user removed");
+    },
+
+    /** Revokes every login of the user and ends the user's live sessions. */
+    async revokeTokens(actor: Actor, ref: string) {
+      const user = await find(ref);
+      const sessionsEnded = await deps.tokens.revokeUser(
+        actor,
+        user.id,
+        "tokens revoked by an administrator",
+      );
+      return { sessionsEnded };
     },
 
     async createApiKey(actor: Actor & { principal: Principal }, ref: string, input: CreateApiKeyInput) {
@@ -219,6 +240,7 @@ export function createUsersService(deps: { prisma: Db; mutate: Mutate }) {
         await tx.apiKey.update({ where: { id: key.id }, data: { revokedAt: key.revokedAt ?? new Date() } });
         await audit({ action: "apikey.revoke", targetType: "api_key", targetId: key.id });
       });
+      await deps.revoker.endFor({ credentialIds: [key.id] }, "API key revoked");
     },
   };
 }

@@ -1,0 +1,177 @@
+import { StringDecoder } from "node:string_decoder";
+import type { BridgeStats, ChannelObserver, PtyRequest } from "@sluice/ssh-proxy";
+import type { EventSink } from "../recording/event-sink";
+import { type CommandRule, matchRule, parseScp } from "./ssh-options";
+
+export interface SshRecorderContext {
+  sessionId: string;
+  connection: string;
+  identity: { id: string; name: string; kind: string };
+  via: "grant" | "credential" | "tunnel";
+  clientAddress: string;
+  target: string;
+  user: string;
+  /** Rules checked against typed shell lines (advisory only). */
+  rules: CommandRule[];
+  /** Largest `ssh.data` payload; bigger writes are split. */
+  maxEventBytes?: number;
+  /** Small writes within this window are merged into one event. */
+  batchMs?: number;
+}
+
+/** Strips terminal escape sequences from typed input. */
+const ESCAPES = /\x1b(?:\[[0-9;?]*[ -/]*[@-~]|O.|.)/g;
+
+class DataBatch {
+  private text = "";
+  private timer: NodeJS.Timeout | undefined;
+  private readonly decoder = new StringDecoder("utf8");
+
+  constructor(
+    private readonly emit: (data: string) => void,
+    private readonly maxChars: number,
+    private readonly batchMs: number,
+  ) {}
+
+  add(chunk: Buffer): void {
+    this.text += this.decoder.write(chunk);
+    while (this.text.length >= this.maxChars) {
+      this.emit(this.text.slice(0, this.maxChars));
+      this.text = this.text.slice(this.maxChars);
+    }
+    if (this.text && !this.timer) this.timer = setTimeout(() => this.flush(), this.batchMs);
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.text += this.decoder.end();
+    if (this.text) this.emit(this.text);
+    this.text = "";
+  }
+}
+
+/**
+ * Writes one SSH connection's events to the spool. Terminal channels (a pty, or a
+ * shell) are recorded as `ssh.data` for asciicast replay; other channels (exec, scp,
+ * sftp) as metadata and byte counts.
+ */
+export function createSshRecorder(sink: EventSink, ctx: SshRecorderContext) {
+  const { sessionId } = ctx;
+  const append = (kind: string, payload: Record<string, unknown>) => sink.append(sessionId, kind, payload);
+  const maxChars = ctx.maxEventBytes ?? 16_384;
+  const batchMs = ctx.batchMs ?? 20;
+
+  function channel(): ChannelObserver {
+    let pty: PtyRequest | undefined;
+    const env: Record<string, string> = {};
+    let terminal = false;
+    let kind = "";
+    let detail = "";
+    let bytesIn = 0;
+    let bytesOut = 0;
+    let line = "";
+    const output = new DataBatch((data) => append("ssh.data", { stream: "o", data }), maxChars, batchMs);
+    const input = new DataBatch((data) => append("ssh.data", { stream: "i", data }), maxChars, batchMs);
+
+    function typed(chunk: Buffer): void {
+      for (const ch of chunk.toString("utf8").replace(ESCAPES, "")) {
+        if (ch === "\r" || ch === "\n") {
+          const rule = line.trim() ? matchRule(ctx.rules, line.trim()) : undefined;
+          if (rule) append("ssh.advisory", { rule: rule.name, line: line.trim() });
+          line = "";
+        } else if (ch === "\x7f" || ch === "\b") line = line.slice(0, -1);
+        else if (ch === "\x03" || ch === "\x15") line = "";
+        else if (ch >= " " && line.length < 4096) line += ch;
+      }
+    }
+
+    return {
+      pty(p) {
+        pty = { ...p };
+      },
+      env(key, value) {
+        env[key] = value;
+      },
+      start(k, d, hasPty) {
+        kind = k;
+        detail = d;
+        terminal = hasPty || k === "shell";
+        if (pty) append("ssh.pty", { width: pty.cols, height: pty.rows, term: pty.term, env: { TERM: pty.term, ...env } });
+        if (k === "shell") append("ssh.shell", { pty: hasPty });
+        else if (k === "exec") {
+          append("ssh.exec", { command: d, pty: hasPty });
+          const scp = parseScp(d);
+          if (scp) append("ssh.scp", { event: "start", ...scp });
+        } else if (d === "sftp") append("ssh.sftp", { event: "start" });
+        else append("ssh.subsystem", { name: d });
+      },
+      denied(command, message) {
+        append("ssh.denied", { command, message });
+      },
+      resize(cols, rows) {
+        if (pty) append("ssh.resize", { width: cols, height: rows });
+      },
+      signal(name) {
+        append("ssh.signal", { name });
+      },
+      input(chunk) {
+        bytesIn += chunk.length;
+        if (!terminal) return;
+        input.add(chunk);
+        if (ctx.rules.length > 0) typed(chunk);
+      },
+      output(chunk) {
+        bytesOut += chunk.length;
+        if (terminal) output.add(chunk);
+      },
+      exit(e) {
+        output.flush();
+        input.flush();
+        if (e.code !== undefined || e.signal) append("ssh.exit", { ...e });
+      },
+      close() {
+        output.flush();
+        input.flush();
+        if (kind === "exec") {
+          const scp = parseScp(detail);
+          if (scp)
+            append("ssh.scp", {
+              event: "end",
+              ...scp,
+              bytes: scp.direction === "upload" ? bytesIn : bytesOut,
+            });
+        } else if (kind === "subsystem" && detail === "sftp") {
+          append("ssh.sftp", { event: "end", bytesIn, bytesOut });
+        }
+      },
+    };
+  }
+
+  return {
+    start() {
+      append("session.start", {
+        connection: ctx.connection,
+        protocol: "ssh",
+        identity: ctx.identity,
+        via: ctx.via,
+        clientAddress: ctx.clientAddress,
+        target: ctx.target,
+        user: ctx.user,
+      });
+    },
+    channel,
+    forward(destination: string, allowed: boolean) {
+      append("ssh.forward", { destination, allowed });
+    },
+    end(stats: BridgeStats, reason: string, error?: string) {
+      append("session.end", {
+        reason,
+        bytesIn: stats.bytesIn,
+        bytesOut: stats.bytesOut,
+        ...(error ? { error } : {}),
+      });
+      sink.endSession(sessionId);
+    },
+  };
+}

@@ -1,0 +1,5 @@
+export * from "./bridge";
+export * from "./host-key";
+export * from "./host-key-check";
+export * from "./server";
+export * from "./upstream";

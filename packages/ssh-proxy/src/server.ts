@@ -1,0 +1,94 @@
+import type { Duplex } from "node:stream";
+import ssh2, { type AuthContext, type Client, type Connection } from "ssh2";
+import { type Bridge, type BridgeHooks, type BridgeStats, bridge } from "./bridge";
+
+export interface AuthRequest {
+  /** The SSH user name: the connection the client wants. */
+  username: string;
+  /** What the client typed as password (or answered to the keyboard-interactive prompt). */
+  secret: string;
+  clientAddress: string;
+}
+
+/** An authorized connection: how to reach the target and what to observe. */
+export interface ProxySession {
+  hooks: BridgeHooks;
+  /** Connects and authenticates to the target. */
+  upstream(): Promise<Client>;
+  /** The client's SSH connection is ready; `bridge.terminate` ends it. */
+  onStart?(bridge: Bridge): void;
+  onEnd(stats: BridgeStats, error?: string): void;
+}
+
+export interface SshProxyServerOptions {
+  /** The agent's host key (OpenSSH private key text). */
+  hostKey: string;
+  /** Resolves to a session, or rejects: the client then sees a generic authentication failure. */
+  authenticate(req: AuthRequest): Promise<ProxySession>;
+  /** Added to every failed attempt, to slow down guessing. */
+  failureDelayMs?: number;
+  maxAuthAttempts?: number;
+}
+
+const METHODS: AuthContext["method"][] = ["password", "keyboard-interactive"];
+
+/**
+ * The client-facing SSH server. Sockets accepted by `server` authenticate with a
+ * Sluice credential as password; sockets passed to `handle` arrive already authorized.
+ */
+export function createSshProxyServer(o: SshProxyServerOptions) {
+  const preauthorized = new WeakMap<object, ProxySession>();
+  const server = new ssh2.Server({ hostKeys: [o.hostKey], ident: "Sluice" });
+  server.on("connection", (conn: Connection, info) => {
+    const socket = (conn as unknown as { _sock: object })._sock;
+    let session = preauthorized.get(socket);
+    const given = session !== undefined;
+    let failures = 0;
+    conn.on("error", () => undefined);
+    conn.on("authentication", (ctx) => {
+      if (given) return ctx.accept();
+      const check = (secret: string) => {
+        o.authenticate({ username: ctx.username, secret, clientAddress: info.ip }).then(
+          (s) => {
+            session = s;
+            ctx.accept();
+          },
+          () => {
+            failures += 1;
+            setTimeout(() => {
+              if (failures >= (o.maxAuthAttempts ?? 3)) conn.end();
+              else ctx.reject(METHODS);
+            }, o.failureDelayMs ?? 500);
+          },
+        );
+      };
+      if (ctx.method === "password") return check(ctx.password);
+      if (ctx.method === "keyboard-interactive") {
+        return ctx.prompt([{ prompt: "Sluice token: ", echo: false }], "Sluice", "", (answers) =>
+          check(answers[0] ?? ""),
+        );
+      }
+      ctx.reject(METHODS);
+    });
+    conn.on("ready", () => {
+      const s = session;
+      if (!s) return conn.end();
+      const upstream = s.upstream();
+      upstream.catch(() => undefined);
+      const b = bridge(conn, upstream, s.hooks, (stats, error) => s.onEnd(stats, error));
+      s.onStart?.(b);
+    });
+  });
+
+  return {
+    server,
+    /** Serves a connection whose identity is already proven; `initial` holds bytes read past a preamble. */
+    handle(socket: Duplex, session: ProxySession, initial?: Buffer): void {
+      preauthorized.set(socket, session);
+      if (initial && initial.length > 0) socket.unshift(initial);
+      server.injectSocket(socket as never);
+    },
+  };
+}
+
+export type SshProxyServer = ReturnType<typeof createSshProxyServer>;

@@ -1,0 +1,120 @@
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "./process";
+
+export interface SshdUser {
+  name: string;
+  password?: string;
+  /** `ssh-ed25519 AAAA…` lines accepted for this user. */
+  authorizedKeys?: string[];
+}
+
+export interface SshdOptions {
+  users?: SshdUser[];
+  /** Extra sshd_config lines, e.g. `Ciphers aes128-gcm@openssh.com`. */
+  config?: string[];
+}
+
+export interface RunningSshd {
+  port: number;
+  dir: string;
+  /** `SHA256:…` of the server's ed25519 host key. */
+  hostKeyFingerprint: string;
+  /** `ssh-ed25519 AAAA…` */
+  hostPublicKey: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+function ensureUser(u: SshdUser, dir: string): string {
+  try {
+    execFileSync("id", ["-u", u.name], { stdio: "ignore" });
+  } catch {
+    execFileSync("useradd", ["-m", "-s", "/bin/bash", u.name], { stdio: "ignore" });
+  }
+  if (u.password) execFileSync("chpasswd", { input: `${u.name}:${u.password}\n` });
+  const keys = join(dir, `authorized_keys.${u.name}`);
+  writeFileSync(keys, (u.authorizedKeys ?? []).map((k) => `${k}\n`).join(""), { mode: 0o644 });
+  return keys;
+}
+
+function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const s = connect(port, "127.0.0.1");
+      s.once("connect", () => {
+        s.destroy();
+        resolve();
+      });
+      s.once("error", () => {
+        s.destroy();
+        if (Date.now() > deadline) reject(new Error(`sshd did not listen on ${port}`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+/**
+ * Starts a private OpenSSH server on loopback (needs root for users and privilege
+ * separation): own config, host key and authorized keys, password auth without PAM.
+ */
+export async function startSshd(o: SshdOptions = {}): Promise<RunningSshd> {
+  const dir = mkdtempSync(join(tmpdir(), "sluice-sshd-"));
+  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+  const hostKey = join(dir, "ssh_host_ed25519_key");
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey, "-C", "sluice-test"]);
+  for (const u of o.users ?? []) ensureUser(u, dir);
+  const port = await freePort();
+  const config = [
+    `Port ${port}`,
+    "ListenAddress 127.0.0.1",
+    `HostKey ${hostKey}`,
+    `PidFile ${join(dir, "sshd.pid")}`,
+    "UsePAM no",
+    "PasswordAuthentication yes",
+    "KbdInteractiveAuthentication no",
+    "PubkeyAuthentication yes",
+    `AuthorizedKeysFile ${join(dir, "authorized_keys.%u")}`,
+    "StrictModes no",
+    "PermitRootLogin no",
+    "AllowTcpForwarding yes",
+    "Subsystem sftp internal-sftp",
+    "LogLevel INFO",
+    ...(o.config ?? []),
+  ];
+  const configFile = join(dir, "sshd_config");
+  writeFileSync(configFile, `${config.join("\n")}\n`);
+  const child = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", configFile], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  await waitForPort(port, 10_000).catch((err: Error) => {
+    child.kill("SIGKILL");
+    throw new Error(`${err.message}\n${out}`);
+  });
+  const hostPublicKey = readFileSync(`${hostKey}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+  const fp = execFileSync("ssh-keygen", ["-l", "-E", "sha256", "-f", `${hostKey}.pub`], { encoding: "utf8" });
+  return {
+    port,
+    dir,
+    hostKeyFingerprint: fp.split(/\s+/)[1] ?? "",
+    hostPublicKey,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
