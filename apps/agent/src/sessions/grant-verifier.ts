@@ -19,8 +19,14 @@ export interface GrantClaims {
 
 const jwtShape = /^[A-Za-z0-9_-]{10,2000}\.[A-Za-z0-9_-]{10,4000}\.[A-Za-z0-9_-]{20,200}$/;
 
+/** A grant is a JWT whose header says `typ: sluice-grant+jwt`; anything else is a credential to exchange. */
 export function looksLikeGrant(value: string): boolean {
-  return jwtShape.test(value);
+  if (!jwtShape.test(value)) return false;
+  try {
+    return decodeProtectedHeader(value).typ === "sluice-grant+jwt";
+  } catch {
+    return false;
+  }
 }
 
 /**
