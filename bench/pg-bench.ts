@@ -6,7 +6,7 @@
  *   pnpm exec tsx bench/pg-bench.ts [--rounds 3] [--duration 10] [--quick]
  *     [--targets direct,pgbouncer,pgbouncer-session,node-pipe,sluice-native,sluice-tunnel]
  *     [--idle-sessions 1000] [--stream-rows 10000000] [--connects 200] [--scale 10]
- *     [--note "text for RESULTS.md"] [--no-write]
+ *     [--tunnel-grant-per-connection] [--note "text for RESULTS.md"] [--no-write]
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -25,7 +25,7 @@ import {
   startProcess,
   waitFor,
 } from "./lib/proc";
-import { sluiceTunnelUnavailable } from "./lib/sluice-target";
+import { createTunnelFixture } from "./lib/sluice-tunnel-fixture";
 import { fmt, median, range, ratio, table } from "./lib/stats";
 import {
   type IdleResult,
@@ -60,6 +60,7 @@ const { values: argv } = parseArgs({
     scale: { type: "string", default: "10" },
     "big-rows": { type: "string", default: "1000000" },
     note: { type: "string" },
+    "tunnel-grant-per-connection": { type: "boolean", default: true },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -157,14 +158,118 @@ async function startNodeProcess(
 }
 
 /** Sends SIGUSR2 (forced GC in bench Node proxies started with --expose-gc) and lets it finish. */
-function gcSettle(pid: number): () => Promise<void> {
+function gcSettle(...pids: number[]): () => Promise<void> {
   return async () => {
-    try {
-      process.kill(pid, "SIGUSR2");
-    } catch {
-      return;
+    let signalled = false;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGUSR2");
+        signalled = true;
+      } catch {
+        /* gone */
+      }
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    if (signalled) await new Promise((r) => setTimeout(r, 1000));
+  };
+}
+
+interface TunnelProcs {
+  agent: NodeProc;
+  cli: NodeProc;
+}
+
+/**
+ * sluice-tunnel: a throwaway CA and grant key (sluice-tunnel-fixture.ts), the agent's
+ * tunnel listener + Postgres service in one process (sluice-tunnel-server.ts) and the
+ * `sluice connect` side in another (sluice-connect-client.ts).
+ */
+async function startSluiceTunnel(
+  cluster: Cluster,
+): Promise<{ target?: Target; procs?: TunnelProcs; reason?: string }> {
+  const dir = mkdtempSync("/tmp/sluice-bench-tunnel-");
+  registerTemp(dir);
+  const fixture = await createTunnelFixture(dir, { grantTtlSeconds: 86_400 });
+  const fixtureFile = join(dir, "agent-fixture.json");
+  writeFileSync(
+    fixtureFile,
+    JSON.stringify({
+      certFile: fixture.certFile,
+      keyFile: fixture.keyFile,
+      agent: fixture.agent,
+      connection: fixture.connection,
+      key: fixture.key,
+    }),
+    { mode: 0o600 },
+  );
+  const agentPort = await freePort();
+  const agent = await startNodeProcess(
+    "sluice-tunnel-agent",
+    "bench/lib/sluice-tunnel-server.ts",
+    [
+      "--port",
+      String(agentPort),
+      "--fixture",
+      fixtureFile,
+      "--upstream-port",
+      String(cluster.port),
+      "--upstream-user",
+      "bench",
+      "--upstream-db",
+      "bench",
+      "--spool-dir",
+      join(dir, "spool"),
+    ],
+    { BENCH_PG_PASSWORD: cluster.conn.password },
+  );
+  if (!agent.proc) return { reason: `agent side: ${agent.reason ?? "failed"}` };
+  const perConnection = argv["tunnel-grant-per-connection"] ?? false;
+  const port = await freePort();
+  const cli = await startNodeProcess(
+    "sluice-tunnel-cli",
+    "bench/lib/sluice-connect-client.ts",
+    [
+      "--port",
+      String(port),
+      "--agent-port",
+      String(agentPort),
+      "--ca-file",
+      fixture.caFile,
+      "--connection",
+      fixture.connection.name,
+      "--agent-name",
+      fixture.agent.name,
+      "--session-id",
+      fixture.sessionId,
+      "--expires-at",
+      fixture.expiresAt.toISOString(),
+      ...(perConnection
+        ? [
+            "--grant-per-connection",
+            "--kid",
+            fixture.key.kid,
+            "--agent-id",
+            fixture.agent.id,
+            "--connection-id",
+            fixture.connection.id,
+          ]
+        : []),
+    ],
+    { BENCH_GRANT: fixture.grant, ...(perConnection ? { BENCH_GRANT_KEY: fixture.signingKeyPem } : {}) },
+  );
+  if (!cli.proc) return { reason: `sluice connect side: ${cli.reason ?? "failed"}` };
+  return {
+    procs: { agent, cli },
+    target: {
+      name: "sluice-tunnel",
+      // The user name is not checked and no password is asked: the grant is the identity.
+      conn: { ...cluster.conn, port, user: "bench", password: "" },
+      pid: agent.proc.pid,
+      clientPid: cli.proc.pid,
+      settle: gcSettle(agent.proc.pid, cli.proc.pid),
+      detail:
+        `${perConnection ? "one session (a freshly signed grant) per client socket, as `sluice connect` does. " : "one grant for every socket (refused by the agent after the first connection). "}` +
+        "`sluice connect` side (CLI openTunnel + GrantSource, own process, 127.0.0.1 listener, one TLS tunnel per client socket, CA-pinned) → agent createTunnelServer (ECDSA P-256 cert from a throwaway CA; each tunnel's Ed25519 grant verified by the agent's createAuthorizer/createGrantVerifier) → createPgService().serveTunnel (preauthorized; upstream password via createSecretResolver/env provider; recording through createSpool in a temp dir, not uploaded). Proxy CPU/RSS columns are the agent process; the CLI process is reported separately below",
+    },
   };
 }
 
@@ -297,7 +402,21 @@ async function main(): Promise<void> {
       });
     } else unavailable.set("sluice-native", sluice.reason ?? "failed");
   }
-  if (cfg.targets.includes("sluice-tunnel")) unavailable.set("sluice-tunnel", sluiceTunnelUnavailable());
+  let tunnel: TunnelProcs | undefined;
+  if (cfg.targets.includes("sluice-tunnel")) {
+    try {
+      const started = await startSluiceTunnel(cluster);
+      if (started.target) {
+        targets.push(started.target);
+        tunnel = started.procs;
+      } else unavailable.set("sluice-tunnel", started.reason ?? "failed");
+    } catch (e) {
+      unavailable.set(
+        "sluice-tunnel",
+        (e instanceof Error ? e.message : String(e)).split("\n")[0] ?? "failed",
+      );
+    }
+  }
 
   for (const t of [...targets]) {
     const why = await smokeTest(t);
@@ -356,10 +475,9 @@ async function main(): Promise<void> {
     streams.set(t.name, await streamRows(t, cfg.streamRows, 600_000));
   }
 
-  if (sluice?.proc) {
-    process.kill(sluice.proc.pid, "SIGUSR2");
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  const statProcs = [sluice?.proc, tunnel?.agent.proc, tunnel?.cli.proc].filter((p) => p !== undefined);
+  for (const p of statProcs) process.kill(p.pid, "SIGUSR2");
+  if (statProcs.length) await new Promise((r) => setTimeout(r, 500));
   const load1 = loadavg();
   const report = buildReport({
     cluster,
@@ -373,6 +491,7 @@ async function main(): Promise<void> {
     load0,
     load1,
     sluice,
+    tunnel,
   });
   process.stdout.write(report.stdout);
   if (!argv["no-write"]) {
@@ -393,6 +512,7 @@ interface ReportInput {
   load0: number[];
   load1: number[];
   sluice: NodeProc | undefined;
+  tunnel: TunnelProcs | undefined;
 }
 
 function buildReport(r: ReportInput): { stdout: string; markdown: string } {
@@ -532,7 +652,7 @@ function buildReport(r: ReportInput): { stdout: string; markdown: string } {
       i.error ?? "",
     ]);
     sections.push(
-      `### RSS per idle session (${fmt(cfg.idleSessions)} authenticated idle clients, proxy process VmRSS)\n\n${table(["target", "sessions", "RSS before MiB", "RSS after MiB", "KiB/session", "open ms", "note"], rows)}\n\nnode-pipe and sluice-native hold one upstream backend per client (max_connections = 1100). PgBouncer is measured in transaction mode, where idle clients hold no server connection; its figure is client-side state only. Node proxies are started with --expose-gc and collect garbage before each reading, so the figure is live memory, not garbage.`,
+      `### RSS per idle session (${fmt(cfg.idleSessions)} authenticated idle clients, proxy process VmRSS)\n\n${table(["target", "sessions", "RSS before MiB", "RSS after MiB", "KiB/session", "open ms", "note"], rows)}\n\nnode-pipe, sluice-native and sluice-tunnel hold one upstream backend per client (sluice-tunnel: the agent process; the \`sluice connect\` process is reported below) (max_connections = 1100). PgBouncer is measured in transaction mode, where idle clients hold no server connection; its figure is client-side state only. Node proxies are started with --expose-gc and collect garbage before each reading, so the figure is live memory, not garbage.`,
     );
   }
 
@@ -551,12 +671,37 @@ function buildReport(r: ReportInput): { stdout: string; markdown: string } {
     );
   }
 
+  if (names.includes("sluice-tunnel")) {
+    const n = "sluice-tunnel";
+    const cli = (w: WorkloadId) => med(w, n, (s) => s.clientCpuPct ?? Number.NaN);
+    const cliUs = (w: WorkloadId) => med(w, n, (s) => s.clientCpuUsPerTx ?? Number.NaN);
+    const agentUs = (w: WorkloadId) => med(w, n, (s) => s.cpuUsPerTx ?? Number.NaN);
+    const rows = workloadsInRounds.map((w) => [
+      w.id,
+      fmt(med(w.id, n, (s) => s.cpuPct ?? Number.NaN)),
+      w.id === "select-1m" ? "–" : fmt(agentUs(w.id), 1),
+      fmt(cli(w.id)),
+      w.id === "select-1m" ? "–" : fmt(cliUs(w.id), 1),
+    ]);
+    const idle = r.idle.get(n);
+    sections.push(
+      `### sluice-tunnel: agent process vs \`sluice connect\` process\n\n${table(["workload", "agent CPU %", "agent CPU µs/tx", "sluice connect CPU %", "sluice connect CPU µs/tx"], rows)}\n\nIn production the \`sluice connect\` process runs on the user's machine; here it shares the cores with the agent, PostgreSQL and the load generator, so its CPU also comes out of the TPS above. sluice connect RSS per idle session: ${fmt(idle?.clientKibPerSession ?? Number.NaN, 1)} KiB.`,
+    );
+  }
+
   const goals = goalsTable(r, med);
   const unavailableLines = [...r.unavailable].map(([n, why]) => `- ${n}: unavailable (${why})`);
   const targetLines = r.targets.map((t) => `- **${t.name}**: ${t.detail}`);
-  const recStats = r.sluice?.lastStats
-    ? `\n- sluice-native recorder stats at the end: \`${JSON.stringify(r.sluice.lastStats)}\``
-    : "";
+  const recStats = [
+    r.sluice?.lastStats &&
+      `- sluice-native recorder stats at the end: \`${JSON.stringify(r.sluice.lastStats)}\``,
+    r.tunnel?.agent.lastStats &&
+      `- sluice-tunnel agent stats at the end: \`${JSON.stringify(r.tunnel.agent.lastStats)}\``,
+    r.tunnel?.cli.lastStats &&
+      `- sluice-tunnel sluice connect stats at the end: \`${JSON.stringify(r.tunnel.cli.lastStats)}\``,
+  ]
+    .filter(Boolean)
+    .join("\n");
 
   const body = [
     "## Targets",
@@ -657,8 +802,9 @@ function goalsTable(
       ok: (x) => x < 200,
     },
   ];
-  const cols = ["sluice-native", "node-pipe", "pgbouncer"].filter(
-    (n) => names.includes(n) || n === "sluice-native",
+  const sluiceCols = ["sluice-native", "sluice-tunnel"];
+  const cols = [...sluiceCols, "node-pipe", "pgbouncer"].filter(
+    (n) => names.includes(n) || sluiceCols.includes(n),
   );
   const rows = goals.map((g) => [
     g.name,
@@ -667,7 +813,7 @@ function goalsTable(
       if (!names.includes(n)) return "not measured";
       const x = g.measure(n);
       if (!Number.isFinite(x)) return "not measured";
-      return n === "sluice-native" ? `${g.show(x)} ${g.ok(x) ? "(met)" : "(NOT met)"}` : g.show(x);
+      return sluiceCols.includes(n) ? `${g.show(x)} ${g.ok(x) ? "(met)" : "(NOT met)"}` : g.show(x);
     }),
   ]);
   return table(["goal", "target", ...cols], rows);

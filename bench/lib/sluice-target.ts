@@ -267,21 +267,3 @@ async function benchLogger(): Promise<Obj> {
   l.child = () => l;
   return l;
 }
-
-/** The CLI tunnel target is not driven yet; says what exists and what is missing. */
-export function sluiceTunnelUnavailable(): string {
-  const has = (p: string) => existsSync(join(repoRoot, p));
-  const cli = [
-    "apps/cli/src/tunnel/index.ts",
-    "apps/cli/src/tunnel.ts",
-    "apps/cli/src/commands/connect.ts",
-  ].find(has);
-  const listener = has("apps/agent/src/listeners/tunnel-listener.ts");
-  const pg = has("apps/agent/src/postgres/index.ts");
-  const missing = [
-    !cli && "the CLI tunnel (sluice connect)",
-    !pg && "the agent Postgres proxy",
-    "the bench driver for it",
-  ].filter(Boolean);
-  return `not wired into the bench yet${listener ? " (agent tunnel listener exists)" : ""}; missing: ${missing.join(", ")}`;
-}

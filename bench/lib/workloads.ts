@@ -8,6 +8,11 @@ export interface Target {
   /** The proxy's OS process, measured for CPU and RSS (none for direct). */
   pid?: number;
   detail: string;
+  /**
+   * A second process on the path, measured apart from the proxy (for sluice-tunnel: the
+   * `sluice connect` side, which runs on the user's machine in production).
+   */
+  clientPid?: number;
   /** Asks the proxy process to collect garbage before a memory reading (Node proxies only). */
   settle?: () => Promise<void>;
 }
@@ -19,6 +24,9 @@ export interface Sample {
   cpuPct?: number;
   /** Proxy CPU µs per transaction. */
   cpuUsPerTx?: number;
+  /** The same for the target's clientPid, when it has one. */
+  clientCpuPct?: number;
+  clientCpuUsPerTx?: number;
   error?: string;
   tps?: number;
   latencyMs?: number;
@@ -49,8 +57,10 @@ export interface PgbenchResult {
 
 export async function pgbench(t: Target, args: string[], timeoutMs: number): Promise<PgbenchResult & Sample> {
   const stopCpu = proxyCpu(t.pid);
+  const stopClientCpu = proxyCpu(t.clientPid);
   const r = await run("pgbench", ["-n", ...args], { env: pgEnv(t.conn), timeoutMs });
   const cpu = stopCpu();
+  const clientCpu = stopClientCpu();
   const out = `${r.stdout}\n${r.stderr}`;
   const res = {
     tps: num(/^tps = ([\d.]+)/m, out),
@@ -65,6 +75,11 @@ export async function pgbench(t: Target, args: string[], timeoutMs: number): Pro
     cpuPct: cpu.pct,
     cpuUsPerTx:
       cpu.sec !== undefined && res.transactions > 0 ? (cpu.sec * 1e6) / res.transactions : undefined,
+    clientCpuPct: clientCpu.pct,
+    clientCpuUsPerTx:
+      clientCpu.sec !== undefined && res.transactions > 0
+        ? (clientCpu.sec * 1e6) / res.transactions
+        : undefined,
     error: failed
       ? r.timedOut
         ? "pgbench timed out"
@@ -86,6 +101,7 @@ function lastLine(s: string): string {
 /** Wall time of `psql -c sql` with all output discarded. */
 export async function psqlWall(t: Target, sql: string, timeoutMs: number): Promise<Sample & { ms: number }> {
   const stopCpu = proxyCpu(t.pid);
+  const stopClientCpu = proxyCpu(t.clientPid);
   const r = await run(
     "psql",
     ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-o", "/dev/null", "-c", sql],
@@ -95,11 +111,13 @@ export async function psqlWall(t: Target, sql: string, timeoutMs: number): Promi
     },
   );
   const cpu = stopCpu();
+  const clientCpu = stopClientCpu();
   const ok = r.code === 0;
   return {
     ms: r.ms,
     value: ok ? r.ms : Number.NaN,
     cpuPct: cpu.pct,
+    clientCpuPct: clientCpu.pct,
     error: ok ? undefined : r.timedOut ? "psql timed out" : lastLine(r.stderr) || `psql exit ${r.code}`,
   };
 }
@@ -119,6 +137,8 @@ export interface IdleResult {
   rssAfterKiB: number;
   kibPerSession: number;
   openMs: number;
+  /** VmRSS growth per session of the target's clientPid, when it has one. */
+  clientKibPerSession?: number;
   error?: string;
 }
 
@@ -140,6 +160,7 @@ export async function idleSessions(
   await sleep(1000);
   await t.settle?.();
   const before = rssKiB(pid);
+  const clientBefore = t.clientPid !== undefined ? rssKiB(t.clientPid) : Number.NaN;
   const conns: MiniConn[] = [];
   const t0 = Date.now();
   let error: string | undefined;
@@ -159,12 +180,16 @@ export async function idleSessions(
     await sleep(2000);
     await t.settle?.();
     const after = rssKiB(pid);
+    const clientAfter = t.clientPid !== undefined ? rssKiB(t.clientPid) : Number.NaN;
     return {
       sessions: conns.length,
       rssBeforeKiB: before,
       rssAfterKiB: after,
       kibPerSession: conns.length ? (after - before) / conns.length : Number.NaN,
       openMs,
+      ...(t.clientPid !== undefined && conns.length
+        ? { clientKibPerSession: (clientAfter - clientBefore) / conns.length }
+        : {}),
       error,
     };
   } finally {

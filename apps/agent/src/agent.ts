@@ -113,7 +113,13 @@ export async function startAgent(
           port: ports.tunnel || tunnelAddr.port,
         },
         ...(ports.ssh >= 0
-          ? [{ protocol: "ssh", host: config.SLUICE_PUBLIC_HOST ?? sshAddr.host, port: ports.ssh || sshAddr.port }]
+          ? [
+              {
+                protocol: "ssh",
+                host: config.SLUICE_PUBLIC_HOST ?? sshAddr.host,
+                port: ports.ssh || sshAddr.port,
+              },
+            ]
           : []),
       ],
     }),
@@ -145,6 +151,7 @@ export async function startAgent(
     client: link.client,
     agentToken: config.SLUICE_AGENT_TOKEN,
     stalenessMs: config.SLUICE_STALENESS_SECONDS * 1000,
+    alreadyRecorded: (sid) => spool.sessions().includes(sid),
   });
   const pg = createPgService({
     config,

@@ -112,6 +112,10 @@ describe("Postgres through the agent's native listener", () => {
     expect(res.stderr).toBe("");
     // The upstream login is the agent's credential; the client never sees it.
     expect(res.stdout.trim()).toMatch(/^app_rw\|/);
+    // A grant opens one connection: replaying it is refused.
+    const replay = psql(native(agent), started.body.grant, "SELECT 1");
+    expect(replay.code).not.toBe(0);
+    expect(replay.stderr).toMatch(/already opened a connection/);
   });
 
   it("refuses a user outside the connection's groups and a bad key", () => {

@@ -135,7 +135,10 @@ export function createPgService(deps: PgServiceDeps) {
         }
       },
     })
-      .catch((err: unknown) => deps.logger.error({ err }, "postgres session crashed"))
+      .catch((err: unknown) => {
+        deps.logger.error({ err }, "postgres session crashed");
+        socket.destroy();
+      })
       .finally(() => target?.onEnd?.());
   });
   server.on("error", (err) => deps.logger.error({ err }, "postgres listener error"));
@@ -160,7 +163,10 @@ export function createPgService(deps: PgServiceDeps) {
           }
         },
       })
-        .catch((err: unknown) => deps.logger.error({ err }, "postgres tunnel session crashed"))
+        .catch((err: unknown) => {
+          deps.logger.error({ err }, "postgres tunnel session crashed");
+          h.socket.destroy();
+        })
         .finally(() => target?.onEnd?.());
     },
   };

@@ -17,6 +17,8 @@ export interface AuthorizerDeps {
   client: Pick<AgentServiceClient, "authorizeSession">;
   agentToken: string;
   stalenessMs: number;
+  /** True when this agent has already recorded the session (e.g. before a restart). */
+  alreadyRecorded?: (sessionId: string) => boolean;
 }
 
 /**
@@ -25,6 +27,21 @@ export interface AuthorizerDeps {
  * the control plane, so it needs the link. Fails closed when the cached state is stale.
  */
 export function createAuthorizer(deps: AuthorizerDeps) {
+  /** Session ids whose grant has opened a connection, kept until the grant expires. */
+  const used = new Map<string, number>();
+
+  function claimOnce(claims: GrantClaims): void {
+    const now = Date.now();
+    for (const [sid, exp] of used) if (exp * 1000 < now) used.delete(sid);
+    if (used.has(claims.sid) || deps.alreadyRecorded?.(claims.sid)) {
+      throw new AppError(
+        "session.invalid_grant",
+        "this grant has already opened a connection: start a new session for each connection",
+      );
+    }
+    used.set(claims.sid, claims.exp);
+  }
+
   function exchange(
     credential: string,
     connectionName: string,
@@ -92,6 +109,7 @@ export function createAuthorizer(deps: AuthorizerDeps) {
         ? req.credential
         : await exchange(req.credential, req.connectionName, req.clientAddress, req.protocol);
       const claims = await deps.verifier.verify(grant, { agentId, connectionName: connection.name });
+      claimOnce(claims);
       return { claims, connection, via: viaGrant ? "grant" : "credential" };
     },
   };

@@ -29,7 +29,10 @@ export interface CommandRule {
 }
 
 /** Guardrail rules with `commands` regexes from the connection's policies, in policy order. */
-export function commandRules(conn: Pick<ConnectionSpec, "policyIds">, policies: Map<string, PolicySpec>): CommandRule[] {
+export function commandRules(
+  conn: Pick<ConnectionSpec, "policyIds">,
+  policies: Map<string, PolicySpec>,
+): CommandRule[] {
   const rules: CommandRule[] = [];
   for (const id of conn.policyIds) {
     const policy = policies.get(id);

@@ -97,7 +97,13 @@ export function createSshRecorder(sink: EventSink, ctx: SshRecorderContext) {
         kind = k;
         detail = d;
         terminal = hasPty || k === "shell";
-        if (pty) append("ssh.pty", { width: pty.cols, height: pty.rows, term: pty.term, env: { TERM: pty.term, ...env } });
+        if (pty)
+          append("ssh.pty", {
+            width: pty.cols,
+            height: pty.rows,
+            term: pty.term,
+            env: { TERM: pty.term, ...env },
+          });
         if (k === "shell") append("ssh.shell", { pty: hasPty });
         else if (k === "exec") {
           append("ssh.exec", { command: d, pty: hasPty });

@@ -1,45 +1,42 @@
 import type { StartedSession } from "./session";
 
-/** The share of a grant's lifetime after which new tunnels get a fresh session first. */
+/** The share of a grant's lifetime after which an unused grant is no longer handed out. */
 export const REFRESH_AT = 0.8;
 
 /**
- * Hands out the current session grant and starts a new session once the grant is past
- * 80% of its lifetime (or was rejected). Concurrent callers share one refresh.
+ * Hands out one session grant per tunnel. A grant opens exactly one connection (the
+ * agent refuses a second use, and each connection is its own recorded session), so
+ * every client socket after the first starts a new session.
  */
 export class GrantSource {
-  private current: { started: StartedSession; refreshAt: number } | undefined;
-  private pending: Promise<StartedSession> | undefined;
+  private spare: { started: StartedSession; usableUntil: number } | undefined;
 
   constructor(
     private readonly start: () => Promise<StartedSession>,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Uses an already started session as the current one. */
+  /** Keeps an already started session for the next tunnel. */
   use(started: StartedSession): StartedSession {
     const receivedAt = this.now();
     const lifetime = Math.max(0, Date.parse(started.expiresAt) - receivedAt);
-    this.current = {
+    this.spare = {
       started,
-      refreshAt: receivedAt + (Number.isFinite(lifetime) ? lifetime * REFRESH_AT : 0),
+      usableUntil: receivedAt + (Number.isFinite(lifetime) ? lifetime * REFRESH_AT : 0),
     };
     return started;
   }
 
-  /** The session whose grant a new tunnel should use. */
+  /** A session whose grant no tunnel has used yet. */
   get(): Promise<StartedSession> {
-    if (this.current && this.now() < this.current.refreshAt) return Promise.resolve(this.current.started);
-    this.pending ??= this.start()
-      .then((started) => this.use(started))
-      .finally(() => {
-        this.pending = undefined;
-      });
-    return this.pending;
+    const spare = this.spare;
+    this.spare = undefined;
+    if (spare && this.now() < spare.usableUntil) return Promise.resolve(spare.started);
+    return this.start();
   }
 
-  /** Forgets the current grant, so the next tunnel starts a new session. */
+  /** Drops an unused grant, so the next tunnel starts a new session. */
   invalidate(): void {
-    this.current = undefined;
+    this.spare = undefined;
   }
 }
