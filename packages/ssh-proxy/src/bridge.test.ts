@@ -14,7 +14,9 @@ const dir = mkdtempSync(join(tmpdir(), "ssh-proxy-test-"));
 const TARGET_PW = "target-secret-pw";
 
 function listen(server: Server): Promise<number> {
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)),
+  );
 }
 
 /** A tiny target: exec prints the command and exits 7; a pty shell echoes input upper-cased. */
@@ -65,7 +67,8 @@ function startProxy(check: () => HostKeyCheckOptions, port: () => number) {
       return {
         hooks: {
           allowPortForwarding: false,
-          checkExec: (cmd) => (/rm -rf/.test(cmd) ? "sluice: command blocked by policy rule no-rm" : undefined),
+          checkExec: (cmd) =>
+            /rm -rf/.test(cmd) ? "sluice: command blocked by policy rule no-rm" : undefined,
           channel: (): ChannelObserver => ({
             start: (kind, detail) => events.push(`start ${kind} ${detail}`),
             output: (c) => events.push(`out ${c.toString().trim()}`),
@@ -120,7 +123,10 @@ const servers: Server[] = [];
 beforeAll(async () => {
   portA = await listen(targetA.server);
   portB = await listen(targetB.server);
-  const pinned = startProxy(() => ({ pinned: targetA.key.fingerprint }), () => portA);
+  const pinned = startProxy(
+    () => ({ pinned: targetA.key.fingerprint }),
+    () => portA,
+  );
   const tofu = startProxy(
     () => ({ tofu: { store: createKnownHostsFile(join(dir, "known.json")), id: "conn-1" } }),
     () => tofuTarget(),

@@ -183,6 +183,11 @@ export function bridge(
       if (!started) obs.close?.();
     });
 
+    /**
+     * Accepts at once: a client that sends EOF right after its request (stdin at end)
+     * would otherwise find no channel. Failures after this point reach the client as a
+     * message on stderr and an exit status.
+     */
     async function start(
       kind: SessionKind,
       detail: string,
@@ -191,39 +196,34 @@ export function bridge(
     ): Promise<void> {
       if (started) return reject?.();
       started = true;
+      const ch = accept();
+      if (!ch) return;
       const nl = pty ? "\r\n" : "\n";
       let conn: Client;
       try {
         conn = await upstream;
       } catch (err) {
-        refuse(accept(), `sluice: ${(err as Error).message}${nl}`, 255);
+        refuse(ch, `sluice: ${(err as Error).message}${nl}`, 255);
         return;
       }
       obs.start?.(kind, detail, pty !== undefined);
       const denial = kind === "exec" ? hooks.checkExec?.(detail) : undefined;
       if (denial) {
         obs.denied?.(detail, denial);
-        refuse(accept(), `${denial}${nl}`, 126);
+        refuse(ch, `${denial}${nl}`, 126);
         return;
       }
       try {
         up = await openUpstream(conn, kind, detail, pty, env);
       } catch {
-        reject?.();
-        obs.exit?.({});
-        obs.close?.();
-        return;
-      }
-      const ch = accept();
-      if (!ch) {
-        up.close();
+        refuse(ch, `sluice: the target refused the ${kind} request${nl}`, 255);
         return;
       }
       wire(ch, up);
     }
 
-    function refuse(ch: ServerChannel | undefined, message: string, code: number): void {
-      if (!ch) return;
+    function refuse(ch: ServerChannel, message: string, code: number): void {
+      ch.resume();
       ch.stderr.write(message);
       ch.exit(code);
       ch.end();

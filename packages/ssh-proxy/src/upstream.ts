@@ -1,6 +1,6 @@
 import ssh2, { type Algorithms, type Client } from "ssh2";
-import type { HostKeyCheck } from "./host-key-check";
 import { looksLikePrivateKey } from "./host-key";
+import type { HostKeyCheck } from "./host-key-check";
 
 export interface UpstreamTarget {
   host: string;

@@ -90,7 +90,9 @@ export async function startSshd(o: SshdOptions = {}): Promise<RunningSshd> {
   ];
   const configFile = join(dir, "sshd_config");
   writeFileSync(configFile, `${config.join("\n")}\n`);
-  const child = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", configFile], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", configFile], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   child.stdout.on("data", (c: Buffer) => {
     out += c.toString();

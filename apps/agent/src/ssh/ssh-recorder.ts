@@ -19,8 +19,11 @@ export interface SshRecorderContext {
   batchMs?: number;
 }
 
+/** A prompt after which typed input is a secret (password, passphrase, PIN, token). */
+export const SECRET_PROMPT = /(password|passphrase|passcode|pin|token|secret)[^\n]{0,80}:\s*$/i;
+
 /** Strips terminal escape sequences from typed input. */
-const ESCAPES = /\x1b(?:\[[0-9;?]*[ -/]*[@-~]|O.|.)/g;
+const ESCAPES = new RegExp(`${String.fromCharCode(27)}(?:\\[[0-9;?]*[ -/]*[@-~]|O.|.)`, "g");
 
 class DataBatch {
   private text = "";
@@ -71,6 +74,9 @@ export function createSshRecorder(sink: EventSink, ctx: SshRecorderContext) {
     let bytesIn = 0;
     let bytesOut = 0;
     let line = "";
+    // Input typed right after a password-style prompt (sudo, ssh, su …) is not recorded.
+    let outputTail = "";
+    let hidden = false;
     const output = new DataBatch((data) => append("ssh.data", { stream: "o", data }), maxChars, batchMs);
     const input = new DataBatch((data) => append("ssh.data", { stream: "i", data }), maxChars, batchMs);
 
@@ -124,12 +130,27 @@ export function createSshRecorder(sink: EventSink, ctx: SshRecorderContext) {
       input(chunk) {
         bytesIn += chunk.length;
         if (!terminal) return;
-        input.add(chunk);
-        if (ctx.rules.length > 0) typed(chunk);
+        let visible = chunk;
+        if (hidden) {
+          const end = chunk.findIndex((b) => b === 0x0d || b === 0x0a);
+          if (end < 0) return;
+          hidden = false;
+          input.add(Buffer.from("[input after a password prompt not recorded]\r"));
+          visible = chunk.subarray(end + 1);
+          if (visible.length === 0) return;
+        }
+        input.add(visible);
+        if (ctx.rules.length > 0) typed(visible);
       },
       output(chunk) {
         bytesOut += chunk.length;
-        if (terminal) output.add(chunk);
+        if (!terminal) return;
+        output.add(chunk);
+        outputTail = (outputTail + chunk.toString("utf8")).slice(-200);
+        if (SECRET_PROMPT.test(outputTail)) {
+          hidden = true;
+          outputTail = "";
+        }
       },
       exit(e) {
         output.flush();

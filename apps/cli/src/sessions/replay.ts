@@ -31,6 +31,21 @@ const payloads = {
   }),
   "pg.notice": z.looseObject({ code: z.string().nullish(), message: z.string() }),
   "tcp.stats": z.looseObject({ bytesIn: num, bytesOut: num }),
+  "ssh.data": z.looseObject({ stream: z.string().nullish(), data: z.string() }),
+  "ssh.pty": z.looseObject({ width: num, height: num, term: z.string().nullish() }),
+  "ssh.resize": z.looseObject({ width: num, height: num }),
+  "ssh.shell": z.looseObject({}),
+  "ssh.exec": z.looseObject({ command: z.string() }),
+  "ssh.denied": z.looseObject({ command: z.string(), message: z.string().nullish() }),
+  "ssh.exit": z.looseObject({ code: num, signal: z.string().nullish() }),
+  "ssh.scp": z.looseObject({
+    event: z.string(),
+    direction: z.string().nullish(),
+    path: z.string().nullish(),
+    bytes: num,
+  }),
+  "ssh.sftp": z.looseObject({ event: z.string(), bytesIn: num, bytesOut: num }),
+  "ssh.advisory": z.looseObject({ rule: z.string(), line: z.string() }),
   "session.end": z.looseObject({
     reason: z.string().nullish(),
     bytesIn: num,
@@ -58,6 +73,27 @@ export function renderEvent(event: RecordedEvent): string | undefined {
       return renderResult(parsed.data as z.infer<(typeof payloads)["pg.result"]>);
     case "pg.notice":
       return `${stamp} NOTICE: ${p.message}${p.code ? ` (SQLSTATE ${p.code})` : ""}\n`;
+    case "ssh.data":
+      // Terminal output is replayed as is; typed input is already echoed in it.
+      return p.stream === "i" ? "" : String(p.data);
+    case "ssh.pty":
+    case "ssh.resize":
+    case "ssh.shell":
+      return "";
+    case "ssh.exec":
+      return `${stamp} exec: ${p.command}\n`;
+    case "ssh.denied":
+      return `${stamp} blocked: ${p.command}${p.message ? ` (${p.message})` : ""}\n`;
+    case "ssh.exit":
+      return `${stamp} exit ${p.signal ? `signal ${p.signal}` : `status ${p.code ?? "?"}`}\n`;
+    case "ssh.scp":
+      return p.event === "end" ? `${stamp} scp ${p.direction} ${p.path}: ${p.bytes ?? 0} bytes\n` : "";
+    case "ssh.sftp":
+      return p.event === "end"
+        ? `${stamp} sftp: ${p.bytesIn ?? 0} bytes up, ${p.bytesOut ?? 0} bytes down\n`
+        : `${stamp} sftp started\n`;
+    case "ssh.advisory":
+      return `${stamp} advisory: typed line matches rule ${p.rule}: ${p.line}\n`;
     case "tcp.stats":
       return `${stamp} bytes in ${p.bytesIn ?? 0}, out ${p.bytesOut ?? 0}\n`;
     case "session.end": {
