@@ -194,7 +194,9 @@ describe("Postgres through the agent's native listener", () => {
   it("never lets the target password reach logs, rows, responses or recordings", async () => {
     const dump = spawnSync("pg_dump", ["-h", "127.0.0.1", "-U", "postgres", "--data-only", stack.db.name], {
       encoding: "utf8",
+      maxBuffer: 1024 * 1024 * 1024,
     });
+    expect(dump.error).toBeUndefined();
     expect(dump.status).toBe(0);
     expect(dump.stdout.length).toBeGreaterThan(1000);
     expect(dump.stdout).not.toContain(CANARY);
