@@ -56,10 +56,18 @@ export interface PoolOptions {
 }
 
 export function createPool(databaseUrl: string, opts: PoolOptions = {}): pg.Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString: databaseUrl,
     Client: CatalogTextClient,
     max: opts.max ?? 10,
     allowExitOnIdle: opts.allowExitOnIdle ?? false,
   });
+  // A connection the server closes while idle or while the pool is ending (restart,
+  // failover, terminated backend) is discarded by the pool; the next query reconnects.
+  // Without these listeners such an error would crash the process.
+  pool.on("error", () => undefined);
+  pool.on("connect", (client) => {
+    client.on("error", () => undefined);
+  });
+  return pool;
 }
