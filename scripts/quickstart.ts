@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createCertificateAuthority, issueCertificate } from "@sluice/pki";
+import pg from "pg";
 import { ensureRedis, startEmbeddedPostgres } from "./lib/services";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -89,6 +90,25 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
   while (!(await check().catch(() => false))) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Runs one query through the agent's native listener, with the API key as the password. */
+async function demoQuery(host: string, port: number, apiKey: string): Promise<string> {
+  const client = new pg.Client({
+    host,
+    port,
+    database: "demo-pg",
+    user: "admin",
+    password: apiKey,
+    ssl: false,
+  });
+  await client.connect();
+  try {
+    const res = await client.query<{ who: string }>("SELECT current_user AS who");
+    return res.rows[0]?.who ?? "?";
+  } finally {
+    await client.end();
   }
 }
 
@@ -189,12 +209,22 @@ async function main(): Promise<void> {
     "the agent to connect",
   );
   say("• agent: local-agent is online and serving demo-pg");
+  const [pgHost, pgPort] = pgListen.split(":");
+  const who = await demoQuery(pgHost ?? "127.0.0.1", Number(pgPort), adminKey);
+  say(
+    `• demo query through the agent: connected to demo-pg as ${who} (the agent holds that password; you don't)`,
+  );
   say();
   say("Sluice is running. In another terminal:");
-  say(`  export SLUICE_URL=http://127.0.0.1:${apiPort}`);
-  say(`  node apps/cli/bin/sluice.js login --api-key "$(cat ${adminKeyFile})" --url $SLUICE_URL`);
-  say("  node apps/cli/bin/sluice.js admin agents list");
-  say("  node apps/cli/bin/sluice.js admin connections list");
+  say(`  node apps/cli/bin/sluice.js login --url http://127.0.0.1:${apiPort} --api-key - < ${adminKeyFile}`);
+  say("  node apps/cli/bin/sluice.js exec demo-pg -c 'select now()'");
+  say(
+    "  node apps/cli/bin/sluice.js connect demo-pg --port 5433   # then: psql 'host=127.0.0.1 port=5433 dbname=sluice sslmode=disable'",
+  );
+  say(
+    `  PGPASSWORD="$(cat ${adminKeyFile})" psql "host=${pgHost} port=${pgPort} dbname=demo-pg user=admin sslmode=disable"`,
+  );
+  say("  node apps/cli/bin/sluice.js sessions list");
   say(`Logs: ${join(home, "logs")}. Stop with Ctrl-C.`);
   if (process.env.SLUICE_QUICKSTART_EXIT === "1") await shutdown(0);
 }
