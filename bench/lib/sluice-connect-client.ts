@@ -119,50 +119,27 @@ let failed = 0;
 let negotiated: string | undefined;
 const open = new Set<Socket>();
 
-async function serveClient(socket: Socket): Promise<void> {
-  socket.pause();
-  socket.on("error", () => socket.destroy());
-  const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-  let tunnel: tls.TLSSocket;
-  let sessionId: string;
-  try {
-    const started = await nextSession();
-    const endpoint = started.agent.endpoints.find((e) => e.protocol === "tunnel");
-    if (!endpoint) throw new Error("no tunnel endpoint");
-    ({ socket: tunnel, sessionId } = await openTunnel({
-      agentName: started.agent.name,
-      host: endpoint.host,
-      port: endpoint.port,
-      caPem,
-      connection: started.connection.name,
-      grant: started.grant,
-    }));
-  } catch (err) {
-    failed++;
-    if (err instanceof TunnelRefusedError && err.code.startsWith("auth.")) grants.invalidate();
-    process.stderr.write(`${peer}: ${err instanceof Error ? err.message : String(err)}\n`);
-    socket.destroy();
-    return;
-  }
-  if (socket.destroyed) {
-    tunnel.destroy();
-    return;
-  }
-  opened++;
-  negotiated ??= `${tunnel.getProtocol()} ${tunnel.getCipher().name}`;
-  open.add(tunnel);
-  process.stderr.write(`${peer}: tunnel open (session ${sessionId})\n`);
-  tunnel.on("error", () => tunnel.destroy());
-  tunnel.on("close", () => {
-    open.delete(tunnel);
-    socket.destroy();
+type BridgeMod = typeof import("../../apps/cli/src/tunnel/bridge-client");
+const { bridgeClient } = (await import(
+  pathToFileURL(join(repoRoot, "apps/cli/src/tunnel/bridge-client.ts")).href
+)) as BridgeMod;
+
+/** The CLI's own per-socket code (`sluice connect`), with counters for the report. */
+function serveClient(socket: Socket): Promise<void> {
+  return bridgeClient(socket, {
+    grants: { get: () => nextSession(), invalidate: () => grants.invalidate() },
+    caPem,
+    open,
+    log: (line) => process.stderr.write(line),
+    describeError: (err) => `${err instanceof Error ? err.message : String(err)}\n`,
+    onOpen: (tunnel: tls.TLSSocket) => {
+      opened++;
+      negotiated ??= `${tunnel.getProtocol()} ${tunnel.getCipher().name}`;
+    },
+    onFail: () => {
+      failed++;
+    },
   });
-  socket.on("close", () => {
-    tunnel.destroy();
-    process.stderr.write(`${peer}: closed (session ${sessionId})\n`);
-  });
-  socket.pipe(tunnel);
-  tunnel.pipe(socket);
 }
 
 const stats = () => ({ tunnelsOpened: opened, tunnelsFailed: failed, tls: negotiated ?? null });

@@ -5,8 +5,8 @@ import { type CliContext, outputFormat, waitForStop } from "../context";
 import { intParser } from "../flags";
 import { renderJson } from "../output";
 import { renderError } from "../render-error";
+import { bridgeClient } from "../tunnel/bridge-client";
 import { GrantSource } from "../tunnel/grant-source";
-import { openTunnel, TunnelRefusedError } from "../tunnel/open-tunnel";
 import {
   fetchAgentCa,
   type StartedSession,
@@ -52,7 +52,14 @@ export function registerConnectCommand(program: Command, ctx: CliContext): void 
       const server = createServer({ allowHalfOpen: true }, (socket) => {
         open.add(socket);
         socket.on("close", () => open.delete(socket));
-        void serveClient(socket, grants, caPem, ctx, open);
+        void bridgeClient(socket, {
+          grants,
+          caPem,
+          open,
+          log: (line) => ctx.io.stderr(line),
+          describeError: (err) =>
+            renderError(err, { debug: ctx.io.env.SLUICE_DEBUG === "1", secrets: ctx.secrets }).text,
+        });
       });
       const port = await listen(server, flags.host, flags.port);
       server.on("error", (err) => ctx.io.stderr(`error: local listener failed: ${err.message}\n`));
@@ -76,56 +83,6 @@ export function registerConnectCommand(program: Command, ctx: CliContext): void 
       for (const socket of open) socket.destroy();
       ctx.io.stderr("stopped\n");
     });
-}
-
-async function serveClient(
-  socket: Socket,
-  grants: GrantSource,
-  caPem: string,
-  ctx: CliContext,
-  open: Set<Socket>,
-): Promise<void> {
-  socket.pause();
-  socket.on("error", () => socket.destroy());
-  const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-  let started: StartedSession;
-  let tunnel: Socket;
-  let sessionId: string;
-  try {
-    started = await grants.get();
-    const endpoint = tunnelEndpoint(started);
-    ({ socket: tunnel, sessionId } = await openTunnel({
-      agentName: started.agent.name,
-      host: endpoint.host,
-      port: endpoint.port,
-      caPem,
-      connection: started.connection.name,
-      grant: started.grant,
-    }));
-  } catch (err) {
-    if (err instanceof TunnelRefusedError && err.code.startsWith("auth.")) grants.invalidate();
-    const { text } = renderError(err, { debug: ctx.io.env.SLUICE_DEBUG === "1", secrets: ctx.secrets });
-    ctx.io.stderr(`${peer}: ${text}`);
-    socket.destroy();
-    return;
-  }
-  if (socket.destroyed) {
-    tunnel.destroy();
-    return;
-  }
-  open.add(tunnel);
-  ctx.io.stderr(`${peer}: tunnel open (session ${sessionId})\n`);
-  tunnel.on("error", () => tunnel.destroy());
-  tunnel.on("close", () => {
-    open.delete(tunnel);
-    socket.destroy();
-  });
-  socket.on("close", () => {
-    tunnel.destroy();
-    ctx.io.stderr(`${peer}: closed (session ${sessionId})\n`);
-  });
-  socket.pipe(tunnel);
-  tunnel.pipe(socket);
 }
 
 function listen(server: Server, host: string, port: number): Promise<number> {
