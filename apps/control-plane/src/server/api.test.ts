@@ -241,3 +241,27 @@ describe("resources", () => {
     }
   });
 });
+
+describe("identity resources", () => {
+  it("answers conflicts and unknown trusted issuers and IdP mappings with the standard error codes", async () => {
+    const body = { name: "ci", issuer: "https://ci.example.com", audience: "sluice" };
+    expect((await cp.api("/api/v1/trusted-issuers", { method: "POST", body })).status).toBe(201);
+    const again = await cp.api("/api/v1/trusted-issuers", { method: "POST", body });
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe("trusted_issuer.exists");
+    const missing = await cp.api("/api/v1/trusted-issuers/nope");
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe("trusted_issuer.not_found");
+    const mapping = await cp.api("/api/v1/idp-group-mappings", {
+      method: "POST",
+      body: { idpGroup: "eng", group: "no-such-group" },
+    });
+    expect(mapping.status).toBe(404);
+    expect(mapping.body.error.code).toBe("group.not_found");
+    const gone = await cp.api("/api/v1/idp-group-mappings/00000000-0000-0000-0000-000000000000", {
+      method: "DELETE",
+    });
+    expect(gone.status).toBe(404);
+    expect(gone.body.error.code).toBe("idp_group_mapping.not_found");
+  });
+});

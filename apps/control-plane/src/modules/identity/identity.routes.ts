@@ -1,10 +1,10 @@
+import { AppError } from "@sluice/errors";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { Db } from "../../lib/db";
 import { isUuid } from "../../lib/ids";
 import { idParams, listOf } from "../../lib/schemas";
 import { actorOf } from "../../server/auth";
 import { admins, errors, noContent, readers } from "../../server/route-helpers";
-import { answer, IdentityError } from "./identity-error";
 import {
   createTrustedIssuerBody,
   idpGroupMappingBody,
@@ -35,8 +35,7 @@ export function identityRoutes(deps: { issuers: TrustedIssuersService; prisma: D
           response: { 201: trustedIssuerDto, ...errors },
         },
       },
-      async (req, reply) =>
-        answer(reply, async () => reply.status(201).send(await issuers.create(actorOf(req), req.body))),
+      async (req, reply) => reply.status(201).send(await issuers.create(actorOf(req), req.body)),
     );
     app.get(
       "/trusted-issuers/:id",
@@ -44,7 +43,7 @@ export function identityRoutes(deps: { issuers: TrustedIssuersService; prisma: D
         config: { auth: readers },
         schema: { tags, params: idParams, response: { 200: trustedIssuerDto, ...errors } },
       },
-      async (req, reply) => answer(reply, async () => reply.send(await issuers.get(req.params.id))),
+      async (req) => issuers.get(req.params.id),
     );
     app.patch(
       "/trusted-issuers/:id",
@@ -57,17 +56,15 @@ export function identityRoutes(deps: { issuers: TrustedIssuersService; prisma: D
           response: { 200: trustedIssuerDto, ...errors },
         },
       },
-      async (req, reply) =>
-        answer(reply, async () => reply.send(await issuers.update(actorOf(req), req.params.id, req.body))),
+      async (req) => issuers.update(actorOf(req), req.params.id, req.body),
     );
     app.delete(
       "/trusted-issuers/:id",
       { config: { auth: admins }, schema: { tags, params: idParams, response: { ...noContent, ...errors } } },
-      async (req, reply) =>
-        answer(reply, async () => {
-          await issuers.remove(actorOf(req), req.params.id);
-          return reply.status(204).send(null);
-        }),
+      async (req, reply) => {
+        await issuers.remove(actorOf(req), req.params.id);
+        return reply.status(204).send(null);
+      },
     );
 
     app.get(
@@ -103,35 +100,33 @@ export function identityRoutes(deps: { issuers: TrustedIssuersService; prisma: D
           response: { 201: idpGroupMappingDto, ...errors },
         },
       },
-      async (req, reply) =>
-        answer(reply, async () => {
-          const group = await prisma.group.findUnique({ where: { name: req.body.group } });
-          if (!group) throw new IdentityError(404, "group.not_found", `group ${req.body.group} not found`);
-          const exists = await prisma.idpGroupMapping.findFirst({
-            where: { idpGroup: req.body.idpGroup, groupId: group.id },
-          });
-          if (exists) throw new IdentityError(409, "idp_group_mapping.exists", "this mapping exists already");
-          const row = await issuers.addMapping(actorOf(req), req.body.idpGroup, group.id);
-          return reply.status(201).send({
-            id: row.id,
-            idpGroup: row.idpGroup,
-            group: group.name,
-            createdAt: row.createdAt.toISOString(),
-          });
-        }),
+      async (req, reply) => {
+        const group = await prisma.group.findUnique({ where: { name: req.body.group } });
+        if (!group) throw new AppError("group.not_found", `group ${req.body.group} not found`);
+        const exists = await prisma.idpGroupMapping.findFirst({
+          where: { idpGroup: req.body.idpGroup, groupId: group.id },
+        });
+        if (exists) throw new AppError("idp_group_mapping.exists", "this mapping exists already");
+        const row = await issuers.addMapping(actorOf(req), req.body.idpGroup, group.id);
+        return reply.status(201).send({
+          id: row.id,
+          idpGroup: row.idpGroup,
+          group: group.name,
+          createdAt: row.createdAt.toISOString(),
+        });
+      },
     );
     app.delete(
       "/idp-group-mappings/:id",
       { config: { auth: admins }, schema: { tags, params: idParams, response: { ...noContent, ...errors } } },
-      async (req, reply) =>
-        answer(reply, async () => {
-          const row = isUuid(req.params.id)
-            ? await prisma.idpGroupMapping.findUnique({ where: { id: req.params.id } })
-            : null;
-          if (!row) throw new IdentityError(404, "idp_group_mapping.not_found", "mapping not found");
-          await issuers.removeMapping(actorOf(req), row.id);
-          return reply.status(204).send(null);
-        }),
+      async (req, reply) => {
+        const row = isUuid(req.params.id)
+          ? await prisma.idpGroupMapping.findUnique({ where: { id: req.params.id } })
+          : null;
+        if (!row) throw new AppError("idp_group_mapping.not_found", "mapping not found");
+        await issuers.removeMapping(actorOf(req), row.id);
+        return reply.status(204).send(null);
+      },
     );
   };
 }

@@ -2,7 +2,6 @@ import { AppError } from "@sluice/errors";
 import type { Db } from "../../lib/db";
 import { byIdOrName } from "../../lib/ids";
 import type { Actor, Mutate } from "../../lib/mutate";
-import { IdentityError } from "./identity-error";
 import type {
   CreateTrustedIssuerInput,
   GroupMapping,
@@ -46,7 +45,7 @@ export function createTrustedIssuersService(deps: { prisma: Db; mutate: Mutate; 
 
   async function find(ref: string) {
     const row = await prisma.trustedIssuer.findUnique({ where: byIdOrName(ref) });
-    if (!row) throw new IdentityError(404, "trusted_issuer.not_found", `trusted issuer ${ref} not found`);
+    if (!row) throw new AppError("trusted_issuer.not_found", `trusted issuer ${ref} not found`);
     return row;
   }
 
@@ -72,11 +71,7 @@ export function createTrustedIssuersService(deps: { prisma: Db; mutate: Mutate; 
         where: { OR: [{ name: input.name }, { issuer: input.issuer }] },
       });
       if (clash) {
-        throw new IdentityError(
-          409,
-          "trusted_issuer.exists",
-          "a trusted issuer with that name or issuer exists",
-        );
+        throw new AppError("trusted_issuer.exists", "a trusted issuer with that name or issuer exists");
       }
       const row = await mutate(actor, async ({ tx, audit }) => {
         const created = await tx.trustedIssuer.create({
