@@ -4,9 +4,11 @@
  * PgBouncer, proxy processes). See bench/README.md.
  *
  *   pnpm exec tsx bench/pg-bench.ts [--rounds 3] [--duration 10] [--quick]
- *     [--targets direct,pgbouncer,pgbouncer-session,node-pipe,sluice-native,sluice-tunnel]
+ *     [--targets direct,pgbouncer,pgbouncer-session,node-pipe,sluice-native,sluice-tunnel,
+ *                sluice-guarded,sluice-detect,sluice-masked]
+ *     [--workloads select-c8,select-c1,tpcb-c8,select-1m,connect,idle,stream]
  *     [--idle-sessions 1000] [--stream-rows 10000000] [--connects 200] [--scale 10]
- *     [--tunnel-grant-per-connection] [--note "text for RESULTS.md"] [--no-write]
+ *     [--tunnel-grant-per-connection] [--note "text for RESULTS.md"] [--no-write] [--profile DIR]
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -25,6 +27,8 @@ import {
   startProcess,
   waitFor,
 } from "./lib/proc";
+import { writeResultsSection } from "./lib/results-file";
+import { type BenchPolicyKind, checkPolicyTarget } from "./lib/sluice-target";
 import { createTunnelFixture } from "./lib/sluice-tunnel-fixture";
 import { fmt, median, range, ratio, table } from "./lib/stats";
 import {
@@ -46,7 +50,18 @@ const ALL_TARGETS = [
   "node-pipe",
   "sluice-native",
   "sluice-tunnel",
+  "sluice-guarded",
+  "sluice-detect",
+  "sluice-masked",
 ];
+/** sluice-native with a policy on every session; run only when named in --targets. */
+const POLICY_TARGETS: Record<string, BenchPolicyKind> = {
+  "sluice-guarded": "guard",
+  "sluice-detect": "detect",
+  "sluice-masked": "mask",
+};
+const DEFAULT_TARGETS = ALL_TARGETS.filter((t) => !(t in POLICY_TARGETS));
+const ALL_WORKLOADS = ["select-c8", "select-c1", "tpcb-c8", "select-1m", "connect", "idle", "stream"];
 
 const { values: argv } = parseArgs({
   options: {
@@ -54,6 +69,8 @@ const { values: argv } = parseArgs({
     duration: { type: "string" },
     quick: { type: "boolean", default: false },
     targets: { type: "string" },
+    workloads: { type: "string" },
+    profile: { type: "string" },
     "idle-sessions": { type: "string" },
     "stream-rows": { type: "string" },
     connects: { type: "string" },
@@ -74,7 +91,11 @@ const cfg = {
   connects: Number(argv.connects ?? (quick ? 100 : 200)),
   scale: Number(argv.scale),
   bigRows: Number(argv["big-rows"]),
-  targets: (argv.targets ?? ALL_TARGETS.join(","))
+  targets: (argv.targets ?? DEFAULT_TARGETS.join(","))
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean),
+  workloads: (argv.workloads ?? ALL_WORKLOADS.join(","))
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean),
@@ -89,6 +110,7 @@ if (cfg.rounds > 20 || cfg.duration > 300 || cfg.idleSessions > 5000 || cfg.stre
   );
 }
 for (const t of cfg.targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}`);
+for (const w of cfg.workloads) if (!ALL_WORKLOADS.includes(w)) throw new Error(`unknown workload ${w}`);
 if (!cfg.targets.includes("direct")) cfg.targets.unshift("direct");
 
 const shellQuote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`);
@@ -105,6 +127,15 @@ interface NodeProc {
   lastStats?: Record<string, unknown>;
 }
 
+/**
+ * `--profile DIR` writes a V8 CPU profile of every proxy process into DIR (one .cpuprofile
+ * per process, named after the target); figures from a profiled run are not comparable.
+ */
+function profileArgs(name: string): string[] {
+  if (!argv.profile) return [];
+  return ["--cpu-prof", `--cpu-prof-dir=${join(argv.profile, name)}`];
+}
+
 /** Starts a TypeScript entry point with tsx as its own node process and waits for its JSON ready line. */
 async function startNodeProcess(
   name: string,
@@ -119,7 +150,7 @@ async function startNodeProcess(
   });
   const proc = startProcess(
     process.execPath,
-    ["--expose-gc", "--import", "tsx", join(repoRoot, file), ...args],
+    [...profileArgs(name), "--expose-gc", "--import", "tsx", join(repoRoot, file), ...args],
     {
       name,
       env,
@@ -170,6 +201,61 @@ function gcSettle(...pids: number[]): () => Promise<void> {
       }
     }
     if (signalled) await new Promise((r) => setTimeout(r, 1000));
+  };
+}
+
+/**
+ * sluice-native and the policy targets: the agent's Postgres proxy in its own process
+ * (sluice-proxy-server.ts), recording on, with `policy` on every session.
+ */
+async function startSluiceNative(
+  cluster: Cluster,
+  name: string,
+  policy: BenchPolicyKind,
+): Promise<{ np: NodeProc; target?: Target }> {
+  const port = await freePort();
+  const token = `bench-${randomBytes(16).toString("hex")}`;
+  const spoolDir = mkdtempSync("/tmp/sluice-bench-spool-");
+  registerTemp(spoolDir);
+  const np = await startNodeProcess(
+    name,
+    "bench/lib/sluice-proxy-server.ts",
+    [
+      "--port",
+      String(port),
+      "--upstream-port",
+      String(cluster.port),
+      "--upstream-user",
+      "bench",
+      "--upstream-db",
+      "bench",
+      "--spool-dir",
+      spoolDir,
+      "--policy",
+      policy,
+    ],
+    { BENCH_UPSTREAM_PASSWORD: cluster.conn.password, BENCH_TOKEN: token },
+  );
+  if (!np.proc) return { np };
+  const conn = { ...cluster.conn, port, password: token };
+  const why = await checkPolicyTarget(conn, policy);
+  if (why) {
+    np.reason = `policy check failed: ${why}`;
+    return { np };
+  }
+  const recording = `recording: ${String(np.ready?.recorderDetail ?? np.ready?.recorder)}`;
+  return {
+    np,
+    target: {
+      name,
+      conn,
+      pid: np.proc.pid,
+      settle: gcSettle(np.proc.pid),
+      detail:
+        policy === "none"
+          ? `agent Postgres proxy, ${recording}`
+          : `agent Postgres proxy with a policy on every session (${String(np.ready?.policyDetail)}; checked at start: a DROP is refused${policy === "mask" ? ", big.id comes back masked" : policy === "detect" ? ", an email in a value comes back masked" : ""}), ${recording}`,
+    },
   };
 }
 
@@ -370,37 +456,14 @@ async function main(): Promise<void> {
   }
 
   let sluice: NodeProc | undefined;
-  if (cfg.targets.includes("sluice-native")) {
-    const port = await freePort();
-    const token = `bench-${randomBytes(16).toString("hex")}`;
-    const spoolDir = mkdtempSync("/tmp/sluice-bench-spool-");
-    registerTemp(spoolDir);
-    sluice = await startNodeProcess(
-      "sluice-native",
-      "bench/lib/sluice-proxy-server.ts",
-      [
-        "--port",
-        String(port),
-        "--upstream-port",
-        String(cluster.port),
-        "--upstream-user",
-        "bench",
-        "--upstream-db",
-        "bench",
-        "--spool-dir",
-        spoolDir,
-      ],
-      { BENCH_UPSTREAM_PASSWORD: cluster.conn.password, BENCH_TOKEN: token },
-    );
-    if (sluice.proc) {
-      targets.push({
-        name: "sluice-native",
-        conn: { ...cluster.conn, port, password: token },
-        pid: sluice.proc.pid,
-        settle: gcSettle(sluice.proc.pid),
-        detail: `agent Postgres proxy, recording: ${String(sluice.ready?.recorderDetail ?? sluice.ready?.recorder)}`,
-      });
-    } else unavailable.set("sluice-native", sluice.reason ?? "failed");
+  const policyProcs = new Map<string, NodeProc>();
+  for (const name of ["sluice-native", ...Object.keys(POLICY_TARGETS)]) {
+    if (!cfg.targets.includes(name)) continue;
+    const started = await startSluiceNative(cluster, name, POLICY_TARGETS[name] ?? "none");
+    if (name === "sluice-native") sluice = started.np;
+    else policyProcs.set(name, started.np);
+    if (started.target) targets.push(started.target);
+    else unavailable.set(name, started.np.reason ?? "failed");
   }
   let tunnel: TunnelProcs | undefined;
   if (cfg.targets.includes("sluice-tunnel")) {
@@ -431,7 +494,7 @@ async function main(): Promise<void> {
 
   const proxies = targets.filter((t) => t.pid !== undefined && t.name !== "pgbouncer-session");
   const idle = new Map<string, IdleResult>();
-  for (const t of proxies) {
+  for (const t of cfg.workloads.includes("idle") ? proxies : []) {
     log(`idle sessions: ${cfg.idleSessions} through ${t.name}`);
     try {
       idle.set(t.name, await idleSessions(t, cfg.idleSessions, 50, 180_000));
@@ -452,9 +515,10 @@ async function main(): Promise<void> {
 
   const records = new Map<WorkloadId, RunRecord[]>();
   for (const w of workloadsInRounds) records.set(w.id, []);
+  const inRounds = workloadsInRounds.filter((w) => cfg.workloads.includes(w.id));
   for (let round = 0; round < cfg.rounds; round++) {
     const order = targets.map((_, i) => targets[(i + round) % targets.length] as Target);
-    for (const w of workloadsInRounds) {
+    for (const w of inRounds) {
       for (const t of order) {
         const sample = await runWorkload(w.id, t);
         records.get(w.id)?.push({ target: t.name, round, sample });
@@ -470,14 +534,22 @@ async function main(): Promise<void> {
   }
 
   const streams = new Map<string, StreamResult>();
-  for (const t of targets.filter((x) => x.name !== "pgbouncer-session")) {
+  const streamed = cfg.workloads.includes("stream") ? targets : [];
+  for (const t of streamed.filter((x) => x.name !== "pgbouncer-session")) {
     log(`stream: ${fmt(cfg.streamRows)} rows through ${t.name}`);
     streams.set(t.name, await streamRows(t, cfg.streamRows, 600_000));
   }
 
-  const statProcs = [sluice?.proc, tunnel?.agent.proc, tunnel?.cli.proc].filter((p) => p !== undefined);
+  const statProcs = [
+    sluice?.proc,
+    tunnel?.agent.proc,
+    tunnel?.cli.proc,
+    ...[...policyProcs.values()].map((np) => np.proc),
+  ].filter((p) => p !== undefined);
   for (const p of statProcs) process.kill(p.pid, "SIGUSR2");
   if (statProcs.length) await new Promise((r) => setTimeout(r, 500));
+  for (const [name, np] of policyProcs)
+    if (np.lastStats) log(`${name} stats at the end: ${JSON.stringify(np.lastStats)}`);
   const load1 = loadavg();
   const report = buildReport({
     cluster,
@@ -495,8 +567,8 @@ async function main(): Promise<void> {
   });
   process.stdout.write(report.stdout);
   if (!argv["no-write"]) {
-    writeFileSync(join(repoRoot, "bench/RESULTS.md"), report.markdown);
-    log("wrote bench/RESULTS.md");
+    writeResultsSection(join(repoRoot, "bench/RESULTS.md"), "pg", report.markdown);
+    log("wrote the pg section of bench/RESULTS.md");
   }
 }
 

@@ -2,14 +2,15 @@
  * The agent's Postgres proxy on its own listener, in its own process, so the bench can
  * measure its CPU and RSS apart from the load generator:
  *   node --import tsx bench/lib/sluice-proxy-server.ts --port N --upstream-port M \
- *     --upstream-user bench --upstream-db bench --spool-dir DIR
+ *     --upstream-user bench --upstream-db bench --spool-dir DIR [--policy none|guard|mask]
  * The upstream password and the client token come from the environment
  * (BENCH_UPSTREAM_PASSWORD, BENCH_TOKEN) so they never show in `ps`.
+ * `--policy` attaches the bench policy (sluice-target.ts benchPolicies) to every session.
  * Prints one JSON line: {"ready":true,...} or {"ready":false,"reason":"..."}.
  */
 import { createServer, type Socket } from "node:net";
 import { parseArgs } from "node:util";
-import { loadSluiceProxy } from "./sluice-target";
+import { type BenchPolicyKind, benchPolicyKinds, loadSluiceProxy } from "./sluice-target";
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     "upstream-db": { type: "string", default: "bench" },
     "record-rows-limit": { type: "string", default: "100" },
     "spool-dir": { type: "string" },
+    policy: { type: "string", default: "none" },
   },
 });
 
@@ -30,6 +32,9 @@ function say(o: Record<string, unknown>): void {
 const port = Number(values.port);
 let proxy: Awaited<ReturnType<typeof loadSluiceProxy>>;
 try {
+  const policy = values.policy as BenchPolicyKind;
+  if (!benchPolicyKinds.includes(policy))
+    throw new Error(`--policy must be one of ${benchPolicyKinds.join(", ")}, not ${values.policy}`);
   proxy = await loadSluiceProxy({
     upstream: {
       host: values["upstream-host"] ?? "127.0.0.1",
@@ -41,6 +46,7 @@ try {
     token: process.env.BENCH_TOKEN ?? "",
     recordRowsLimit: Number(values["record-rows-limit"]),
     spoolDir: values["spool-dir"] ?? "/tmp/sluice-bench-spool",
+    policy,
   });
 } catch (e) {
   say({ ready: false, reason: (e instanceof Error ? e.message : String(e)).split("\n")[0] });
@@ -58,7 +64,13 @@ server.on("error", (e) => {
   process.exit(3);
 });
 server.listen(port, "127.0.0.1", () => {
-  say({ ready: true, port, recorder: proxy.recorder, recorderDetail: proxy.recorderDetail });
+  say({
+    ready: true,
+    port,
+    recorder: proxy.recorder,
+    recorderDetail: proxy.recorderDetail,
+    policyDetail: proxy.policyDetail,
+  });
 });
 
 process.on("SIGUSR2", () => {

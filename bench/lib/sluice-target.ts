@@ -14,14 +14,19 @@
  * uploaded (there is no control plane), so spooled sessions stay on disk until the
  * bench removes the directory. Anything that does not load or fit throws with the
  * reason, and the bench reports the target as unavailable.
+ *
+ * With `policy: "guard" | "mask"` every session also carries a SessionPolicy built as
+ * apps/agent/src/listeners/pg-service.ts builds it: createPolicyCompiler().forConnection()
+ * over the PolicySpecs of benchPolicies(), then sessionPolicy() per session, its events
+ * appended to the same spool.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import type { Server, Socket } from "node:net";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { ConnParams } from "./cluster";
-import { repoRoot } from "./proc";
+import { type ConnParams, pgEnv } from "./cluster";
+import { repoRoot, run } from "./proc";
 
 export interface PgTarget {
   sessionId: string;
@@ -33,7 +38,16 @@ export interface PgTarget {
   ssl: { mode: "disable" };
   recordRowsLimit: number;
   recorder: unknown;
+  policy?: unknown;
 }
+
+/**
+ * `guard`: guardrails only; `detect`: the same guardrails plus masking whose detectors
+ * scan every text value (values that match are rewritten; in `big` none do); `mask`:
+ * the guardrails plus masking that rewrites every row of `big`.
+ */
+export const benchPolicyKinds = ["none", "guard", "detect", "mask"] as const;
+export type BenchPolicyKind = (typeof benchPolicyKinds)[number];
 
 export interface SluiceProxyOptions {
   upstream: ConnParams;
@@ -41,12 +55,15 @@ export interface SluiceProxyOptions {
   token: string;
   recordRowsLimit: number;
   spoolDir: string;
+  policy?: BenchPolicyKind;
 }
 
 export interface LoadedProxy {
   handle: (socket: Socket) => void;
   recorder: "spool";
   recorderDetail: string;
+  /** The policy every session carries, in words; "none" without one. */
+  policyDetail: string;
   stats: () => Record<string, number>;
   close: () => Promise<void>;
 }
@@ -60,6 +77,10 @@ export const recordingModule =
   process.env.SLUICE_RECORDING_MODULE ?? join(repoRoot, "packages/recording/src/index.ts");
 export const pgRecorderModule =
   process.env.SLUICE_PG_RECORDER_MODULE ?? join(repoRoot, "apps/agent/src/recording/pg-recorder.ts");
+export const sessionPolicyModule =
+  process.env.SLUICE_SESSION_POLICY_MODULE ?? join(repoRoot, "apps/agent/src/policy/session-policy.ts");
+export const policyModule =
+  process.env.SLUICE_POLICY_MODULE ?? join(repoRoot, "packages/policy/src/index.ts");
 
 function isObj(v: unknown): v is Obj {
   return typeof v === "object" && v !== null;
@@ -109,6 +130,8 @@ interface SpoolLike {
 interface Recording {
   /** Builds the per-session recorder, as the agent's pg-service does. */
   forSession: (sessionId: string) => unknown;
+  /** The agent's EventSink.append (policy events go through it too). */
+  append: (sessionId: string, kind: string, payload: Record<string, unknown>) => void;
   detail: string;
   stats: () => Record<string, number>;
   close: () => Promise<void>;
@@ -159,6 +182,7 @@ async function spoolRecording(dir: string): Promise<Recording> {
         identity: { id: "bench", name: "bench", kind: "user" },
         via: "credential",
       }),
+    append: sink.append,
     detail: `packages/recording createSpool() in a temp dir (written and fsync'd, not uploaded) via apps/agent createPgRecorder()`,
     stats: () => ({
       recordedEvents: events,
@@ -171,9 +195,142 @@ async function spoolRecording(dir: string): Promise<Recording> {
   };
 }
 
+const guardrails = [
+  {
+    name: "no-ddl",
+    action: "deny",
+    statementKinds: ["DROP", "TRUNCATE", "ALTER", "GRANT", "COPY PROGRAM"],
+  },
+  { name: "writes-need-where", action: "deny", requireWhere: true },
+  // A table the workloads never touch: the objects check runs on every statement.
+  { name: "no-payroll", action: "deny", objects: ["public.payroll"] },
+];
+
+/**
+ * Detectors cover every column, so they scan every text value (in `big`: `payload`, in
+ * full). `detect` masks whole columns the workloads never read (`email`, `card_number`);
+ * `mask` rewrites every row of `big` (`id`) and pgbench_accounts.filler.
+ */
+const detectorRules = [
+  { name: "emails", detector: "email", action: "redact" },
+  { name: "cards", detector: "credit_card", action: "keep_last", keep: 4 },
+];
+const maskingRules: Record<"detect" | "mask", object[]> = {
+  detect: [...detectorRules, { name: "contact", columns: ["^email$", "^card_number$"], action: "redact" }],
+  mask: [
+    ...detectorRules,
+    { name: "account-ids", columns: ["^id$", "^filler$"], action: "keep_last", keep: 4 },
+  ],
+};
+
+/** The PolicySpecs (as the control plane sends them) attached to the bench connection. */
+export function benchPolicies(kind: BenchPolicyKind): { id: string; name: string; [k: string]: string }[] {
+  if (kind === "none") return [];
+  return [
+    {
+      id: "00000000-0000-4000-8000-00000000b0e1",
+      name: `bench-${kind}`,
+      guardrailsJson: JSON.stringify(guardrails),
+      maskingJson: JSON.stringify(kind === "guard" ? [] : maskingRules[kind]),
+      reviewRulesJson: "[]",
+    },
+  ];
+}
+
+export function describePolicy(kind: BenchPolicyKind): string {
+  if (kind === "none") return "none";
+  const guard =
+    "guardrails deny DROP/TRUNCATE/ALTER/GRANT/COPY PROGRAM, UPDATE/DELETE without WHERE, and any statement naming public.payroll";
+  if (kind === "guard") return guard;
+  const detectors = "email detector (redact), credit_card detector (keep_last 4)";
+  if (kind === "detect")
+    return `${guard}; masking: ${detectors}, columns ^email$|^card_number$ redact (detectors scan every text value; nothing in big matches, so no row is rewritten)`;
+  return `${guard}; masking: ${detectors}, columns ^id$|^filler$ keep_last 4 (rewrites every row of big; detectors scan every text value)`;
+}
+
+interface SessionPolicies {
+  forSession: (sessionId: string) => unknown;
+  stats: () => Record<string, number>;
+}
+
+/**
+ * Compiles benchPolicies(kind) with the agent's policy compiler, after the SQL parser is
+ * loaded (as apps/agent/src/agent.ts does), and checks the guard decides as expected.
+ */
+async function sessionPolicies(kind: BenchPolicyKind, rec: Recording): Promise<SessionPolicies | undefined> {
+  if (kind === "none") return undefined;
+  const policyMod = await importFile(policyModule);
+  await required(policyMod, "initSqlParser", policyModule)();
+  const mod = await importFile(sessionPolicyModule);
+  const createPolicyCompiler = required(mod, "createPolicyCompiler", sessionPolicyModule);
+  const sessionPolicy = required(mod, "sessionPolicy", sessionPolicyModule);
+  const compiler = createPolicyCompiler({ hashKey: randomBytes(32) });
+  const specs = benchPolicies(kind);
+  const conn = { policyIds: specs.map((p) => p.id) };
+  const compiled = method(compiler, ["forConnection"])?.fn(conn, new Map(specs.map((p) => [p.id, p])));
+  if (!isObj(compiled)) throw new Error("createPolicyCompiler().forConnection() compiled no policy");
+  const verdict = (sql: string) =>
+    (method(compiled.guard, ["evaluate"])?.fn(sql) as { action?: string } | undefined)?.action;
+  if (verdict("DROP TABLE IF EXISTS payroll") !== "deny" || verdict("SELECT 1") !== "allow")
+    throw new Error("the compiled guard does not deny DROP and allow SELECT");
+  if (kind !== "guard" && !compiled.masking) throw new Error("the compiled policy has no masking plan");
+  const decisions: Record<string, number> = {};
+  let maskedValues = 0;
+  const record = (sessionId: string, ev: Record<string, unknown>) => {
+    const d = String(ev.decision);
+    decisions[d] = (decisions[d] ?? 0) + 1;
+    if (isObj(ev.counts)) for (const n of Object.values(ev.counts)) maskedValues += Number(n) || 0;
+    rec.append(sessionId, "policy", ev);
+  };
+  return {
+    forSession: (sessionId) =>
+      sessionPolicy({
+        compiled,
+        sessionId,
+        requestReview: async () => ({ approved: false, reason: "the bench has no reviewers" }),
+        record: (ev: Record<string, unknown>) => record(sessionId, ev),
+      }),
+    stats: () => ({
+      policyDenied: decisions.denied ?? 0,
+      policyMaskedSessions: decisions.masked ?? 0,
+      maskedValues,
+    }),
+  };
+}
+
+/**
+ * Checks through a started policy target that a denied statement is refused (a DROP
+ * that would do nothing if it ran) and, for `mask`, that `big`'s id comes back masked
+ * (`detect`: that an email in a value does).
+ * Returns why the target is unusable, or undefined.
+ */
+export async function checkPolicyTarget(
+  conn: ConnParams,
+  kind: BenchPolicyKind,
+): Promise<string | undefined> {
+  if (kind === "none") return undefined;
+  const psql = (sql: string) =>
+    run("psql", ["-X", "-A", "-t", "-c", sql], { env: pgEnv(conn), timeoutMs: 20_000 });
+  const drop = await psql("DROP TABLE IF EXISTS payroll");
+  if (drop.code === 0 || !drop.stderr.includes("no-ddl"))
+    return `DROP was not refused by the policy (${drop.stderr.trim() || `psql exit ${drop.code}`})`;
+  if (kind === "detect") {
+    const row = await psql("SELECT 'write to ada@example.com' AS note");
+    if (row.stdout.trim() !== "write to [email]")
+      return `an email came back as ${JSON.stringify(row.stdout.trim())}, not masked (${row.stderr.trim()})`;
+    return undefined;
+  }
+  if (kind !== "mask") return undefined;
+  const row = await psql("SELECT id FROM big WHERE id = 123456");
+  if (row.stdout.trim() !== "**3456")
+    return `id 123456 came back as ${JSON.stringify(row.stdout.trim())}, not masked to **3456 (${row.stderr.trim()})`;
+  return undefined;
+}
+
 export async function loadSluiceProxy(opts: SluiceProxyOptions): Promise<LoadedProxy> {
   const mod = await importFile(agentPgModule);
   const rec = await spoolRecording(opts.spoolDir);
+  const policies = await sessionPolicies(opts.policy ?? "none", rec);
 
   let sessions = 0;
   let denied = 0;
@@ -195,6 +352,7 @@ export async function loadSluiceProxy(opts: SluiceProxyOptions): Promise<LoadedP
       ssl: { mode: "disable" },
       recordRowsLimit: opts.recordRowsLimit,
       recorder: rec.forSession(sessionId),
+      ...(policies ? { policy: policies.forSession(sessionId) } : {}),
     };
   };
   const logger = await benchLogger();
@@ -235,7 +393,8 @@ export async function loadSluiceProxy(opts: SluiceProxyOptions): Promise<LoadedP
     handle,
     recorder: "spool",
     recorderDetail: rec.detail,
-    stats: () => ({ sessions, denied, ...rec.stats() }),
+    policyDetail: describePolicy(opts.policy ?? "none"),
+    stats: () => ({ sessions, denied, ...rec.stats(), ...policies?.stats() }),
     close: async () => {
       await closeProxy?.();
       await rec.close();

@@ -30,6 +30,7 @@ import { repoRoot } from "./proc";
 type AgentConfigMod = typeof import("../../apps/agent/src/config");
 type StateStoreMod = typeof import("../../apps/agent/src/link/state-store");
 type PgServiceMod = typeof import("../../apps/agent/src/listeners/pg-service");
+type SessionPolicyMod = typeof import("../../apps/agent/src/policy/session-policy");
 type TunnelListenerMod = typeof import("../../apps/agent/src/listeners/tunnel-listener");
 type AuthorizerMod = typeof import("../../apps/agent/src/sessions/authorizer");
 type GrantVerifierMod = typeof import("../../apps/agent/src/sessions/grant-verifier");
@@ -83,6 +84,7 @@ async function start() {
     secrets,
     { createSpool },
     { createLogger },
+    { createPolicyCompiler },
   ] = await Promise.all([
     load<AgentConfigMod>("apps/agent/src/config.ts"),
     load<StateStoreMod>("apps/agent/src/link/state-store.ts"),
@@ -94,6 +96,7 @@ async function start() {
     load<SecretsMod>("packages/secrets/src/index.ts"),
     load<RecordingMod>("packages/recording/src/index.ts"),
     load<LoggerMod>("packages/logger/src/index.ts"),
+    load<SessionPolicyMod>("apps/agent/src/policy/session-policy.ts"),
   ]);
 
   const fixture = JSON.parse(readFileSync(String(values.fixture), "utf8")) as TunnelServerFixture;
@@ -208,6 +211,10 @@ async function start() {
     spool,
     tls: () => undefined,
     logger: logger.child({ component: "postgres" }),
+    // The bench connection has no policy; a review could not be decided without a control plane.
+    policies: createPolicyCompiler({ hashKey: Buffer.alloc(32, 7) }),
+    store,
+    reviews: { request: async () => ({ approved: false, reason: "no control plane in the bench" }) },
   });
   const server: tls.Server = createTunnelServer({
     tls: { cert: readFileSync(fixture.certFile, "utf8"), key: readFileSync(fixture.keyFile, "utf8") },

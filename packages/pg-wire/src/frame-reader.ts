@@ -65,6 +65,11 @@ export class FrameReader {
     this.maxTyped = max;
   }
 
+  /** Upper bound for the declared length of a typed frame. */
+  get maxFrameLength(): number {
+    return this.maxTyped;
+  }
+
   /** Bytes received but not yet returned as frames. */
   get buffered(): number {
     return this.avail;
@@ -76,9 +81,13 @@ export class FrameReader {
     this.avail += chunk.length;
   }
 
-  /** Advances to the next complete frame. Returns false when more bytes are needed. */
+  /**
+   * Advances to the next complete frame. Returns false when more bytes are needed; the
+   * previous frame is then forgotten, so an idle reader holds no chunk it has read.
+   */
   next(): boolean {
     if (this.failure) throw this.failure;
+    this.buf = EMPTY;
     const headerLength = this.startupMode ? 4 : 5;
     if (this.avail < headerLength) return false;
     const head = this.chunks[0]!;
@@ -124,13 +133,24 @@ export class FrameReader {
     return { type: this.type, body: this.body(), raw: this.raw() };
   }
 
-  /** Returns and forgets every buffered byte (e.g. before handing the socket to TLS). */
+  /**
+   * Returns and forgets every buffered byte (e.g. before handing the socket to TLS or to
+   * a relay); the current frame is forgotten too, so the reader holds no chunk.
+   */
   drain(): Buffer[] {
-    const out = this.chunks.map((c, i) => (i === 0 ? c.subarray(this.pos) : c));
+    const out: Buffer[] = [];
+    for (let i = 0; i < this.chunks.length; i++) {
+      const c = i === 0 ? this.chunks[0]!.subarray(this.pos) : this.chunks[i]!;
+      if (c.length > 0) out.push(c);
+    }
     this.chunks = [];
     this.pos = 0;
     this.avail = 0;
-    return out.filter((c) => c.length > 0);
+    this.buf = EMPTY;
+    this.start = 0;
+    this.bodyStart = 0;
+    this.end = 0;
+    return out;
   }
 
   private check(declared: number, type: number): void {
@@ -193,7 +213,8 @@ export class FrameReader {
   }
 }
 
-function describeType(type: number): string {
+/** A message type byte as shown in error messages: `'Q'` or `0x00`. */
+export function describeType(type: number): string {
   return type >= 0x20 && type < 0x7f ? `'${String.fromCharCode(type)}'` : `0x${type.toString(16)}`;
 }
 

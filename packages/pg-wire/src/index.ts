@@ -28,6 +28,7 @@ export {
   type FrameReaderOptions,
   readFrames,
 } from "./frame-reader";
+export { FrameScanner, type FrameSink, frameTypes } from "./frame-scanner";
 export {
   type BindMessage,
   type ExecuteMessage,

@@ -21,6 +21,20 @@ describe("SCRAM-SHA-256 client", () => {
     expect(() => c.verifyServerFinal(serverFinal)).not.toThrow();
   });
 
+  it("reuses a derived key only for the same password, salt and iteration count", async () => {
+    const clients = [rfcClient(), rfcClient()];
+    expect(await Promise.all(clients.map((c) => c.clientFinal(serverFirst)))).toEqual([
+      clientFinal,
+      clientFinal,
+    ]);
+    for (const c of clients) expect(() => c.verifyServerFinal(serverFinal)).not.toThrow();
+    const other = createScramClient({ username: "user", password: "pencil2", nonce: "rOprNGfwEbeRWgbNEkqO" });
+    expect(await other.clientFinal(serverFirst)).not.toBe(clientFinal);
+    expect(() => other.verifyServerFinal(serverFinal)).toThrow(/server signature mismatch/);
+    const moreRounds = rfcClient();
+    expect(await moreRounds.clientFinal(serverFirst.replace("i=4096", "i=4097"))).not.toBe(clientFinal);
+  });
+
   it("rejects a wrong server signature without naming the password", async () => {
     const c = rfcClient();
     await c.clientFinal(serverFirst);

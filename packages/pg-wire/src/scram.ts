@@ -51,12 +51,38 @@ function xor(a: Buffer, b: Buffer): Buffer {
   return out;
 }
 
-function saltedPassword(password: string, salt: Buffer, iterations: number): Promise<Buffer> {
+function derive(password: string, salt: Buffer, iterations: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    pbkdf2(password.normalize("NFKC"), salt, iterations, 32, "sha256", (err, key) =>
+    pbkdf2(password, salt, iterations, 32, "sha256", (err, key) =>
       err ? reject(new ProtocolError("auth_failed", "SCRAM key derivation failed")) : resolve(key),
     );
   });
+}
+
+/** Salted passwords derived lately, so a burst of connections as one role runs PBKDF2 once. */
+const MAX_CACHED_KEYS = 256;
+const derived = new Map<string, Promise<Buffer>>();
+
+/**
+ * PBKDF2 of the password for this salt and iteration count (thousands of HMAC rounds).
+ * The result is kept in memory, keyed by a digest of all three, like PgBouncer keeps the
+ * SCRAM keys of the passwords it knows; a changed password or salt is a new key.
+ */
+function saltedPassword(password: string, salt: Buffer, iterations: number): Promise<Buffer> {
+  const normalized = password.normalize("NFKC");
+  const id = createHash("sha256")
+    .update(salt)
+    .update(`\0${iterations}\0`)
+    .update(normalized)
+    .digest("base64");
+  let key = derived.get(id);
+  if (!key) {
+    key = derive(normalized, salt, iterations);
+    key.catch(() => derived.delete(id));
+    derived.set(id, key);
+    if (derived.size > MAX_CACHED_KEYS) derived.delete(derived.keys().next().value as string);
+  }
+  return key;
 }
 
 interface ServerFirst {

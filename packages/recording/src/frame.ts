@@ -19,6 +19,45 @@ function kindBytes(kind: string): Buffer {
   return bytes;
 }
 
+/** CRC-32 (IEEE) lookup tables for slicing by 8 bytes. */
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256 * 8);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    for (let s = 1; s < 8; s++)
+      t[s * 256 + n] = (t[(s - 1) * 256 + n]! >>> 8) ^ t[t[(s - 1) * 256 + n]! & 0xff]!;
+  }
+  return t;
+})();
+/** Below this many bytes the table loop beats a call into zlib. */
+const SMALL_CRC_BYTES = 512;
+
+/** CRC-32 of `buf[start, end)`, the same value as zlib's `crc32()`. */
+export function crc32Of(buf: Buffer, start: number, end: number): number {
+  if (end - start >= SMALL_CRC_BYTES) return crc32(buf.subarray(start, end));
+  const t = CRC_TABLE;
+  let c = -1;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    c ^= buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24);
+    c =
+      t[1792 + (c & 0xff)]! ^
+      t[1536 + ((c >>> 8) & 0xff)]! ^
+      t[1280 + ((c >>> 16) & 0xff)]! ^
+      t[1024 + (c >>> 24)]! ^
+      t[768 + buf[i + 4]!]! ^
+      t[512 + buf[i + 5]!]! ^
+      t[256 + buf[i + 6]!]! ^
+      t[buf[i + 7]!]!;
+  }
+  for (; i < end; i++) c = t[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
 export interface StoredRecord {
   seq: number;
   atUnixMs: number;
@@ -41,18 +80,62 @@ export interface ParseResult {
 
 /** Encodes one record as `[u32 length][u32 crc32][body]`. The caller keeps the body within its size cap. */
 export function encodeFrame(record: StoredRecord): Buffer {
-  const kind = kindBytes(record.kind);
-  const payloadBytes = Buffer.byteLength(record.payloadJson, "utf8");
-  const bodyLength = BODY_FIXED_BYTES + kind.length + payloadBytes;
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bodyLength);
-  frame.writeUInt32LE(bodyLength, 0);
-  frame.writeDoubleLE(record.seq, 8);
-  frame.writeDoubleLE(record.atUnixMs, 16);
-  frame.writeUInt16LE(kind.length, 24);
-  kind.copy(frame, 26);
-  frame.write(record.payloadJson, 26 + kind.length, "utf8");
-  frame.writeUInt32LE(crc32(frame.subarray(FRAME_HEADER_BYTES)), 4);
-  return frame;
+  const frame = Buffer.allocUnsafe(maxFrameBytes(record.kind, record.payloadJson));
+  const n = encodeFrameInto(frame, 0, record.seq, record.atUnixMs, record.kind, record.payloadJson);
+  return n === frame.length ? frame : frame.subarray(0, n);
+}
+
+/** Room `encodeFrameInto` may need for a record (exact for long payloads, an upper bound otherwise). */
+export function maxFrameBytes(kind: string, payloadJson: string): number {
+  const payload =
+    payloadJson.length <= 16 * 1024 ? payloadJson.length * 3 : Buffer.byteLength(payloadJson, "utf8");
+  return FRAME_HEADER_BYTES + BODY_FIXED_BYTES + kindBytes(kind).length + payload;
+}
+
+/**
+ * Encodes one record at `target[offset]`, which has at least `maxFrameBytes()` bytes of
+ * room, and returns the frame's length.
+ */
+export function encodeFrameInto(
+  target: Buffer,
+  offset: number,
+  seq: number,
+  atUnixMs: number,
+  kind: string,
+  payloadJson: string,
+): number {
+  const k = kindBytes(kind);
+  const kindLength = k.length;
+  const kindAt = offset + FRAME_HEADER_BYTES + BODY_FIXED_BYTES;
+  const payloadBytes = payloadJson.length === 0 ? 0 : target.write(payloadJson, kindAt + kindLength, "utf8");
+  const bodyLength = BODY_FIXED_BYTES + kindLength + payloadBytes;
+  putUint32LE(target, offset, bodyLength);
+  target.writeDoubleLE(seq, offset + 8);
+  target.writeDoubleLE(atUnixMs, offset + 16);
+  target[offset + 24] = kindLength & 0xff;
+  target[offset + 25] = kindLength >>> 8;
+  for (let i = 0; i < kindLength; i++) target[kindAt + i] = k[i]!;
+  const bodyAt = offset + FRAME_HEADER_BYTES;
+  putUint32LE(target, offset + 4, crc32Of(target, bodyAt, bodyAt + bodyLength));
+  return FRAME_HEADER_BYTES + bodyLength;
+}
+
+/** Stores a u32 little-endian without Buffer's argument checks (the caller has the room). */
+function putUint32LE(target: Buffer, at: number, value: number): void {
+  target[at] = value & 0xff;
+  target[at + 1] = (value >>> 8) & 0xff;
+  target[at + 2] = (value >>> 16) & 0xff;
+  target[at + 3] = value >>> 24;
+}
+
+/** Sequence number of the frame at `offset` (of a buffer of frames this module encoded). */
+export function frameSeq(buf: Buffer, offset: number): number {
+  return buf.readDoubleLE(offset + FRAME_HEADER_BYTES);
+}
+
+/** Offset just past the frame at `offset`. */
+export function frameEnd(buf: Buffer, offset: number): number {
+  return offset + FRAME_HEADER_BYTES + buf.readUInt32LE(offset);
 }
 
 /** Size of the body a record would have, to enforce the record size cap before encoding. */

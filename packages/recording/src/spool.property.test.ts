@@ -8,6 +8,7 @@ type Op =
   | { op: "flush" }
   | { op: "reopen" }
   | { op: "crash" }
+  | { op: "idle" }
   | { op: "ack"; session: string; fraction: number };
 
 interface ModelSession {
@@ -34,6 +35,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.constant({ op: "flush" as const }) },
   { weight: 1, arbitrary: fc.constant({ op: "reopen" as const }) },
   { weight: 1, arbitrary: fc.constant({ op: "crash" as const }) },
+  { weight: 1, arbitrary: fc.constant({ op: "idle" as const }) },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -53,8 +55,14 @@ function modelFor(model: Map<string, ModelSession>, id: string): ModelSession {
   return s;
 }
 
+/** The spools' clock; "idle" moves it past the time after which a session's file is closed. */
+const clock = { t: 1_000_000 };
+
 async function apply(spool: Spool, open: () => Promise<Spool>, op: Op, model: Map<string, ModelSession>) {
   switch (op.op) {
+    case "idle":
+      clock.t += 10_000;
+      return spool;
     case "append": {
       const s = modelFor(model, op.session);
       for (let i = 0; i < op.count; i++) {
@@ -98,11 +106,18 @@ async function check(spool: Spool, model: Map<string, ModelSession>) {
 }
 
 describe("spool (property)", () => {
-  it("never loses a durable, unacknowledged event across appends, flushes, reopens, crashes and acks", async () => {
+  it("never loses a durable, unacknowledged event across appends, flushes, idle periods, reopens, crashes and acks", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 30 }), (ops) =>
         withTempDir(async (dir) => {
-          const options: SpoolOptions = { dir, segmentBytes: 2048, flushIntervalMs: 1e9, flushBytes: 1e9 };
+          const options: SpoolOptions = {
+            dir,
+            segmentBytes: 2048,
+            flushIntervalMs: 1e9,
+            flushBytes: 1e9,
+            idleFileMs: 5000,
+            now: () => clock.t,
+          };
           const open = () => createSpool(options);
           const model = new Map<string, ModelSession>();
           let spool = await open();

@@ -1,7 +1,8 @@
-import { readdir, readFile, stat, truncate, writeFile } from "node:fs/promises";
+import { readdir, readFile, readlink, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseFrames } from "./frame";
+import { EncodedPayload } from "./payload";
 import { createSpool } from "./spool";
 import { payloadOf, readAll, withTempDir } from "./spool.testing";
 
@@ -10,6 +11,17 @@ const MAX_BODY = 1024 * 1024;
 async function segmentFiles(dir: string, sessionId: string): Promise<string[]> {
   const names = await readdir(join(dir, sessionId));
   return names.filter((n) => n.endsWith(".seg")).sort();
+}
+
+/** Segment files of the session this process holds open (Linux: /proc/self/fd). */
+async function openSegmentFiles(dir: string, sessionId: string): Promise<number> {
+  const prefix = `${join(dir, sessionId)}/`;
+  let n = 0;
+  for (const fd of await readdir("/proc/self/fd")) {
+    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => "");
+    if (target.startsWith(prefix) && target.endsWith(".seg")) n++;
+  }
+  return n;
 }
 
 async function frameOffsets(path: string) {
@@ -172,6 +184,42 @@ describe("spool", () => {
       expect(big!.payloadJson.length).toBeLessThanOrEqual(8192);
       expect(payloadOf(bad!)).toMatchObject({ unserializable: true });
       await spool.close();
+    }));
+
+  it("stores a pre-encoded payload as it is, under the same size cap", () =>
+    withTempDir(async (dir) => {
+      const spool = await createSpool({ dir, maxRecordBytes: 8192 });
+      spool.append("s1", "pg.statement", new EncodedPayload('{"kind":"query","text":"select \\"ü\\""}'));
+      spool.append("s1", "pg.result", new EncodedPayload(JSON.stringify({ rows: [["y".repeat(100_000)]] })));
+      await spool.flush();
+      const [statement, result] = await readAll(spool, "s1");
+      expect(statement!.payloadJson).toBe('{"kind":"query","text":"select \\"ü\\""}');
+      expect(payloadOf(statement!)).toEqual({ kind: "query", text: 'select "ü"' });
+      expect(payloadOf(result!)).toMatchObject({ truncated: true, originalBytes: 100_015 });
+      await spool.close();
+    }));
+
+  it("closes an idle session's segment file and continues the same segment on its next write", () =>
+    withTempDir(async (dir) => {
+      let t = 1_000_000;
+      const spool = await createSpool({ dir, now: () => t, flushIntervalMs: 1e9, idleFileMs: 2000 });
+      spool.append("idle", "x", { n: 1 });
+      spool.append("busy", "x", { n: 1 });
+      await spool.flush();
+      expect(await openSegmentFiles(dir, "idle")).toBe(1);
+      t += 5000;
+      spool.append("busy", "x", { n: 2 });
+      await spool.flush();
+      expect(await openSegmentFiles(dir, "idle")).toBe(0);
+      expect(await openSegmentFiles(dir, "busy")).toBe(1);
+      spool.append("idle", "x", { n: 2 });
+      await spool.flush();
+      expect(await segmentFiles(dir, "idle")).toHaveLength(1);
+      expect((await readAll(spool, "idle")).map(payloadOf)).toEqual([{ n: 1 }, { n: 2 }]);
+      await spool.close();
+      const reopened = await createSpool({ dir });
+      expect((await readAll(reopened, "idle")).map((r) => r.seq)).toEqual([1, 2]);
+      await reopened.close();
     }));
 
   it("reads records larger than a batch, one per batch", () =>

@@ -1,8 +1,9 @@
 import { EventEmitter } from "node:events";
 import { mkdir, rm, statfs, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { encodeFrame, type StoredRecord } from "./frame";
+import type { StoredRecord } from "./frame";
 import { encodePayload } from "./payload";
+import { bufferRecord } from "./spool-buffer";
 import { isValidSessionId, listSessionDirs, scanSession, writeAck } from "./spool-files";
 import { readRecords } from "./spool-reader";
 import { createSessionWriter, type SessionState } from "./spool-writer";
@@ -19,6 +20,8 @@ export interface SpoolOptions {
   segmentBytes?: number;
   /** Beyond this many unflushed bytes, appends are dropped and recorded as a gap. Default 64 MiB. */
   maxBufferedBytes?: number;
+  /** A session's segment file is closed once not written for this long (reopened on its next write). Default 2 s. */
+  idleFileMs?: number;
   /** Called when a background flush fails; the data stays buffered and is retried. */
   onError?: (err: unknown) => void;
   now?: () => number;
@@ -59,16 +62,6 @@ export interface Spool {
 }
 
 const MiB = 1024 * 1024;
-/** Appended events serialised together; bounds what waits unserialised in memory. */
-const ENCODE_BATCH = 256;
-
-interface Unencoded {
-  s: SessionState;
-  seq: number;
-  atUnixMs: number;
-  kind: string;
-  payload: unknown;
-}
 
 function serialQueue(): <T>(fn: () => Promise<T>) => Promise<T> {
   let tail: Promise<unknown> = Promise.resolve();
@@ -95,10 +88,14 @@ async function loadSessions(dir: string, maxBodyBytes: number): Promise<SessionS
       segments: scan.segments,
       active: undefined,
       buffer: [],
+      queued: undefined,
+      queuedBytes: 0,
       bufferedBytes: 0,
+      bufferedSeq: 0,
       dropped: undefined,
       dirReady: true,
       cursor: undefined,
+      writtenAt: 0,
     });
   }
   return loaded;
@@ -116,10 +113,14 @@ function newSession(dir: string, id: string): SessionState {
     segments: [],
     active: undefined,
     buffer: [],
+    queued: undefined,
+    queuedBytes: 0,
     bufferedBytes: 0,
+    bufferedSeq: 0,
     dropped: undefined,
     dirReady: false,
     cursor: undefined,
+    writtenAt: 0,
   };
 }
 
@@ -129,6 +130,7 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
   const flushIntervalMs = options.flushIntervalMs ?? 50;
   const flushBytes = options.flushBytes ?? 256 * 1024;
   const maxBufferedBytes = options.maxBufferedBytes ?? 64 * MiB;
+  const idleFileMs = options.idleFileMs ?? 2000;
   const now = options.now ?? Date.now;
   const onError = options.onError ?? (() => undefined);
   await mkdir(options.dir, { recursive: true });
@@ -138,63 +140,82 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
   const emitter = new EventEmitter();
   const exclusive = serialQueue();
   const writer = createSessionWriter({ segmentBytes: options.segmentBytes ?? 4 * MiB });
+  /** Sessions with buffered records (or a pending gap record). */
+  const dirty = new Set<SessionState>();
+  /** Sessions whose segment file is open. */
+  const openFiles = new Set<SessionState>();
   let buffered = 0;
   let timer: NodeJS.Timeout | undefined;
+  let idleTimer: NodeJS.Timeout | undefined;
   let closed = false;
-  // Appends stay cheap on the caller's hot path (a proxy relaying traffic); payloads
-  // are serialised together, at the latest when the next flush starts.
-  let unencoded: Unencoded[] = [];
 
-  const push = (s: SessionState, record: StoredRecord): void => {
-    const frame = encodeFrame(record);
-    s.buffer.push({ seq: record.seq, frame });
-    s.bufferedBytes += frame.length;
-    buffered += frame.length;
-  };
   const pushDropped = (s: SessionState): void => {
     if (!s.dropped) return;
     const { fromSeq, toSeq } = s.dropped;
     s.dropped = undefined;
     const payloadJson = JSON.stringify({ fromSeq, toSeq, reason: "dropped" });
-    push(s, { seq: toSeq, atUnixMs: now(), kind: "gap", payloadJson });
+    buffered += bufferRecord(s, toSeq, now(), "gap", payloadJson);
   };
-  const encodePending = (): void => {
-    if (unencoded.length === 0) return;
-    const batch = unencoded;
-    unencoded = [];
-    for (const e of batch) {
-      push(e.s, {
-        seq: e.seq,
-        atUnixMs: e.atUnixMs,
-        kind: e.kind,
-        payloadJson: encodePayload(e.kind, e.payload, maxBody),
-      });
-    }
+  const onFlushTimer = (): void => {
+    timer = undefined;
+    flush().catch(onFlushError);
+  };
+  const onFlushError = (err: unknown): void => {
+    onError(err);
+    schedule();
   };
   const schedule = (): void => {
     if (timer || closed) return;
-    const delay = buffered >= flushBytes ? 0 : flushIntervalMs;
-    timer = setTimeout(() => {
-      timer = undefined;
-      flush().catch((err: unknown) => {
-        onError(err);
-        schedule();
-      });
-    }, delay);
+    timer = setTimeout(onFlushTimer, buffered >= flushBytes ? 0 : flushIntervalMs);
     timer.unref();
   };
-  const flushLocked = async (): Promise<void> => {
-    encodePending();
-    const work = [...sessions.values()].filter((s) => s.buffer.length > 0 || s.dropped);
-    if (work.length === 0) return;
+  /**
+   * Closes the segment files of sessions that stopped writing, so an idle session holds
+   * no file; the next write reopens its newest segment.
+   */
+  const closeIdleFiles = async (): Promise<void> => {
+    const t = now();
+    for (const s of openFiles) {
+      if (t - s.writtenAt < idleFileMs || dirty.has(s)) continue;
+      openFiles.delete(s);
+      await writer.closeActive(s);
+    }
+  };
+  const onIdleTimer = (): void => {
+    idleTimer = undefined;
+    exclusive(closeIdleFiles).then(scheduleIdleClose).catch(onError);
+  };
+  const scheduleIdleClose = (): void => {
+    if (idleTimer || closed || openFiles.size === 0) return;
+    idleTimer = setTimeout(onIdleTimer, idleFileMs);
+    idleTimer.unref();
+  };
+  const writeSessions = async (work: SessionState[]): Promise<void> => {
     for (const s of work) pushDropped(s);
-    const results = await Promise.allSettled(work.map((s) => writer.write(s)));
+    const t = now();
+    const results = await Promise.allSettled(work.map((s) => writer.write(s, t)));
+    const written: string[] = [];
+    let failure: unknown;
+    for (let i = 0; i < work.length; i++) {
+      const s = work[i]!;
+      const r = results[i]!;
+      if (s.bufferedBytes > 0 || s.dropped) dirty.add(s);
+      if (s.active) openFiles.add(s);
+      if (r.status === "fulfilled") written.push(s.id);
+      else failure ??= r.reason;
+    }
     buffered = 0;
-    for (const s of sessions.values()) buffered += s.bufferedBytes;
-    const written = work.filter((_, i) => results[i]?.status === "fulfilled").map((s) => s.id);
+    for (const s of dirty) buffered += s.bufferedBytes;
+    scheduleIdleClose();
     if (written.length > 0) emitter.emit("flushed", written);
-    const failed = results.find((r) => r.status === "rejected");
-    if (failed) throw failed.reason;
+    if (failure !== undefined) throw failure;
+  };
+  const flushLocked = async (): Promise<void> => {
+    await closeIdleFiles();
+    if (dirty.size === 0) return;
+    const work = [...dirty];
+    dirty.clear();
+    await writeSessions(work);
   };
   const flush = (): Promise<void> => exclusive(flushLocked);
   const bytesFree = async (): Promise<number> => {
@@ -202,8 +223,11 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
     return stats.bavail * stats.bsize;
   };
   const removeIfDone = async (s: SessionState): Promise<void> => {
-    const complete = s.ended && s.buffer.length === 0 && !s.dropped && s.ackedSeq >= s.nextSeq - 1;
+    const complete =
+      s.ended && s.buffer.length === 0 && !s.queued && !s.dropped && s.ackedSeq >= s.nextSeq - 1;
     if (!complete) return;
+    openFiles.delete(s);
+    dirty.delete(s);
     await writer.closeActive(s);
     await rm(s.dir, { recursive: true, force: true });
     sessions.delete(s.id);
@@ -232,25 +256,22 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
   return {
     append(sessionId, kind, payload, atUnixMs = now()) {
       if (closed) throw new Error("recording spool is closed");
-      if (finished.has(sessionId)) throw new Error(`recording session ${sessionId} has ended`);
       let s = sessions.get(sessionId);
       if (!s) {
+        if (finished.has(sessionId)) throw new Error(`recording session ${sessionId} has ended`);
         s = newSession(options.dir, sessionId);
         sessions.set(sessionId, s);
       }
       if (s.ended) throw new Error(`recording session ${sessionId} has ended`);
       const seq = s.nextSeq++;
       if (buffered >= maxBufferedBytes) {
-        encodePending();
         s.dropped = { fromSeq: s.dropped?.fromSeq ?? seq, toSeq: seq };
+        dirty.add(s);
         return seq;
       }
-      if (s.dropped) {
-        encodePending();
-        pushDropped(s);
-      }
-      unencoded.push({ s, seq, atUnixMs, kind, payload });
-      if (unencoded.length >= ENCODE_BATCH) encodePending();
+      pushDropped(s);
+      buffered += bufferRecord(s, seq, atUnixMs, kind, encodePayload(kind, payload, maxBody));
+      dirty.add(s);
       schedule();
       return seq;
     },
@@ -287,8 +308,9 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
       exclusive(async () => {
         const s = sessions.get(sessionId);
         if (!s || s.ended) return;
-        await flushLocked();
+        if (dirty.delete(s)) await writeSessions([s]);
         s.ended = true;
+        openFiles.delete(s);
         await writer.closeActive(s);
         if (s.dirReady) await writeAck(s.dir, { ackedSeq: s.ackedSeq, ended: true });
         await removeIfDone(s);
@@ -302,7 +324,6 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
     bytesFree,
     hasRoom: async (floorBytes) => (await bytesFree()) >= floorBytes,
     spoolBytes: () => {
-      encodePending();
       let total = buffered;
       for (const s of sessions.values()) for (const seg of s.segments) total += seg.bytes;
       return total;
@@ -315,6 +336,8 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
       if (closed) return;
       clearTimeout(timer);
       timer = undefined;
+      clearTimeout(idleTimer);
+      idleTimer = undefined;
       await flush();
       closed = true;
       await exclusive(async () => {

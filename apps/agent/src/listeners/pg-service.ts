@@ -5,6 +5,9 @@ import type { Logger } from "@sluice/logger";
 import type { Spool } from "@sluice/recording";
 import type { SecretResolver } from "@sluice/secrets";
 import type { AgentConfig } from "../config";
+import type { StateStore } from "../link/state-store";
+import type { ReviewClient } from "../policy/review-client";
+import { type PolicyCompiler, sessionPolicy } from "../policy/session-policy";
 import { CancelRegistry, handlePgClient, PgClientError, type PgProxyDeps, type PgTarget } from "../postgres";
 import type { EventSink } from "../recording/event-sink";
 import { createPgRecorder } from "../recording/pg-recorder";
@@ -21,6 +24,10 @@ export interface PgServiceDeps {
   spool: Pick<Spool, "hasRoom">;
   tls: () => tls.SecureContext | undefined;
   logger: Logger;
+  /** Compiles the connection's policies; sessions of connections whose policy cannot be enforced are refused. */
+  policies: PolicyCompiler;
+  store: Pick<StateStore, "state">;
+  reviews: Pick<ReviewClient, "request">;
 }
 
 /** Maps Sluice errors to what a Postgres client should see. */
@@ -48,6 +55,16 @@ export function createPgService(deps: PgServiceDeps) {
         "this agent's recording disk is full; new sessions are refused until it drains",
       );
     }
+    const compiled = deps.policies.forConnection(conn, deps.store.state.policies);
+    const sid = s.claims.sid;
+    const policy = compiled
+      ? sessionPolicy({
+          compiled,
+          sessionId: sid,
+          requestReview: deps.reviews.request,
+          record: (ev) => deps.sink.append(sid, "policy", ev),
+        })
+      : undefined;
     let release: (() => Promise<void>) | undefined;
     let username = conn.username;
     let resolved: Promise<string> | undefined;
@@ -77,6 +94,7 @@ export function createPgService(deps: PgServiceDeps) {
         ...(conn.tls?.serverName ? { servername: conn.tls.serverName } : {}),
       },
       recordRowsLimit: conn.recordRowsLimit,
+      ...(policy ? { policy } : {}),
       recorder: createPgRecorder(deps.sink, {
         sessionId: s.claims.sid,
         connection: conn.name,

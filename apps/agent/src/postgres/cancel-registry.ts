@@ -7,12 +7,40 @@ interface CancelEntry {
   secretKey: Buffer;
   upstream: UpstreamAddress;
   backend: BackendKeyData;
+  /** Handles the cancel inside the agent (e.g. withdraws a held statement); true = handled. */
+  local?: () => boolean;
 }
 
 export interface CancelRegistration {
   /** The synthetic key the client gets in BackendKeyData. */
   key: BackendKeyData;
   release(): void;
+  /** Installs a handler that sees cancels first; when it returns true nothing goes upstream. */
+  onCancel(local: () => boolean): void;
+}
+
+class Registration implements CancelRegistration {
+  constructor(
+    private readonly entries: Map<number, CancelEntry>,
+    readonly key: BackendKeyData,
+    private readonly entry: CancelEntry,
+  ) {}
+
+  onCancel(local: () => boolean): void {
+    this.entry.local = local;
+  }
+
+  release(): void {
+    const { processId, secretKey } = this.key;
+    if (this.entries.get(processId)?.secretKey === secretKey) this.entries.delete(processId);
+  }
+}
+
+/** A copy that holds no part of the socket chunk it was read from. */
+function own(bytes: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
 }
 
 /**
@@ -27,13 +55,13 @@ export class CancelRegistry {
     let processId = randomInt(1, 0x7fffffff);
     while (this.entries.has(processId)) processId = randomInt(1, 0x7fffffff);
     const secretKey = randomBytes(4);
-    this.entries.set(processId, { secretKey, upstream, backend });
-    return {
-      key: { processId, secretKey },
-      release: () => {
-        if (this.entries.get(processId)?.secretKey === secretKey) this.entries.delete(processId);
-      },
+    const entry: CancelEntry = {
+      secretKey,
+      upstream,
+      backend: { processId: backend.processId, secretKey: own(backend.secretKey) },
     };
+    this.entries.set(processId, entry);
+    return new Registration(this.entries, { processId, secretKey }, entry);
   }
 
   get size(): number {
@@ -53,6 +81,7 @@ export class CancelRegistry {
     ) {
       return false;
     }
+    if (entry.local?.()) return true;
     try {
       const socket = await dialUpstream(entry.upstream, timeoutMs);
       socket.end(frontend.cancelRequest(entry.backend.processId, entry.backend.secretKey));

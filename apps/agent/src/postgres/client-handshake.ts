@@ -65,7 +65,7 @@ export async function clientHandshake(
   let stream = new FrameStream(socket, reader, "startup message");
   let encrypted = false;
   for (;;) {
-    const frame = parseStartupFrame((await stream.next(timeoutMs)).body);
+    const frame = parseStartupFrame((stream.buffered() ?? (await stream.next(timeoutMs))).body);
     if (frame.kind === "cancel") {
       stream.detach();
       return frame;
@@ -100,7 +100,7 @@ async function askPassword(
   stream.socket.write(backend.authenticationCleartextPassword());
   stream.reader.setStartup(false);
   stream.reader.setMaxFrameLength(limits.maxStartupFrame);
-  const frame = await stream.next(timeoutMs);
+  const frame = stream.buffered() ?? (await stream.next(timeoutMs));
   stream.reader.setMaxFrameLength(limits.maxFrame);
   if (frame.type !== FrontendCode.Password) {
     throw protocolViolation(`expected a password message, got '${String.fromCharCode(frame.type)}'`);

@@ -9,44 +9,48 @@ import { PgClientError } from "./pg-proxy-types";
  * (with any bytes already received) to the next stage.
  */
 export class FrameStream {
-  private waiter: { resolve: (f: Frame) => void; reject: (e: Error) => void } | undefined;
+  private resolveWaiter: ((f: Frame) => void) | undefined;
+  private rejectWaiter: ((e: Error) => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private failure: Error | undefined;
-  private readonly onData = (chunk: Buffer) => {
-    this.reader.push(chunk);
-    this.pump();
-  };
-  private readonly onGone = (err?: Error) => this.fail(err ?? new Error("connection closed"));
+  private readonly onData: (chunk: Buffer) => void;
+  private readonly onGone: (err?: Error) => void;
+  private readonly onTimeout: () => void;
 
   constructor(
     readonly socket: Duplex,
     readonly reader: FrameReader,
     private readonly what: string,
   ) {
+    this.onData = this.received.bind(this);
+    this.onGone = this.gone.bind(this);
+    this.onTimeout = this.timedOut.bind(this);
     socket.on("data", this.onData);
     socket.on("error", this.onGone);
     socket.on("close", this.onGone);
     socket.on("end", this.onGone);
   }
 
+  /** The next frame when it has already arrived (no promise, no timer); undefined otherwise. */
+  buffered(): Frame | undefined {
+    if (this.failure) throw this.failure;
+    try {
+      return this.reader.next() ? this.reader.frame() : undefined;
+    } catch (err) {
+      this.fail(err as Error);
+      throw err;
+    }
+  }
+
+  /** Waits for the next frame; `buffered() ?? (await next(ms))` reads without a promise when it can. */
   next(timeoutMs: number): Promise<Frame> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<Frame>((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.fail(new PgClientError("08006", `timed out waiting for the ${this.what}`)),
-        timeoutMs,
-      );
-      this.waiter = {
-        resolve: (f) => {
-          clearTimeout(timer);
-          resolve(f);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
+      this.resolveWaiter = resolve;
+      this.rejectWaiter = reject;
+      this.timer = setTimeout(this.onTimeout, timeoutMs);
       this.pump();
-      if (this.waiter) this.socket.resume();
+      if (this.waiting()) this.socket.resume();
     });
   }
 
@@ -59,8 +63,26 @@ export class FrameStream {
     this.socket.off("end", this.onGone);
   }
 
+  private waiting(): boolean {
+    return this.resolveWaiter !== undefined;
+  }
+
+  private received(chunk: Buffer): void {
+    this.reader.push(chunk);
+    this.pump();
+  }
+
+  private gone(err?: Error): void {
+    this.fail(err ?? new Error("connection closed"));
+  }
+
+  private timedOut(): void {
+    this.fail(new PgClientError("08006", `timed out waiting for the ${this.what}`));
+  }
+
   private pump(): void {
-    if (!this.waiter) {
+    const resolve = this.resolveWaiter;
+    if (!resolve) {
       this.socket.pause();
       return;
     }
@@ -70,17 +92,23 @@ export class FrameStream {
       this.fail(err as Error);
       return;
     }
-    const w = this.waiter;
-    this.waiter = undefined;
+    this.clearWaiter();
     this.socket.pause();
-    w.resolve(this.reader.frame());
+    resolve(this.reader.frame());
   }
 
   private fail(err: Error): void {
     this.failure ??= err;
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.reject(this.failure);
+    const reject = this.rejectWaiter;
+    this.clearWaiter();
+    reject?.(this.failure);
+  }
+
+  private clearWaiter(): void {
+    this.resolveWaiter = undefined;
+    this.rejectWaiter = undefined;
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }
 

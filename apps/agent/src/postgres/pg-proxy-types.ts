@@ -1,5 +1,6 @@
 import type tls from "node:tls";
 import type { CancelRegistry } from "./cancel-registry";
+import type { SessionPolicy } from "./policy-gate";
 
 export interface PgLogger {
   info(obj: object, msg?: string): void;
@@ -21,6 +22,8 @@ export interface PgTarget {
   ssl: { mode: PgSslMode; ca?: string; servername?: string };
   /** Max result rows recorded per statement. */
   recordRowsLimit: number;
+  /** Guardrails, reviews and masking of this session; absent when no policy applies. */
+  policy?: SessionPolicy;
   /** Recorder for this session; overrides the proxy-wide `PgProxyDeps.recorder`. */
   recorder?: PgSessionRecorder;
   /** Called once the session is relaying; `terminate` ends it. May return an unregister function. */

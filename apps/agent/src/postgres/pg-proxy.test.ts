@@ -192,6 +192,27 @@ describe("postgres proxy at the protocol level", () => {
     c.socket.end(frontend.terminate());
   });
 
+  it("relays and records a query that arrives one byte at a time, and a row larger than a chunk", async () => {
+    const c = new RawClient(proxy.port);
+    await c.login(CONN);
+    c.socket.setNoDelay(true);
+    const query = frontend.query("SELECT 'byte by byte' AS note, repeat('y', 200000) AS big");
+    for (const b of query) {
+      c.socket.write(Buffer.from([b]));
+      await new Promise((r) => setImmediate(r));
+    }
+    const frames = await c.until(BackendCode.ReadyForQuery);
+    const row = frames.find((f) => f.type === BackendCode.DataRow)!;
+    expect(row.body.length).toBe(2 + 4 + 12 + 4 + 200_000);
+    const statement = proxy.recorder.events.findLast((e) => e.type === "statement");
+    expect(statement?.ev.text).toBe("SELECT 'byte by byte' AS note, repeat('y', 200000) AS big");
+    const result = proxy.recorder.events.findLast((e) => e.type === "result");
+    expect(result?.ev).toMatchObject({ rowCount: 1, command: "SELECT 1" });
+    const rows = (result?.ev.rows ?? []) as string[][];
+    expect(rows[0]).toEqual(["byte by byte", "y".repeat(65_536)]);
+    c.socket.end(frontend.terminate());
+  });
+
   it("ends a session on an oversized frame with 08P01 and keeps serving others", async () => {
     const c = new RawClient(proxy.port);
     await c.login(CONN);

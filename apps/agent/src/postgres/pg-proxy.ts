@@ -1,13 +1,21 @@
 import type net from "node:net";
 import type { Duplex } from "node:stream";
 import { isAppError } from "@sluice/errors";
-import { backend, errorFrame, isProtocolError } from "@sluice/pg-wire";
-import { CancelRegistry } from "./cancel-registry";
+import { BackendCode, backend, errorFrame, isProtocolError, parseParameterStatus } from "@sluice/pg-wire";
+import { type CancelRegistration, CancelRegistry } from "./cancel-registry";
 import { type ClientHello, clientHandshake } from "./client-handshake";
-import { PgClientError, type PgClientOptions, type PgProxyDeps, type PgTarget } from "./pg-proxy-types";
-import { relay } from "./pg-relay";
+import {
+  PgClientError,
+  type PgClientOptions,
+  type PgProxyDeps,
+  type PgSessionRecorder,
+  type PgTarget,
+} from "./pg-proxy-types";
+import { type RelayEnd, type RelaySession, relay } from "./pg-relay";
+import { PolicyGate } from "./policy-gate";
 import { createStatementTracker } from "./statement-tracker";
 import { connectUpstream, ignore, type UpstreamSession } from "./upstream-connect";
+import { upstreamQuery } from "./upstream-query";
 
 const DEFAULT_HANDSHAKE_MS = 30_000;
 const DEFAULT_CONNECT_MS = 10_000;
@@ -30,19 +38,19 @@ export function toClientError(err: unknown, fallback: PgClientError): PgClientEr
 
 export function createPgProxy(deps: PgProxyDeps): PgProxy {
   const cancels = deps.cancels ?? new CancelRegistry();
+  const withCancels = { ...deps, cancels };
   let active = 0;
+  const done = () => {
+    active--;
+  };
   return {
     cancels,
     get active() {
       return active;
     },
-    async handle(socket) {
+    handle(socket) {
       active++;
-      try {
-        await handlePgClient(socket, { ...deps, cancels });
-      } finally {
-        active--;
-      }
+      return handlePgClient(socket, withCancels).finally(done);
     },
   };
 }
@@ -52,11 +60,21 @@ function reject(socket: Duplex, err: PgClientError): void {
   setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
-/** Serves one client connection end to end: handshake, authorize, upstream, relay. */
-export async function handlePgClient(
-  socket: net.Socket,
-  deps: PgProxyDeps & { cancels: CancelRegistry } & PgClientOptions,
-): Promise<void> {
+type ClientDeps = PgProxyDeps & { cancels: CancelRegistry } & PgClientOptions;
+
+/**
+ * Serves one client connection end to end: handshake, authorize, upstream, relay. The
+ * returned promise settles when the session has ended; while it relays, nothing of the
+ * setup stays suspended (only the relay and what the session's end needs are kept).
+ */
+export function handlePgClient(socket: net.Socket, deps: ClientDeps): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    startClient(socket, deps, resolve).catch(reject);
+  });
+}
+
+/** Runs the setup; `done` is called when the session is over (here on failure, else by the relay's end). */
+async function startClient(socket: net.Socket, deps: ClientDeps, done: () => void): Promise<void> {
   socket.on("error", ignore);
   socket.setNoDelay?.(true);
   const remoteAddress = socket.remoteAddress ?? "";
@@ -69,15 +87,15 @@ export async function handlePgClient(
       log.info({ remoteAddress, err: (err as Error).message }, "postgres client rejected during startup");
       reject(socket, toClientError(err, new PgClientError("08P01", "protocol violation")));
     } else socket.destroy();
-    return;
+    return done();
   }
   if (hello.kind === "cancel") {
     socket.destroy();
-    const done = await deps.cancels.cancel(hello.processId, hello.secretKey);
-    log.debug({ remoteAddress, forwarded: done }, "postgres cancel request");
-    return;
+    const forwarded = await deps.cancels.cancel(hello.processId, hello.secretKey);
+    log.debug({ remoteAddress, forwarded }, "postgres cancel request");
+    return done();
   }
-  await serveSession(hello, remoteAddress, deps);
+  await serveSession(hello, remoteAddress, deps, done);
 }
 
 async function authorizeClient(
@@ -108,6 +126,7 @@ async function serveSession(
   hello: Extract<ClientHello, { kind: "session" }>,
   remoteAddress: string,
   deps: PgProxyDeps & { cancels: CancelRegistry },
+  done: () => void,
 ): Promise<void> {
   const client = hello.stream.socket;
   let target: PgTarget;
@@ -115,7 +134,8 @@ async function serveSession(
     target = await authorizeClient(hello, remoteAddress, deps);
   } catch (err) {
     hello.stream.detach();
-    return reject(client, err as PgClientError);
+    reject(client, err as PgClientError);
+    return done();
   }
   const applicationName = hello.params.application_name;
   const recorder = target.recorder ?? deps.recorder;
@@ -127,8 +147,11 @@ async function serveSession(
     ...(applicationName !== undefined ? { applicationName } : {}),
   });
   const upstream = await openUpstream(hello, target, deps);
-  if (upstream) await runSession(hello, upstream, target, deps);
+  if (upstream && (await preparePolicy(hello, upstream, target, deps))) {
+    return runSession(hello, upstream, target, deps, done);
+  }
   await callOnEnd(target, deps);
+  done();
 }
 
 /** Connects upstream; on failure tells the client, records the end and returns undefined. */
@@ -155,12 +178,74 @@ async function openUpstream(
   }
 }
 
-async function runSession(
+/** Lets the session's policy query the target before relaying; on failure refuses the session. */
+async function preparePolicy(
+  hello: Extract<ClientHello, { kind: "session" }>,
+  upstream: UpstreamSession,
+  target: PgTarget,
+  deps: PgProxyDeps,
+): Promise<boolean> {
+  const prepare = target.policy?.prepare;
+  if (!prepare) return true;
+  const timeout = deps.timeouts?.upstreamConnectMs ?? DEFAULT_CONNECT_MS;
+  try {
+    await prepare.call(target.policy, (sql) => upstreamQuery(upstream, sql, timeout));
+    return true;
+  } catch (err) {
+    const clientErr = toClientError(
+      err,
+      new PgClientError("42501", "Sluice could not prepare this connection's policy; the session is refused"),
+    );
+    deps.logger.warn(
+      { sessionId: target.sessionId, err: (err as Error).message },
+      "session policy preparation failed",
+    );
+    (target.recorder ?? deps.recorder)?.sessionEnd({
+      reason: `policy: ${clientErr.publicMessage}`,
+      bytesIn: 0,
+      bytesOut: 0,
+    });
+    hello.stream.detach();
+    upstream.stream.detach();
+    upstream.socket.destroy();
+    reject(hello.stream.socket, clientErr);
+    return false;
+  }
+}
+
+/** What a relaying session still needs when it ends; nothing else of its setup is kept. */
+class LiveSession {
+  unregister: (() => void) | undefined = undefined;
+
+  constructor(
+    private readonly deps: PgProxyDeps,
+    private readonly target: PgTarget,
+    private readonly recorder: PgSessionRecorder | undefined,
+    private readonly registration: CancelRegistration | undefined,
+    private readonly done: () => void,
+  ) {}
+
+  ended(end: RelayEnd): void {
+    this.unregister?.();
+    this.registration?.release();
+    this.recorder?.sessionEnd({ reason: end.reason, bytesIn: end.bytesIn, bytesOut: end.bytesOut });
+    const level = end.error && !isExpectedClose(end.error) ? "warn" : "info";
+    this.deps.logger[level](
+      { sessionId: this.target.sessionId, reason: end.reason, bytesIn: end.bytesIn, bytesOut: end.bytesOut },
+      "postgres session ended",
+    );
+    void callOnEnd(this.target, this.deps).then(this.done);
+  }
+}
+
+/** Hands the client its startup messages and starts relaying; `done` is called once the session has ended. */
+function runSession(
   hello: Extract<ClientHello, { kind: "session" }>,
   upstream: UpstreamSession,
   target: PgTarget,
   deps: PgProxyDeps & { cancels: CancelRegistry },
-): Promise<void> {
+  done: () => void,
+): void {
   const registration = upstream.backendKey ? deps.cancels.register(target, upstream.backendKey) : undefined;
   const client = hello.stream.socket;
   hello.stream.detach();
@@ -171,27 +256,50 @@ async function runSession(
   if (registration) client.write(backend.backendKeyData(registration.key));
   client.write(upstream.readyFrame);
   client.uncork();
-  // Idle sessions stay suspended here: keep nothing the relay does not need.
-  upstream.startupFrames.length = 0;
+  const standardConformingStrings =
+    startupSetting(upstream.startupFrames, "standard_conforming_strings") !== "off";
   deps.logger.info({ sessionId: target.sessionId, tls: hello.tls }, "postgres session started");
   const recorder = target.recorder ?? deps.recorder;
-  const session = relay({
+  // Closures are made only for what asks for them: a session without policy or start hook keeps none.
+  let session: RelaySession | undefined;
+  const gate = target.policy
+    ? new PolicyGate(
+        target.policy,
+        (frames) => {
+          if (client.writable) for (const f of frames) client.write(f);
+        },
+        (reason) => session?.terminate(reason),
+        { standardConformingStrings },
+      )
+    : undefined;
+  const live = new LiveSession(deps, target, recorder, registration, done);
+  session = relay({
     client,
     upstream: upstream.socket,
     clientReader: hello.stream.reader,
     upstreamReader: upstream.stream.reader,
     tracker: recorder ? createStatementTracker(recorder, target.recordRowsLimit) : undefined,
+    gate,
+    onEnd: live.ended.bind(live),
   });
-  const unregister = target.onStart?.(session.terminate);
-  const end = await session.done;
-  unregister?.();
-  registration?.release();
-  recorder?.sessionEnd({ reason: end.reason, bytesIn: end.bytesIn, bytesOut: end.bytesOut });
-  const level = end.error && !isExpectedClose(end.error) ? "warn" : "info";
-  deps.logger[level](
-    { sessionId: target.sessionId, reason: end.reason, bytesIn: end.bytesIn, bytesOut: end.bytesOut },
-    "postgres session ended",
-  );
+  // The relay listens for errors on both sockets now; the setup's placeholders go.
+  client.off("error", ignore);
+  upstream.socket.off("error", ignore);
+  if (gate) registration?.onCancel(() => gate.cancelHeld());
+  if (target.onStart) {
+    const relaying = session;
+    live.unregister = target.onStart((reason) => relaying.terminate(reason));
+  }
+}
+
+/** The value of one ParameterStatus the upstream sent during startup. */
+function startupSetting(frames: Buffer[], name: string): string | undefined {
+  for (const f of frames) {
+    if (f[0] !== BackendCode.ParameterStatus) continue;
+    const p = parseParameterStatus(f.subarray(5));
+    if (p.name === name) return p.value;
+  }
+  return undefined;
 }
 
 async function callOnEnd(target: PgTarget, deps: PgProxyDeps): Promise<void> {

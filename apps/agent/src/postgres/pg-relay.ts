@@ -1,12 +1,16 @@
 import type { Duplex } from "node:stream";
+import { errorFrame, type FrameReader, frontend } from "@sluice/pg-wire";
+import { FramedPump } from "./framed-pump";
+import type { PolicyGate } from "./policy-gate";
 import {
-  BackendCode,
-  errorFrame,
-  type FrameReader,
-  FrontendCode,
-  frontend,
-  SliceBatch,
-} from "@sluice/pg-wire";
+  CLIENT_TYPES,
+  CLIENT_TYPES_RECORDED,
+  ClientFrames,
+  UPSTREAM_TYPES,
+  UPSTREAM_TYPES_RECORDED,
+  UpstreamFrames,
+} from "./relay-frames";
+import { PassPump, type Pump, type PumpOwner } from "./relay-pumps";
 import type { StatementTracker } from "./statement-tracker";
 
 export interface RelayOptions {
@@ -16,6 +20,10 @@ export interface RelayOptions {
   clientReader: FrameReader;
   upstreamReader: FrameReader;
   tracker?: StatementTracker | undefined;
+  /** Enforces guardrails, reviews and masking; absent on connections without policy. */
+  gate?: PolicyGate | undefined;
+  /** Called once, when the session has ended. */
+  onEnd(end: RelayEnd): void;
 }
 
 export interface RelayEnd {
@@ -25,150 +33,128 @@ export interface RelayEnd {
   error?: unknown;
 }
 
-type Inspect = (r: FrameReader) => void;
+/**
+ * One session's relay: two pumps and how the session ends. Without a policy gate each
+ * pump forwards every chunk as it arrives (one write per chunk) and reads the frames
+ * recording needs in place; with a gate, frames are forwarded whole, after the gate has
+ * decided on them (see FramedPump).
+ */
+class Relay implements PumpOwner {
+  bytesIn = 0;
+  bytesOut = 0;
+  ended = false;
+  private readonly client: Duplex;
+  private readonly upstream: Duplex;
+  private readonly gate: PolicyGate | undefined;
+  private readonly onEnd: (end: RelayEnd) => void;
+  private readonly clientFrames: ClientFrames;
+  private readonly upstreamFrames: UpstreamFrames;
+  private readonly toUpstream: Pump;
+  private readonly toClient: Pump;
 
-function clientInspector(t: StatementTracker | undefined, onTerminate: () => void): Inspect {
-  return (r) => {
-    const type = r.type;
-    if (type === FrontendCode.Terminate) return onTerminate();
-    if (!t) return;
-    if (type === FrontendCode.Query) t.onQuery(r.body());
-    else if (type === FrontendCode.Parse) t.onParse(r.body());
-    else if (type === FrontendCode.Bind) t.onBind(r.body());
-    else if (type === FrontendCode.Execute) t.onExecute(r.body());
-    else if (type === FrontendCode.Sync) t.onSync();
-    else if (type === FrontendCode.Close) t.onClose(r.body());
-  };
+  constructor(o: RelayOptions) {
+    this.client = o.client;
+    this.upstream = o.upstream;
+    this.gate = o.gate;
+    this.onEnd = o.onEnd;
+    this.clientFrames = new ClientFrames(o.tracker);
+    this.upstreamFrames = new UpstreamFrames(o.tracker);
+    if (o.gate) {
+      this.toUpstream = new FramedPump(this, o.client, o.upstream, this.clientFrames, true, o.gate);
+      this.toClient = new FramedPump(this, o.upstream, o.client, this.upstreamFrames, false, o.gate);
+    } else {
+      const [clientTypes, upstreamTypes] = o.tracker
+        ? [CLIENT_TYPES_RECORDED, UPSTREAM_TYPES_RECORDED]
+        : [CLIENT_TYPES, UPSTREAM_TYPES];
+      this.toUpstream = new PassPump(this, o.client, o.upstream, this.clientFrames, clientTypes, true);
+      this.toClient = new PassPump(this, o.upstream, o.client, this.upstreamFrames, upstreamTypes, false);
+    }
+    o.client.on("close", this.onClientClose.bind(this));
+    o.upstream.on("close", this.onUpstreamClose.bind(this));
+    o.client.on("error", this.onClientError.bind(this));
+    o.upstream.on("error", this.onUpstreamError.bind(this));
+    this.toUpstream.start(o.clientReader);
+    this.toClient.start(o.upstreamReader);
+    if (o.client.destroyed) this.finish("client disconnected");
+    else if (o.upstream.destroyed)
+      this.finish("upstream closed", undefined, errorFrame("08006", "upstream connection closed"));
+  }
+
+  terminate(reason: string): void {
+    this.finish(
+      `terminated: ${reason}`,
+      undefined,
+      errorFrame("57P01", `session terminated by Sluice: ${reason}`),
+    );
+  }
+
+  protocolError(fromClient: boolean, err: unknown): void {
+    const who = fromClient ? "" : "the target database sent ";
+    this.finish(
+      fromClient ? "client protocol error" : "upstream protocol error",
+      err,
+      errorFrame("08P01", `${who}${(err as Error).message}`),
+    );
+  }
+
+  /**
+   * Ends the session once: Terminate upstream unless the client sent it, then close both
+   * sides. Messages are only added where the bytes sent so far end on a frame boundary.
+   */
+  finish(reason: string, error?: unknown, toClient?: Buffer): void {
+    if (this.ended) return;
+    this.ended = true;
+    const { client, upstream } = this;
+    this.gate?.close();
+    if (!this.clientFrames.terminated && upstream.writable && this.toUpstream.atBoundary)
+      upstream.write(frontend.terminate());
+    upstream.end();
+    if (toClient && client.writable && this.toClient.atBoundary) client.write(toClient);
+    client.end();
+    setTimeout(destroyBoth, 1_000, client, upstream).unref();
+    const { bytesIn, bytesOut } = this;
+    this.onEnd({ reason, bytesIn, bytesOut, ...(error ? { error } : {}) });
+  }
+
+  private onClientClose(): void {
+    this.finish(this.clientFrames.terminated ? "client terminated" : "client disconnected");
+  }
+
+  private onUpstreamClose(): void {
+    const notify = !this.clientFrames.terminated && !this.upstreamFrames.fatal;
+    this.finish(
+      "upstream closed",
+      undefined,
+      notify ? errorFrame("08006", "upstream connection closed") : undefined,
+    );
+  }
+
+  private onClientError(err: Error): void {
+    this.finish("client error", err);
+  }
+
+  private onUpstreamError(err: Error): void {
+    this.finish("upstream error", err);
+  }
 }
 
-function upstreamInspector(t: StatementTracker | undefined, state: { fatal: boolean }): Inspect {
-  return (r) => {
-    const type = r.type;
-    if (type === BackendCode.DataRow) {
-      t?.onDataRow(r.buf, r.bodyStart, r.end);
-      return;
-    }
-    if (type === BackendCode.ErrorResponse) {
-      const severity = r.buf.toString("latin1", r.bodyStart, Math.min(r.bodyStart + 6, r.end));
-      state.fatal = severity === "SFATAL" || severity === "SPANIC";
-      t?.onError(r.body());
-      return;
-    }
-    if (!t) return;
-    if (type === BackendCode.RowDescription) t.onRowDescription(r.body());
-    else if (type === BackendCode.CommandComplete) t.onCommandComplete(r.body());
-    else if (type === BackendCode.ReadyForQuery) t.onReady();
-    else if (type === BackendCode.EmptyQueryResponse) t.onEmptyQuery();
-    else if (type === BackendCode.PortalSuspended) t.onPortalSuspended();
-    else if (type === BackendCode.NoticeResponse) t.onNotice(r.body());
-  };
-}
-
-function writeAll(dest: Duplex, slices: Buffer[]): boolean {
-  if (slices.length === 1) return dest.write(slices[0]);
-  let ok = true;
-  dest.cork();
-  for (const s of slices) ok = dest.write(s) && ok;
-  dest.uncork();
-  return ok;
+function destroyBoth(client: Duplex, upstream: Duplex): void {
+  client.destroy();
+  upstream.destroy();
 }
 
 /**
- * Relays frames in both directions after the handshake. Each chunk is split into
- * frames (bounded by the readers' limits), the frames recording needs are decoded,
- * and the original bytes are forwarded as few coalesced writes. When a destination's
+ * Relays frames in both directions after the handshake, reading the frames recording
+ * and policy need and forwarding the original bytes, until `onEnd`. When a destination's
  * write buffer is full the source is paused until 'drain'. A malformed frame ends the
  * session with an ErrorResponse (08P01) to the client.
  */
-export function relay(o: RelayOptions): { done: Promise<RelayEnd>; terminate(reason: string): void } {
-  let terminate: (reason: string) => void = () => {};
-  const done = new Promise<RelayEnd>((resolve) => {
-    let bytesIn = 0;
-    let bytesOut = 0;
-    let ended = false;
-    let clientTerminated = false;
-    const upstreamState = { fatal: false };
+export function relay(o: RelayOptions): RelaySession {
+  return new Relay(o);
+}
 
-    function finish(reason: string, error?: unknown, toClient?: Buffer): void {
-      if (ended) return;
-      ended = true;
-      if (!clientTerminated && o.upstream.writable) o.upstream.write(frontend.terminate());
-      o.upstream.end();
-      if (toClient && o.client.writable) o.client.write(toClient);
-      o.client.end();
-      setTimeout(() => {
-        o.client.destroy();
-        o.upstream.destroy();
-      }, 1_000).unref();
-      resolve({ reason, bytesIn, bytesOut, ...(error ? { error } : {}) });
-    }
-
-    const pipe = (src: Duplex, dst: Duplex, reader: FrameReader, inspect: Inspect, fromClient: boolean) => {
-      const batch = new SliceBatch();
-      let waiting = false;
-      const onDrain = () => {
-        waiting = false;
-        src.resume();
-      };
-      const onChunk = (chunk: Buffer | undefined) => {
-        if (chunk) reader.push(chunk);
-        try {
-          while (reader.next()) {
-            inspect(reader);
-            batch.addRange(reader.buf, reader.start, reader.end);
-          }
-        } catch (err) {
-          batch.take();
-          const who = fromClient ? "" : "the target database sent ";
-          const message = `${who}${(err as Error).message}`;
-          return finish(
-            fromClient ? "client protocol error" : "upstream protocol error",
-            err,
-            errorFrame("08P01", message),
-          );
-        }
-        if (fromClient) bytesIn += chunk?.length ?? 0;
-        else bytesOut += batch.length;
-        if (batch.length > 0 && !writeAll(dst, batch.take()) && !waiting) {
-          waiting = true;
-          src.pause();
-          dst.once("drain", onDrain);
-        }
-      };
-      src.on("data", onChunk);
-      onChunk(undefined);
-      src.resume();
-    };
-
-    pipe(
-      o.client,
-      o.upstream,
-      o.clientReader,
-      clientInspector(o.tracker, () => (clientTerminated = true)),
-      true,
-    );
-    pipe(o.upstream, o.client, o.upstreamReader, upstreamInspector(o.tracker, upstreamState), false);
-
-    o.client.on("close", () => finish(clientTerminated ? "client terminated" : "client disconnected"));
-    o.upstream.on("close", () => {
-      const notify = !clientTerminated && !upstreamState.fatal;
-      finish(
-        "upstream closed",
-        undefined,
-        notify ? errorFrame("08006", "upstream connection closed") : undefined,
-      );
-    });
-    o.client.on("error", (err) => finish("client error", err));
-    o.upstream.on("error", (err) => finish("upstream error", err));
-    terminate = (reason) =>
-      finish(
-        `terminated: ${reason}`,
-        undefined,
-        errorFrame("57P01", `session terminated by Sluice: ${reason}`),
-      );
-    if (o.client.destroyed) finish("client disconnected");
-    else if (o.upstream.destroyed)
-      finish("upstream closed", undefined, errorFrame("08006", "upstream connection closed"));
-  });
-  return { done, terminate: (reason) => terminate(reason) };
+/** A running relay. */
+export interface RelaySession {
+  /** Ends the session, telling the client why (SQLSTATE 57P01). */
+  terminate(reason: string): void;
 }

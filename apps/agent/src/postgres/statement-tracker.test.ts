@@ -77,4 +77,50 @@ describe("statement tracker", () => {
     expect(recorder.events[0]?.ev).toMatchObject({ text: "" });
     expect(recorder.events[1]?.ev.rows).toEqual([["base64:AQ==", null]]);
   });
+
+  it("counts rows that pass unread once the limit is reached", () => {
+    const { recorder, tracker, row } = setup(1);
+    tracker.onQuery(body(frontend.query("SELECT a FROM t")));
+    expect(tracker.wantsRow()).toBe(true);
+    row(["1"]);
+    expect(tracker.wantsRow()).toBe(false);
+    tracker.onRowPassed();
+    tracker.onRowPassed();
+    tracker.onError(body(backend.errorResponse({ S: "ERROR", C: "57014", M: "canceled" })));
+    expect(recorder.events[1]?.ev).toMatchObject({ rows: [["1"]], rowCount: 3, truncated: true });
+  });
+
+  it("refuses a malformed DataRow", () => {
+    const { tracker } = setup();
+    tracker.onQuery(body(frontend.query("SELECT a FROM t")));
+    const f = serializeDataRow(["abc"]);
+    expect(() => tracker.onDataRow(f, 5, f.length - 1)).toThrow(/malformed DataRow message/);
+    expect(() => tracker.onDataRow(Buffer.from([0, 1, 0, 0, 0, 9, 1]), 0, 7)).toThrow(/truncated bytes/);
+  });
+
+  it("refuses a Query or CommandComplete string that is unterminated or has a NUL inside", () => {
+    const { tracker } = setup();
+    const bytes = (s: string) => Buffer.from(s, "latin1");
+    expect(() => tracker.onQuery(bytes("SELECT 1"))).toThrow(/malformed Query message/);
+    expect(() => tracker.onQuery(bytes("SELECT\0 1\0"))).toThrow(/malformed Query message/);
+    expect(() => tracker.onQuery(bytes(""))).toThrow(/malformed Query message/);
+    tracker.onQuery(bytes("SELECT 1\0"));
+    tracker.onCommandComplete(bytes("SELECT 1\0"));
+    expect(() => tracker.onCommandComplete(bytes("SELECT\0 1\0"))).toThrow(/malformed CommandComplete/);
+    expect(() => tracker.onCommandComplete(bytes("SELECT 1"))).toThrow(/malformed CommandComplete/);
+  });
+
+  it("records each result's own tag when tags repeat and change", () => {
+    const { recorder, tracker } = setup();
+    tracker.onQuery(body(frontend.query("SELECT 1; SELECT 1; UPDATE t SET a = 1")));
+    for (const tag of ["SELECT 1", "SELECT 1", "UPDATE 4"])
+      tracker.onCommandComplete(body(backend.commandComplete(tag)));
+    tracker.onReady();
+    const results = recorder.events.filter((e) => e.type === "result").map((e) => e.ev);
+    expect(results.map((r) => [r.command, r.rowCount])).toEqual([
+      ["SELECT 1", 1],
+      ["SELECT 1", 1],
+      ["UPDATE 4", 4],
+    ]);
+  });
 });

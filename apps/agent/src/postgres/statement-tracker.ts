@@ -1,13 +1,11 @@
 import {
-  DataRowReader,
   formatAt,
+  ProtocolError,
   parseBind,
   parseClose,
-  parseCommandComplete,
   parseExecute,
   parseNoticeFields,
   parseParse,
-  parseQuery,
   parseRowDescription,
 } from "@sluice/pg-wire";
 import type { PgRecordedResult, PgSessionRecorder } from "./pg-proxy-types";
@@ -37,10 +35,13 @@ interface Portal {
 }
 
 const NO_FORMATS: number[] = [];
+const NO_COLUMNS: RecordedColumn[] = [];
 /** Shared empty row list of a result that has no recorded rows yet; replaced on the first row. */
 const NO_ROWS: Row[] = [];
 /** Longest RowDescription body kept to recognise the next identical one. */
 const MAX_CACHED_DESCRIPTION = 4096;
+/** Longest CommandComplete body kept to recognise the next identical one. */
+const MAX_CACHED_TAG = 64;
 const SKIPPED = { code: "", message: "not executed: an earlier message in the pipeline failed" };
 
 /** The row count at the end of a command tag ("SELECT 3", "INSERT 0 5"), or `fallback`. */
@@ -59,10 +60,65 @@ function tagRowCount(tag: string, fallback: number): number {
   return Number(tag.slice(i));
 }
 
+/**
+ * The NUL-terminated string filling `buf[start, end)` (Query, CommandComplete). UTF-8
+ * decoding turns a NUL byte into U+0000 and nothing else into it, so an inner NUL is
+ * found in the decoded text.
+ */
+function wholeCString(buf: Buffer, start: number, end: number, what: string): string {
+  if (end > start && buf[end - 1] === 0) {
+    const text = buf.toString("utf8", start, end - 1);
+    if (!text.includes("\0")) return text;
+  }
+  throw new ProtocolError("malformed_message", `malformed ${what} message: unterminated string`);
+}
+
+/** Whether `buf[start, end)` holds the same bytes as `last`. */
+function sameBytes(last: Buffer, buf: Buffer, start: number, end: number): boolean {
+  const n = last.length;
+  if (n !== end - start) return false;
+  if (n > 64) return last.compare(buf, start, end) === 0;
+  for (let i = 0; i < n; i++) if (last[i] !== buf[start + i]) return false;
+  return true;
+}
+
 function decodeValue(value: Buffer | null, format: number): string | null {
   if (value === null) return null;
-  const v = value.length > MAX_RECORDED_VALUE_BYTES ? value.subarray(0, MAX_RECORDED_VALUE_BYTES) : value;
-  return format === 1 ? `base64:${v.toString("base64")}` : v.toString("utf8");
+  return decodeRange(value, 0, value.length, format);
+}
+
+/** A recorded value from `buf[start, start + length)`, cut at MAX_RECORDED_VALUE_BYTES. */
+function decodeRange(buf: Buffer, start: number, length: number, format: number): string {
+  const end = start + Math.min(length, MAX_RECORDED_VALUE_BYTES);
+  return format === 1 ? `base64:${buf.toString("base64", start, end)}` : buf.toString("utf8", start, end);
+}
+
+function malformedRow(detail: string): never {
+  throw new ProtocolError("malformed_message", `malformed DataRow message: ${detail}`);
+}
+
+/** Decodes the DataRow body `buf[start, end)` into recorded values (checked like DataRowReader). */
+function decodeRow(buf: Buffer, start: number, end: number, formats: number[]): Row {
+  if (end - start < 2) malformedRow("truncated int16");
+  const n = buf.readInt16BE(start);
+  if (n < 0 || n * 4 > end - start - 2) malformedRow(`count ${n} does not fit in the message`);
+  const values: Row = new Array(n);
+  let pos = start + 2;
+  for (let i = 0; i < n; i++) {
+    if (end - pos < 4) malformedRow("truncated int32");
+    const len = buf.readInt32BE(pos);
+    pos += 4;
+    if (len === -1) {
+      values[i] = null;
+      continue;
+    }
+    if (len < 0) malformedRow(`column ${i} has length ${len}`);
+    if (end - pos < len) malformedRow("truncated bytes");
+    values[i] = decodeRange(buf, pos, len, formatAt(formats, i));
+    pos += len;
+  }
+  if (pos !== end) malformedRow(`${end - pos} unexpected trailing bytes`);
+  return values;
 }
 
 function remember<V>(map: Map<string, V>, key: string, value: V): void {
@@ -81,14 +137,17 @@ const defaultNow = () => performance.now();
  * are capped at `rowsLimit`; rows beyond it are counted, not decoded.
  */
 export class StatementTracker {
-  private readonly queue: Pending[] = [];
+  /** Statements waiting for their results, oldest first; created on the first one. */
+  private queue: Pending[] | undefined = undefined;
   private statements: Map<string, string> | undefined;
   private portals: Map<string, Portal> | undefined;
-  private row: DataRowReader | undefined;
   // Clients repeat the same result shape; the last RowDescription is decoded once.
   private lastDescription: Buffer | undefined;
-  private lastColumns: RecordedColumn[] = [];
+  private lastColumns: RecordedColumn[] = NO_COLUMNS;
   private lastFormats: number[] = NO_FORMATS;
+  // ...and the same command tag ("SELECT 1") is decoded once.
+  private lastTagBytes: Buffer | undefined;
+  private lastTag = "";
 
   constructor(
     private readonly recorder: PgSessionRecorder,
@@ -96,8 +155,8 @@ export class StatementTracker {
     private readonly now: () => number = defaultNow,
   ) {}
 
-  onQuery(body: Buffer): void {
-    const text = parseQuery(body);
+  onQuery(buf: Buffer, start = 0, end = buf.length): void {
+    const text = wholeCString(buf, start, end, "Query");
     this.pending("query", NO_FORMATS);
     this.recorder.statement({ kind: "query", text });
   }
@@ -143,12 +202,26 @@ export class StatementTracker {
     this.pending("sync", NO_FORMATS);
   }
 
-  onRowDescription(body: Buffer): void {
+  onRowDescription(buf: Buffer, start = 0, end = buf.length): void {
     const p = this.head();
     if (!p) return;
-    this.describe(body);
+    this.describe(buf, start, end);
     p.columns = this.lastColumns;
     p.formats = this.lastFormats;
+  }
+
+  /** Whether the next DataRow is recorded (false: it is only counted, and need not be decoded). */
+  wantsRow(): boolean {
+    const p = this.head();
+    return p !== undefined && p.rows.length < this.rowsLimit;
+  }
+
+  /** A DataRow that went by without being read (see `wantsRow`). */
+  onRowPassed(): void {
+    const p = this.head();
+    if (!p) return;
+    p.rowCount++;
+    if (p.rows.length >= this.rowsLimit) p.truncated = true;
   }
 
   onDataRow(buf: Buffer, start: number, end: number): void {
@@ -159,18 +232,25 @@ export class StatementTracker {
       p.truncated = true;
       return;
     }
-    this.row ??= new DataRowReader();
-    const row = this.row;
-    row.reset(buf, start, end);
-    const n = row.columnCount;
-    const values: Row = [];
-    for (let i = 0; i < n; i++) values.push(decodeValue(row.bytes(i), formatAt(p.formats, i)));
+    const values = decodeRow(buf, start, end, p.formats);
     if (p.rows === NO_ROWS) p.rows = [values];
     else p.rows.push(values);
   }
 
-  onCommandComplete(body: Buffer): void {
-    this.complete(parseCommandComplete(body));
+  onCommandComplete(buf: Buffer, start = 0, end = buf.length): void {
+    this.complete(this.commandTag(buf, start, end));
+  }
+
+  /** The tag of a CommandComplete body; the previous tag's text when the bytes repeat. */
+  private commandTag(buf: Buffer, start: number, end: number): string {
+    const last = this.lastTagBytes;
+    if (last !== undefined && sameBytes(last, buf, start, end)) return this.lastTag;
+    const tag = wholeCString(buf, start, end, "CommandComplete");
+    if (end - start <= MAX_CACHED_TAG) {
+      this.lastTagBytes = Buffer.from(buf.subarray(start, end));
+      this.lastTag = tag;
+    }
+    return tag;
   }
 
   onEmptyQuery(): void {
@@ -194,6 +274,7 @@ export class StatementTracker {
   /** ReadyForQuery ends the current simple Query or Sync; Executes skipped after an error get an error result. */
   onReady(): void {
     const queue = this.queue;
+    if (queue === undefined) return;
     while (queue.length > 0) {
       const p = queue.shift()!;
       if (p.kind === "sync" || p.kind === "query") return;
@@ -202,6 +283,7 @@ export class StatementTracker {
   }
 
   private pending(kind: Pending["kind"], formats: number[]): void {
+    this.queue ??= [];
     this.queue.push({
       kind,
       startedAt: this.now(),
@@ -214,7 +296,7 @@ export class StatementTracker {
   }
 
   private head(): Pending | undefined {
-    const h = this.queue[0];
+    const h = this.queue?.[0];
     return h && h.kind !== "sync" ? h : undefined;
   }
 
@@ -240,11 +322,13 @@ export class StatementTracker {
     const p = this.head();
     if (!p) return;
     this.emit(p, command, error);
-    if (p.kind === "execute") this.queue.shift();
+    if (p.kind === "execute") this.queue!.shift();
   }
 
-  private describe(body: Buffer): void {
-    if (this.lastDescription?.equals(body)) return;
+  private describe(buf: Buffer, start: number, end: number): void {
+    const last = this.lastDescription;
+    if (last !== undefined && sameBytes(last, buf, start, end)) return;
+    const body = buf.subarray(start, end);
     const fields = parseRowDescription(body);
     const columns: RecordedColumn[] = [];
     const formats: number[] = [];

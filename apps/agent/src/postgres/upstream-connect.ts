@@ -40,18 +40,23 @@ function connectTcp(addr: UpstreamAddress, timeoutMs: number): Promise<net.Socke
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
     const timer = setTimeout(() => socket.destroy(upstreamError("connect timed out")), timeoutMs);
-    socket.once("error", (err) => {
+    const onError = (err: Error) => {
       clearTimeout(timer);
+      socket.off("connect", onConnect);
       reject(
         err instanceof PgClientError
           ? err
           : upstreamError((err as NodeJS.ErrnoException).code ?? "error", err),
       );
-    });
-    socket.once("connect", () => {
+    };
+    const onConnect = () => {
       clearTimeout(timer);
+      // The session lives on; its socket must not keep this setup's closures.
+      socket.off("error", onError);
       resolve(socket);
-    });
+    };
+    socket.once("error", onError);
+    socket.once("connect", onConnect);
   });
 }
 
@@ -160,7 +165,7 @@ function rejected(body: Buffer): PgClientError {
 async function authenticate(stream: FrameStream, target: PgTarget, timeoutMs: number): Promise<void> {
   const auth = createAuthClient({ user: target.user, password: target.password });
   while (!auth.done) {
-    const frame = await stream.next(timeoutMs);
+    const frame = stream.buffered() ?? (await stream.next(timeoutMs));
     if (frame.type === BackendCode.ErrorResponse) throw rejected(frame.body);
     if (frame.type !== BackendCode.Authentication)
       throw upstreamError("unexpected message during authentication");
@@ -181,7 +186,7 @@ async function collectStartup(
   const startupFrames: Buffer[] = [];
   let backendKey: BackendKeyData | undefined;
   for (;;) {
-    const frame = await stream.next(timeoutMs);
+    const frame = stream.buffered() ?? (await stream.next(timeoutMs));
     switch (frame.type) {
       case BackendCode.ParameterStatus:
       case BackendCode.NoticeResponse:
