@@ -1,10 +1,12 @@
 import { mkdtempSync } from "node:fs";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import ssh2, { type Server } from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ChannelObserver } from "./bridge";
+import { type ChannelObserver, flushed } from "./bridge";
+import { coalesceWrites } from "./coalesce";
 import { fingerprint, loadOrCreateHostKey } from "./host-key";
 import { createHostKeyCheck, createKnownHostsFile, type HostKeyCheckOptions } from "./host-key-check";
 import { createSshProxyServer } from "./server";
@@ -23,6 +25,8 @@ function listen(server: Server): Promise<number> {
 function startTarget(keyFile: string) {
   const key = loadOrCreateHostKey(keyFile);
   const server = new ssh2.Server({ hostKeys: [key.privateKey] }, (conn) => {
+    // Packets written in one turn arrive together, as from a busy sshd.
+    coalesceWrites((conn as unknown as { _sock: Socket })._sock);
     conn.on("authentication", (ctx) =>
       ctx.method === "password" && ctx.password === TARGET_PW ? ctx.accept() : ctx.reject(["password"]),
     );
@@ -31,6 +35,19 @@ function startTarget(keyFile: string) {
       s.on("pty", (a) => a?.());
       s.on("exec", (a, _r, info) => {
         const ch = a();
+        if (info.command === "quick") {
+          // Exit status, EOF and close go out with the exec reply, in one write.
+          ch.exit(3);
+          ch.end();
+          return;
+        }
+        if (info.command === "bulk") {
+          // More than the client's window holds: the proxy still has data queued when the target closes.
+          for (let i = 0; i < 256; i++) ch.write(Buffer.alloc(32 * 1024, i));
+          ch.exit(0);
+          ch.end();
+          return;
+        }
         ch.write(`ran:${info.command}\n`);
         ch.stderr.write("to-stderr\n");
         ch.exit(7);
@@ -63,7 +80,8 @@ function startProxy(check: () => HostKeyCheckOptions, port: () => number) {
     hostKey: proxyKey.privateKey,
     failureDelayMs: 10,
     async authenticate(req) {
-      if (req.secret !== "good-token" || req.username !== "prod-web") throw new Error("no");
+      const secret = req.credential.kind === "secret" ? req.credential.secret : "";
+      if (secret !== "good-token" || req.username !== "prod-web") throw new Error("no");
       return {
         hooks: {
           allowPortForwarding: false,
@@ -148,9 +166,58 @@ describe("ssh proxy bridge", () => {
     expect(events).toContain('exit {"code":7}');
   });
 
+  it("delivers all of a large output and then the exit status, even to a slow reader", async () => {
+    const result = await new Promise<{ bytes: number; code: number | null }>((resolve, reject) => {
+      const c = new ssh2.Client();
+      c.on("ready", () =>
+        c.exec("bulk", (e, ch) => {
+          if (e) return reject(e);
+          let bytes = 0;
+          ch.pause();
+          setTimeout(() => ch.resume(), 500);
+          ch.on("data", (d: Buffer) => {
+            bytes += d.length;
+          });
+          ch.on("close", (code: number | null) => {
+            c.end();
+            resolve({ bytes, code });
+          });
+        }),
+      );
+      c.on("error", reject);
+      c.connect({ host: "127.0.0.1", port: pinnedPort, username: "prod-web", password: "good-token" });
+    });
+    expect(result).toEqual({ bytes: 256 * 32 * 1024, code: 0 });
+  });
+
+  it("knows when queued output has gone out, though no write ever filled the buffer", async () => {
+    // Like a channel waiting for the peer's window: writes complete later, 'drain' never comes.
+    const sent: number[] = [];
+    const slow = new Writable({
+      highWaterMark: 1024,
+      write(chunk: Buffer, _enc, cb) {
+        setTimeout(() => {
+          sent.push(chunk.length);
+          cb();
+        }, 50);
+      },
+    });
+    expect(slow.write(Buffer.alloc(10))).toBe(true);
+    expect(slow.write(Buffer.alloc(20))).toBe(true);
+    await flushed(slow);
+    expect(sent).toEqual([10, 20, 0]);
+    await flushed(slow);
+  });
+
   it("refuses a bad Sluice credential with a generic authentication failure", async () => {
     const r = await run(pinnedPort, "bad-token", "echo hi");
     expect(r.authError).toBe("client-authentication");
+  });
+
+  it("passes the exit status of a command that exits at once", async () => {
+    for (let i = 0; i < 15; i++) {
+      expect((await run(pinnedPort, "good-token", "quick")).code).toBe(3);
+    }
   });
 
   it("blocks a denied exec before it reaches the target", async () => {

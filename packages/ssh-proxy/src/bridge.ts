@@ -52,17 +52,29 @@ export interface Bridge {
   terminate(reason: string): void;
 }
 
-function flushed(w: Writable): Promise<void> {
+/**
+ * Resolves once everything written to `w` so far has gone out (or `w` closed). 'drain'
+ * fires only after a write returned false, so it cannot be awaited for data that merely
+ * waits for the peer's window: a zero-length write completes after every earlier one.
+ */
+export function flushed(w: Writable): Promise<void> {
   if (!w.writable || w.writableLength === 0) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
-      w.off("drain", done);
       w.off("close", done);
       resolve();
     };
-    w.on("drain", done);
     w.on("close", done);
+    w.write(Buffer.alloc(0), done);
   });
+}
+
+type UpstreamExit = ExitInfo & { dump?: boolean; desc?: string };
+
+/** An upstream channel and how it exited; the exit is watched from the moment the channel opens. */
+interface OpenedChannel {
+  channel: ClientChannel;
+  exit: UpstreamExit;
 }
 
 function openUpstream(
@@ -71,9 +83,21 @@ function openUpstream(
   detail: string,
   pty: PtyRequest | undefined,
   env: Record<string, string>,
-): Promise<ClientChannel> {
+): Promise<OpenedChannel> {
   return new Promise((resolve, reject) => {
-    const cb = (err: Error | undefined, ch: ClientChannel) => (err ? reject(err) : resolve(ch));
+    const cb = (err: Error | undefined, ch: ClientChannel) => {
+      if (err) return reject(err);
+      // A fast command's exit status can arrive in the same read as the channel's
+      // confirmation, before any code awaiting this promise runs: listen now.
+      const opened: OpenedChannel = { channel: ch, exit: {} };
+      ch.on("exit", (code: number | null, signal?: string, dump?: boolean, desc?: string) => {
+        opened.exit =
+          code === null || code === undefined
+            ? { ...(signal ? { signal } : {}), ...(dump ? { dump } : {}), ...(desc ? { desc } : {}) }
+            : { code };
+      });
+      resolve(opened);
+    };
     const window = pty ? { ...pty } : false;
     const withEnv = Object.keys(env).length > 0 ? { env } : {};
     if (kind === "shell") conn.shell(window, withEnv, cb);
@@ -145,6 +169,7 @@ export function bridge(
     const env: Record<string, string> = {};
     let pty: PtyRequest | undefined;
     let up: ClientChannel | undefined;
+    let opened: OpenedChannel | undefined;
     let started = false;
     session.on("pty", (accept, _reject, info) => {
       pty = {
@@ -214,12 +239,13 @@ export function bridge(
         return;
       }
       try {
-        up = await openUpstream(conn, kind, detail, pty, env);
+        opened = await openUpstream(conn, kind, detail, pty, env);
+        up = opened.channel;
       } catch {
         refuse(ch, `sluice: the target refused the ${kind} request${nl}`, 255);
         return;
       }
-      wire(ch, up);
+      wire(ch, opened);
     }
 
     function refuse(ch: ServerChannel, message: string, code: number): void {
@@ -231,10 +257,10 @@ export function bridge(
       obs.close?.();
     }
 
-    function wire(ch: ServerChannel, upCh: ClientChannel): void {
+    function wire(ch: ServerChannel, upstreamChannel: OpenedChannel): void {
+      const upCh = upstreamChannel.channel;
       const entry = { channel: ch, pty: pty !== undefined };
       shells.add(entry);
-      let exit: ExitInfo & { dump?: boolean; desc?: string } = {};
       ch.on("data", (c: Buffer) => {
         stats.bytesIn += c.length;
         obs.input?.(c);
@@ -250,17 +276,12 @@ export function bridge(
       ch.pipe(upCh);
       upCh.pipe(ch, { end: false });
       upCh.stderr.pipe(ch.stderr, { end: false });
-      upCh.on("exit", (code: number | null, signal?: string, dump?: boolean, desc?: string) => {
-        exit =
-          code === null || code === undefined
-            ? { ...(signal ? { signal } : {}), ...(dump ? { dump } : {}), ...(desc ? { desc } : {}) }
-            : { code };
-      });
       let closed = false;
       upCh.on("close", () => {
         void (async () => {
           await flushed(ch);
           await flushed(ch.stderr);
+          const exit = upstreamChannel.exit;
           try {
             if (exit.signal) ch.exit(exit.signal, exit.dump ?? false, exit.desc ?? "");
             else if (exit.code !== undefined) ch.exit(exit.code);

@@ -1,12 +1,23 @@
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import ssh2, { type AuthContext, type Client, type Connection } from "ssh2";
 import { type Bridge, type BridgeHooks, type BridgeStats, bridge } from "./bridge";
+import { offeredKey } from "./client-key";
+import { coalesceWrites } from "./coalesce";
+
+/** How the client proved who it is. */
+export type ClientCredential =
+  /** What the client typed as password (or answered to the keyboard-interactive prompt). */
+  | { kind: "secret"; secret: string }
+  /** A public key (`<type> <base64>`) whose private key signed this connection's session id. */
+  | { kind: "publickey"; publicKey: string }
+  /** An OpenSSH certificate (`<cert-type> <base64>`) whose key signed this connection's session id. */
+  | { kind: "certificate"; certificate: string };
 
 export interface AuthRequest {
   /** The SSH user name: the connection the client wants. */
   username: string;
-  /** What the client typed as password (or answered to the keyboard-interactive prompt). */
-  secret: string;
+  credential: ClientCredential;
   clientAddress: string;
 }
 
@@ -25,12 +36,15 @@ export interface SshProxyServerOptions {
   hostKey: string;
   /** Resolves to a session, or rejects: the client then sees a generic authentication failure. */
   authenticate(req: AuthRequest): Promise<ProxySession>;
-  /** Added to every failed attempt, to slow down guessing. */
+  /** Added to every failed password attempt, to slow down guessing. */
   failureDelayMs?: number;
+  /** Failed password attempts before the connection is closed. */
   maxAuthAttempts?: number;
+  /** Refused public keys before the connection is closed (a client offers each key it holds). */
+  maxKeyAttempts?: number;
 }
 
-const METHODS: AuthContext["method"][] = ["password", "keyboard-interactive"];
+const METHODS: AuthContext["method"][] = ["publickey", "password", "keyboard-interactive"];
 
 /**
  * The client-facing SSH server. Sockets accepted by `server` authenticate with a
@@ -40,20 +54,23 @@ export function createSshProxyServer(o: SshProxyServerOptions) {
   const preauthorized = new WeakMap<object, ProxySession>();
   const server = new ssh2.Server({ hostKeys: [o.hostKey], ident: "Sluice" });
   server.on("connection", (conn: Connection, info) => {
-    const socket = (conn as unknown as { _sock: object })._sock;
+    const socket = (conn as unknown as { _sock: Socket })._sock;
+    if (typeof socket.cork === "function") coalesceWrites(socket);
     let session = preauthorized.get(socket);
     const given = session !== undefined;
     let failures = 0;
+    let keyFailures = 0;
     conn.on("error", () => undefined);
     conn.on("authentication", (ctx) => {
       if (given) return ctx.accept();
-      const check = (secret: string) => {
-        o.authenticate({ username: ctx.username, secret, clientAddress: info.ip }).then(
+      const check = (credential: ClientCredential) => {
+        o.authenticate({ username: ctx.username, credential, clientAddress: info.ip }).then(
           (s) => {
             session = s;
             ctx.accept();
           },
           () => {
+            if (credential.kind !== "secret") return refuseKey();
             failures += 1;
             setTimeout(() => {
               if (failures >= (o.maxAuthAttempts ?? 3)) conn.end();
@@ -62,11 +79,25 @@ export function createSshProxyServer(o: SshProxyServerOptions) {
           },
         );
       };
-      if (ctx.method === "password") return check(ctx.password);
+      const refuseKey = () => {
+        keyFailures += 1;
+        if (keyFailures >= (o.maxKeyAttempts ?? 6)) conn.end();
+        else ctx.reject(METHODS);
+      };
+      if (ctx.method === "password") return check({ kind: "secret", secret: ctx.password });
       if (ctx.method === "keyboard-interactive") {
         return ctx.prompt([{ prompt: "Sluice token: ", echo: false }], "Sluice", "", (answers) =>
-          check(answers[0] ?? ""),
+          check({ kind: "secret", secret: answers[0] ?? "" }),
         );
+      }
+      if (ctx.method === "publickey") {
+        const offered = offeredKey(ctx.key.algo, ctx.key.data);
+        if (!offered) return refuseKey();
+        // Without a signature the client only asks whether the key would do: say yes, then
+        // check the signature and ask the control plane once the client has signed.
+        if (!ctx.signature) return ctx.accept();
+        if (!ctx.blob || !offered.verify(ctx.blob, ctx.signature, ctx.hashAlgo)) return refuseKey();
+        return check(offered.credential);
       }
       ctx.reject(METHODS);
     });

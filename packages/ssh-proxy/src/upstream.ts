@@ -1,4 +1,6 @@
+import type { Socket } from "node:net";
 import ssh2, { type Algorithms, type Client } from "ssh2";
+import { coalesceWrites } from "./coalesce";
 import { looksLikePrivateKey } from "./host-key";
 import type { HostKeyCheck } from "./host-key-check";
 
@@ -53,6 +55,8 @@ export function connectUpstream(t: UpstreamTarget): Promise<Client> {
       keepaliveInterval: 15_000,
       ...(t.algorithms ? { algorithms: t.algorithms } : {}),
     });
+    const sock = (client as unknown as { _sock?: Socket })._sock;
+    if (sock && typeof sock.cork === "function") coalesceWrites(sock);
     if (!key) {
       client.on("keyboard-interactive", (_n, _i, _l, prompts, finish) => {
         finish(prompts.map(() => t.secret));

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -66,6 +66,8 @@ function waitForPort(port: number, timeoutMs: number): Promise<void> {
  */
 export async function startSshd(o: SshdOptions = {}): Promise<RunningSshd> {
   const dir = mkdtempSync(join(tmpdir(), "sluice-sshd-"));
+  // sshd reads a user's authorized_keys as that user.
+  chmodSync(dir, 0o755);
   mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
   const hostKey = join(dir, "ssh_host_ed25519_key");
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey, "-C", "sluice-test"]);

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, createReadStream, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { eventually, freePort, type RunningSshd, startSshd } from "@sluice/testkit";
+import { freePort, type RunningSshd, startSshd } from "@sluice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentProcess, type Stack, startStack } from "./stack";
 
@@ -63,19 +63,7 @@ function run(cmd: string, args: string[], token: string, input?: string): SpawnS
 const ssh = (conn: string, token: string, remote: string[], input?: string, extra: string[] = []) =>
   run("ssh", [...sshArgs(sshPort), ...extra, `${conn}@127.0.0.1`, ...remote], token, input);
 
-async function events(sid: string): Promise<{ kind: string; payload: any }[]> {
-  return eventually(
-    async () => {
-      const s = await stack.api(`/api/v1/sessions/${sid}`);
-      if (s.body?.status !== "closed" && s.body?.status !== "failed") return undefined;
-      const ev = await stack.api(`/api/v1/sessions/${sid}/events?limit=1000`);
-      const items = ev.body.items as { kind: string; payload: any }[];
-      return items.some((e) => e.kind === "session.end") ? items : undefined;
-    },
-    20_000,
-    200,
-  );
-}
+const events = (sid: string) => stack.closedSessionEvents(sid, 20_000);
 
 function sha256(file: string): Promise<string> {
   return new Promise((resolve, reject) => {

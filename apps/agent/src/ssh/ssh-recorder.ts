@@ -1,5 +1,10 @@
 import { StringDecoder } from "node:string_decoder";
-import type { BridgeStats, ChannelObserver, PtyRequest } from "@sluice/ssh-proxy";
+import {
+  type BridgeStats,
+  type ChannelObserver,
+  createSftpObserver,
+  type PtyRequest,
+} from "@sluice/ssh-proxy";
 import type { EventSink } from "../recording/event-sink";
 import { type CommandRule, matchRule, parseScp } from "./ssh-options";
 
@@ -7,7 +12,8 @@ export interface SshRecorderContext {
   sessionId: string;
   connection: string;
   identity: { id: string; name: string; kind: string };
-  via: "grant" | "credential" | "tunnel";
+  /** How the client proved who it is: a grant, a token or API key, a public key, a certificate, or the tunnel. */
+  via: "grant" | "credential" | "publickey" | "certificate" | "tunnel";
   clientAddress: string;
   target: string;
   user: string;
@@ -79,6 +85,7 @@ export function createSshRecorder(sink: EventSink, ctx: SshRecorderContext) {
     let hidden = false;
     const output = new DataBatch((data) => append("ssh.data", { stream: "o", data }), maxChars, batchMs);
     const input = new DataBatch((data) => append("ssh.data", { stream: "i", data }), maxChars, batchMs);
+    let sftp: ReturnType<typeof createSftpObserver> | undefined;
 
     function typed(chunk: Buffer): void {
       for (const ch of chunk.toString("utf8").replace(ESCAPES, "")) {
@@ -115,8 +122,13 @@ export function createSshRecorder(sink: EventSink, ctx: SshRecorderContext) {
           append("ssh.exec", { command: d, pty: hasPty });
           const scp = parseScp(d);
           if (scp) append("ssh.scp", { event: "start", ...scp });
-        } else if (d === "sftp") append("ssh.sftp", { event: "start" });
-        else append("ssh.subsystem", { name: d });
+        } else if (d === "sftp") {
+          append("ssh.sftp", { event: "start" });
+          sftp = createSftpObserver({
+            file: (f) => append("ssh.sftp", { event: "file", ...f }),
+            op: (op, paths) => append("ssh.sftp", { event: op, paths }),
+          });
+        } else append("ssh.subsystem", { name: d });
       },
       denied(command, message) {
         append("ssh.denied", { command, message });
@@ -129,6 +141,7 @@ export function createSshRecorder(sink: EventSink, ctx: SshRecorderContext) {
       },
       input(chunk) {
         bytesIn += chunk.length;
+        sftp?.request(chunk);
         if (!terminal) return;
         let visible = chunk;
         if (hidden) {
@@ -142,8 +155,9 @@ export function createSshRecorder(sink: EventSink, ctx: SshRecorderContext) {
         input.add(visible);
         if (ctx.rules.length > 0) typed(visible);
       },
-      output(chunk) {
+      output(chunk, stderr) {
         bytesOut += chunk.length;
+        if (!stderr) sftp?.response(chunk);
         if (!terminal) return;
         output.add(chunk);
         outputTail = (outputTail + chunk.toString("utf8")).slice(-200);
@@ -169,7 +183,13 @@ export function createSshRecorder(sink: EventSink, ctx: SshRecorderContext) {
               bytes: scp.direction === "upload" ? bytesIn : bytesOut,
             });
         } else if (kind === "subsystem" && detail === "sftp") {
-          append("ssh.sftp", { event: "end", bytesIn, bytesOut });
+          sftp?.end();
+          append("ssh.sftp", {
+            event: "end",
+            bytesIn,
+            bytesOut,
+            ...(sftp?.following === false ? { fileTrackingStopped: true } : {}),
+          });
         }
       },
     };

@@ -19,7 +19,7 @@ import type { EventSink } from "../recording/event-sink";
 import type { AuthorizedSession, Authorizer } from "../sessions/authorizer";
 import type { SessionRegistry } from "../sessions/session-registry";
 import { commandRules, matchRule, sshOptions } from "./ssh-options";
-import { createSshRecorder } from "./ssh-recorder";
+import { createSshRecorder, type SshRecorderContext } from "./ssh-recorder";
 
 export interface SshServiceDeps {
   config: Pick<AgentConfig, "SLUICE_SPOOL_FLOOR_MB" | "SLUICE_AGENT_STATE_DIR">;
@@ -35,7 +35,8 @@ export interface SshServiceDeps {
 
 /**
  * The agent's SSH service: the native listener (`ssh -p 2222 <connection>@agent`, a
- * Sluice grant or API key as password) and SSH sessions arriving through the tunnel.
+ * Sluice grant or API key as password, a registered public key or a Sluice SSH
+ * certificate) and SSH sessions arriving through the tunnel.
  */
 export function createSshService(deps: SshServiceDeps) {
   const dir = join(deps.config.SLUICE_AGENT_STATE_DIR, "ssh");
@@ -45,7 +46,7 @@ export function createSshService(deps: SshServiceDeps) {
 
   async function sessionFor(
     s: AuthorizedSession,
-    via: "grant" | "credential" | "tunnel",
+    via: SshRecorderContext["via"],
     clientAddress: string,
   ): Promise<ProxySession> {
     const conn = s.connection;
@@ -137,16 +138,28 @@ export function createSshService(deps: SshServiceDeps) {
     failureDelayMs: deps.failureDelayMs ?? 750,
     async authenticate(req) {
       try {
+        const c = req.credential;
         const s = await deps.authorizer.authorize({
           connectionName: req.username,
-          credential: req.secret,
+          credential: c.kind === "secret" ? c.secret : "",
           clientAddress: req.clientAddress,
           protocol: "ssh",
+          ...(c.kind === "secret"
+            ? {}
+            : {
+                ssh: {
+                  sshPublicKey: c.kind === "publickey" ? c.publicKey : "",
+                  sshCertificate: c.kind === "certificate" ? c.certificate : "",
+                },
+              }),
         });
-        return await sessionFor(s, s.via, req.clientAddress);
+        return await sessionFor(s, c.kind === "secret" ? s.via : c.kind, req.clientAddress);
       } catch (err) {
         const e = toAppError(err);
-        deps.logger.info({ code: e.code, connection: req.username.slice(0, 100) }, "ssh login refused");
+        deps.logger.info(
+          { code: e.code, method: req.credential.kind, connection: req.username.slice(0, 100) },
+          "ssh login refused",
+        );
         throw e;
       }
     },
