@@ -2,7 +2,13 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { idParams, listOf } from "../../lib/schemas";
 import { actorOf } from "../../server/auth";
 import { admins, errors, noContent, readers } from "../../server/route-helpers";
-import { createPolicyBody, policyDto, updatePolicyBody } from "./policies.schemas";
+import {
+  createPolicyBody,
+  evaluateBody,
+  evaluationDto,
+  policyDto,
+  updatePolicyBody,
+} from "./policies.schemas";
 import type { PoliciesService } from "./policies.service";
 
 export function policiesRoutes(deps: { policies: PoliciesService }): FastifyPluginAsyncZod {
@@ -39,6 +45,20 @@ export function policiesRoutes(deps: { policies: PoliciesService }): FastifyPlug
         schema: { tags, params: idParams, body: updatePolicyBody, response: { 200: policyDto, ...errors } },
       },
       async (req) => policies.update(actorOf(req), req.params.id, req.body),
+    );
+    app.post(
+      "/policies/:id/evaluate",
+      {
+        config: { auth: readers },
+        schema: {
+          tags,
+          summary: "Dry run: what a statement (and sample values) would trigger under this policy",
+          params: idParams,
+          body: evaluateBody,
+          response: { 200: evaluationDto, ...errors },
+        },
+      },
+      async (req) => policies.evaluate(req.params.id, req.body),
     );
     app.delete(
       "/policies/:id",

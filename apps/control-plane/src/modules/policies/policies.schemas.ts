@@ -1,65 +1,9 @@
+import { guardrailRule, maskingRule, reviewRule } from "@sluice/policy";
 import { z } from "zod";
 import { description, name, timestamp } from "../../lib/schemas";
 
-const regex = z
-  .string()
-  .min(1)
-  .max(500)
-  .refine((v) => {
-    try {
-      new RegExp(v, "i");
-      return true;
-    } catch {
-      return false;
-    }
-  }, "is not a valid regular expression");
-
-const statementKinds = z
-  .array(
-    z
-      .string()
-      .min(1)
-      .max(50)
-      .regex(/^[A-Z_ ]+$/, "use upper-case statement kinds, e.g. DROP"),
-  )
-  .max(50);
-const objects = z.array(z.string().min(1).max(200)).max(100);
-const groups = z.array(name).max(50);
-
-export const guardrailRule = z.strictObject({
-  name: z.string().min(1).max(100),
-  action: z.enum(["deny", "review"]).default("deny"),
-  statementKinds: statementKinds.optional(),
-  objects: objects.optional(),
-  requireWhere: z.boolean().optional(),
-  readOnly: z.boolean().optional(),
-  pattern: regex.optional(),
-  commands: z.array(regex).max(50).optional(),
-  message: z.string().max(500).optional(),
-});
-
-export const maskingRule = z.strictObject({
-  name: z.string().min(1).max(100),
-  columns: z.array(regex).max(50).optional(),
-  tables: objects.optional(),
-  types: z.array(z.string().min(1).max(63)).max(20).optional(),
-  detector: z
-    .enum(["email", "credit_card", "iban", "phone", "us_ssn", "ip_address", "jwt", "api_key", "custom"])
-    .optional(),
-  pattern: regex.optional(),
-  action: z.enum(["redact", "keep_last", "hash"]).default("redact"),
-  keep: z.number().int().min(1).max(32).optional(),
-});
-
-export const reviewRule = z.strictObject({
-  name: z.string().min(1).max(100),
-  statementKinds: statementKinds.optional(),
-  objects: objects.optional(),
-  pattern: regex.optional(),
-  reviewerGroups: groups.min(1),
-  minApprovals: z.number().int().min(1).max(10).default(1),
-  timeoutSeconds: z.number().int().min(10).max(86_400).default(600),
-});
+/** The rule schemas are shared with the agent, which parses the same documents before it enforces them. */
+export { guardrailRule, maskingRule, reviewRule } from "@sluice/policy";
 
 export const policyDto = z.object({
   id: z.string(),
@@ -88,3 +32,45 @@ export const updatePolicyBody = z.strictObject({
   masking: z.array(maskingRule).max(200).optional(),
   reviewRules: z.array(reviewRule).max(100).optional(),
 });
+
+export const evaluateBody = z.strictObject({
+  sql: z
+    .string()
+    .max(64 * 1024)
+    .describe("one or more SQL statements, as a client would send them"),
+  /** Sample values to show what masking does to them. */
+  values: z
+    .array(
+      z.strictObject({
+        column: z.string().min(1).max(63),
+        table: z.string().min(1).max(127).optional(),
+        type: z.string().min(1).max(63).default("text"),
+        value: z.string().max(4096),
+      }),
+    )
+    .max(100)
+    .default([]),
+});
+
+const statementDto = z.object({
+  text: z.string(),
+  kind: z.string(),
+  kinds: z.array(z.string()),
+  objects: z.array(z.string()),
+  readOnly: z.boolean(),
+  unboundedWrite: z.boolean(),
+  opaque: z.boolean(),
+});
+
+export const evaluationDto = z.object({
+  policy: z.string(),
+  verdict: z.enum(["allow", "deny", "review"]),
+  rule: z.string().optional(),
+  reviewRule: z.string().optional(),
+  message: z.string().optional(),
+  statement: z.string().optional(),
+  parseError: z.string().optional(),
+  statements: z.array(statementDto),
+  masked: z.array(z.object({ column: z.string(), value: z.string(), masked: z.string().nullable() })),
+});
+export type EvaluationDto = z.infer<typeof evaluationDto>;

@@ -1,9 +1,25 @@
 import { AppError } from "@sluice/errors";
+import { DataRowReader, serializeDataRow } from "@sluice/pg-wire";
+import {
+  classify,
+  compileGuard,
+  compileMasking,
+  type GuardrailRule,
+  initSqlParser,
+  type PolicyDocument,
+  type ReviewRule,
+} from "@sluice/policy";
 import type { z } from "zod";
 import type { Db } from "../../lib/db";
 import { byIdOrName } from "../../lib/ids";
 import type { Actor, Mutate } from "../../lib/mutate";
-import type { createPolicyBody, PolicyDto, updatePolicyBody } from "./policies.schemas";
+import type {
+  createPolicyBody,
+  EvaluationDto,
+  evaluateBody,
+  PolicyDto,
+  updatePolicyBody,
+} from "./policies.schemas";
 
 const withConnections = { connections: { include: { connection: { select: { name: true } } } } } as const;
 
@@ -26,6 +42,57 @@ export function toPolicyDto(p: PolicyRow): PolicyDto {
 }
 
 export type PoliciesService = ReturnType<typeof createPoliciesService>;
+
+/** A guardrail that asks for review needs a review rule in the same policy to say who reviews. */
+function assertCoherent(guardrails: GuardrailRule[], reviewRules: ReviewRule[]): void {
+  const asksReview = guardrails.find((g) => g.action === "review");
+  if (asksReview && reviewRules.length === 0) {
+    throw new AppError(
+      "policy.invalid",
+      `guardrail ${asksReview.name} has action "review" but the policy has no review rule naming its reviewers`,
+    );
+  }
+}
+
+/** Dry-run masking key: hashes in a dry run differ from an agent's, the rest is identical. */
+const DRY_RUN_HASH_KEY = Buffer.from("sluice-policy-dry-run-hash-key-v1");
+
+/** Masks sample values as the agent would mask them in text-format result rows. */
+function maskSamples(
+  policy: PolicyDocument,
+  values: z.infer<typeof evaluateBody>["values"],
+): EvaluationDto["masked"] {
+  if (values.length === 0) return [];
+  const plan =
+    policy.masking.length > 0 ? compileMasking(policy.masking, { hashKey: DRY_RUN_HASH_KEY }) : undefined;
+  const reader = new DataRowReader();
+  return values.map((v) => {
+    // Synthetic OIDs stand for the sample's table and type; the catalog view names them.
+    const table = v.table ? (v.table.includes(".") ? v.table : `public.${v.table}`).toLowerCase() : undefined;
+    const names = {
+      table: (oid: number) => (oid === 1 && table ? table : undefined),
+      type: (oid: number) => (oid === 2 ? v.type.toLowerCase() : undefined),
+    };
+    const masker = plan?.forColumns(
+      [{ name: v.column, tableOid: table ? 1 : 0, typeOid: 2, format: 0 }],
+      names,
+    );
+    const row = serializeDataRow([v.value]);
+    const out = masker?.maskRow(row, 0, row.length) ?? row;
+    reader.reset(out, 5);
+    return { column: v.column, value: v.value, masked: reader.text(0) };
+  });
+}
+
+function toDocument(p: PolicyRow): PolicyDocument {
+  return {
+    id: p.id,
+    name: p.name,
+    guardrails: p.guardrails as GuardrailRule[],
+    masking: p.masking as PolicyDocument["masking"],
+    reviewRules: p.reviewRules as ReviewRule[],
+  };
+}
 
 export function createPoliciesService(deps: { prisma: Db; mutate: Mutate }) {
   const { prisma, mutate } = deps;
@@ -56,6 +123,7 @@ export function createPoliciesService(deps: { prisma: Db; mutate: Mutate }) {
       return toPolicyDto(await find(ref));
     },
     async create(actor: Actor, input: z.infer<typeof createPolicyBody>) {
+      assertCoherent(input.guardrails, input.reviewRules);
       await assertNameFree(input.name);
       const row = await mutate(actor, async ({ tx, audit, change }) => {
         const p = await tx.policy.create({ data: input, include: withConnections });
@@ -72,6 +140,10 @@ export function createPoliciesService(deps: { prisma: Db; mutate: Mutate }) {
     },
     async update(actor: Actor, ref: string, input: z.infer<typeof updatePolicyBody>) {
       const existing = await find(ref);
+      assertCoherent(
+        input.guardrails ?? (existing.guardrails as GuardrailRule[]),
+        input.reviewRules ?? (existing.reviewRules as ReviewRule[]),
+      );
       if (input.name && input.name !== existing.name) await assertNameFree(input.name);
       const hasEnforcedRules = (input.guardrails?.length ?? 0) + (input.masking?.length ?? 0) > 0;
       if (hasEnforcedRules) {
@@ -102,6 +174,35 @@ export function createPoliciesService(deps: { prisma: Db; mutate: Mutate }) {
         return p;
       });
       return toPolicyDto(row);
+    },
+    /** Dry run: what the agent would do with this SQL (and these sample values) under the policy. */
+    async evaluate(ref: string, input: z.infer<typeof evaluateBody>): Promise<EvaluationDto> {
+      const policy = toDocument(await find(ref));
+      await initSqlParser();
+      const verdict = compileGuard([policy], { cacheEntries: 1 }).evaluate(input.sql);
+      const c = classify(input.sql);
+      const statements = c.ok
+        ? c.statements.map((s) => ({
+            text: s.text,
+            kind: s.kind,
+            kinds: [...s.kinds].sort(),
+            objects: s.objects,
+            readOnly: s.readOnly,
+            unboundedWrite: s.unboundedWrite,
+            opaque: s.opaque,
+          }))
+        : [];
+      return {
+        policy: policy.name,
+        verdict: verdict.action,
+        ...(verdict.action !== "allow"
+          ? { rule: verdict.rule, message: verdict.message, statement: verdict.statement }
+          : {}),
+        ...(verdict.action === "review" ? { reviewRule: verdict.reviewRule } : {}),
+        ...(!c.ok ? { parseError: c.error } : {}),
+        statements,
+        masked: maskSamples(policy, input.values),
+      };
     },
     async remove(actor: Actor, ref: string) {
       const existing = await find(ref);

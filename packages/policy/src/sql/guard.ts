@@ -1,0 +1,213 @@
+import type { GuardrailRule, PolicyDocument, ReviewRule } from "../rules";
+import { type Classification, classify, type StatementInfo } from "./classify";
+import { normalizeLiterals } from "./normalize";
+
+/** What the agent does with a query string. */
+export type GuardVerdict =
+  | { action: "allow" }
+  | {
+      action: "deny";
+      /** The rule's name; `sluice.unparseable` / `sluice.opaque` for the built-in fail-closed rules. */
+      rule: string;
+      policyId?: string;
+      policyName?: string;
+      /** Client-facing text naming the rule. */
+      message: string;
+      /** The statement that triggered it. */
+      statement: string;
+    }
+  | {
+      action: "review";
+      rule: string;
+      policyId: string;
+      policyName: string;
+      /** The review rule that decides who approves. */
+      reviewRule: string;
+      message: string;
+      statement: string;
+    };
+
+export interface Guard {
+  /** False when no policy applies any SQL rule: queries pass without parsing. */
+  readonly active: boolean;
+  evaluate(sql: string): GuardVerdict;
+}
+
+export interface GuardOptions {
+  /** Distinct statement texts whose verdicts are kept (default 4096). */
+  cacheEntries?: number;
+  /** Longer texts are evaluated every time (default 16 KiB). */
+  cacheMaxText?: number;
+}
+
+interface CompiledRule {
+  policy: PolicyDocument;
+  name: string;
+  kinds?: Set<string>;
+  objects?: ObjectPattern[];
+  requireWhere: boolean;
+  readOnly: boolean;
+  pattern?: RegExp;
+  message?: string;
+}
+
+interface ObjectPattern {
+  schema?: string;
+  /** `*` for every relation of the schema. */
+  name: string;
+}
+
+function parseObject(pattern: string): ObjectPattern {
+  const p = pattern.toLowerCase().trim();
+  const dot = p.lastIndexOf(".");
+  if (dot < 0) return { name: p };
+  return { schema: p.slice(0, dot), name: p.slice(dot + 1) };
+}
+
+/**
+ * An object the statement names matches a pattern when the names agree. A statement's
+ * unqualified name may resolve to any schema on the search path, so it matches
+ * `schema.table` patterns by its table name; `schema.*` (DROP SCHEMA) matches every
+ * pattern of that schema.
+ */
+function objectMatches(object: string, p: ObjectPattern): boolean {
+  const dot = object.lastIndexOf(".");
+  const schema = dot < 0 ? undefined : object.slice(0, dot);
+  const name = dot < 0 ? object : object.slice(dot + 1);
+  if (p.schema && schema && p.schema !== schema) return false;
+  if (name === "*") return p.schema !== undefined && p.schema === schema;
+  if (p.name === "*") return schema === undefined ? false : p.schema === schema;
+  return p.name === name;
+}
+
+function compileRule(policy: PolicyDocument, r: GuardrailRule | ReviewRule): CompiledRule | undefined {
+  const g = r as Partial<GuardrailRule>;
+  const rule: CompiledRule = {
+    policy,
+    name: r.name,
+    requireWhere: g.requireWhere === true,
+    readOnly: g.readOnly === true,
+    ...(r.statementKinds?.length ? { kinds: new Set(r.statementKinds.map((k) => k.trim())) } : {}),
+    ...(r.objects?.length ? { objects: r.objects.map(parseObject) } : {}),
+    ...(r.pattern ? { pattern: new RegExp(r.pattern, "i") } : {}),
+    ...(g.message ? { message: g.message } : {}),
+  };
+  const appliesToSql = rule.kinds || rule.objects || rule.requireWhere || rule.readOnly || rule.pattern;
+  return appliesToSql ? rule : undefined;
+}
+
+function ruleMatches(rule: CompiledRule, s: StatementInfo): boolean {
+  if (rule.kinds && ![...s.kinds].some((k) => rule.kinds?.has(k))) return false;
+  if (rule.objects && !s.objects.some((o) => rule.objects?.some((p) => objectMatches(o, p)))) return false;
+  if (rule.requireWhere && !s.unboundedWrite) return false;
+  if (rule.readOnly && s.readOnly) return false;
+  if (rule.pattern && !rule.pattern.test(s.text)) return false;
+  return true;
+}
+
+function describe(rule: CompiledRule): string {
+  if (rule.message) return rule.message;
+  if (rule.readOnly) return "this connection is read-only";
+  if (rule.requireWhere) return "UPDATE and DELETE need a WHERE clause";
+  return "the statement is not allowed on this connection";
+}
+
+const ALLOW: GuardVerdict = { action: "allow" };
+
+/** Compiles the SQL rules of a connection's policies into one guard with a verdict cache. */
+export function compileGuard(policies: PolicyDocument[], options: GuardOptions = {}): Guard {
+  const denies: CompiledRule[] = [];
+  const reviews: { rule: CompiledRule; reviewRule: string }[] = [];
+  for (const policy of policies) {
+    for (const g of policy.guardrails) {
+      const rule = compileRule(policy, g);
+      if (!rule) continue;
+      const reviewer = policy.reviewRules[0];
+      // A guardrail that asks for review without a review rule to route it to is a deny.
+      if (g.action === "review" && reviewer) reviews.push({ rule, reviewRule: reviewer.name });
+      else denies.push(rule);
+    }
+    for (const r of policy.reviewRules) {
+      const rule = compileRule(policy, r);
+      if (rule) reviews.push({ rule, reviewRule: r.name });
+    }
+  }
+  const active = denies.length > 0 || reviews.length > 0;
+  const maxEntries = options.cacheEntries ?? 4096;
+  const maxText = options.cacheMaxText ?? 16 * 1024;
+  const cache = new Map<string, GuardVerdict>();
+  /** Allowed statement shapes (literals replaced), shared by texts that differ only in values. */
+  const allowedShapes = new Map<string, true>();
+  const patterns = [...denies, ...reviews.map((r) => r.rule)].flatMap((r) => (r.pattern ? [r.pattern] : []));
+
+  function remember<V>(map: Map<string, V>, key: string, value: V): void {
+    if (key.length > maxText) return;
+    if (map.size >= maxEntries) map.delete(map.keys().next().value as string);
+    map.set(key, value);
+  }
+
+  function decide(sql: string, c: Classification): GuardVerdict {
+    if (!c.ok) {
+      return {
+        action: "deny",
+        rule: "sluice.unparseable",
+        message: `Sluice cannot parse this statement, and this connection only runs statements it can check (${c.error})`,
+        statement: sql,
+      };
+    }
+    for (const s of c.statements) {
+      if (s.opaque) {
+        return {
+          action: "deny",
+          rule: "sluice.opaque",
+          message:
+            "Sluice cannot see what this statement runs (dynamic SQL or EXECUTE of a prepared statement), and this connection only runs statements it can check",
+          statement: s.text,
+        };
+      }
+      for (const rule of denies) {
+        if (!ruleMatches(rule, s)) continue;
+        return {
+          action: "deny",
+          rule: rule.name,
+          policyId: rule.policy.id,
+          policyName: rule.policy.name,
+          message: `blocked by Sluice policy "${rule.policy.name}", rule "${rule.name}": ${describe(rule)}`,
+          statement: s.text,
+        };
+      }
+    }
+    for (const s of c.statements) {
+      for (const { rule, reviewRule } of reviews) {
+        if (!ruleMatches(rule, s)) continue;
+        return {
+          action: "review",
+          rule: rule.name,
+          policyId: rule.policy.id,
+          policyName: rule.policy.name,
+          reviewRule,
+          message: `held for review by Sluice policy "${rule.policy.name}", rule "${rule.name}"`,
+          statement: s.text,
+        };
+      }
+    }
+    return ALLOW;
+  }
+
+  return {
+    active,
+    evaluate(sql: string): GuardVerdict {
+      if (!active) return ALLOW;
+      const hit = cache.get(sql);
+      if (hit) return hit;
+      const shape = sql.length <= maxText ? normalizeLiterals(sql) : undefined;
+      // Text rules see the literal values, so a shape only stands for texts they do not match.
+      if (shape && allowedShapes.has(shape) && !patterns.some((p) => p.test(sql))) return ALLOW;
+      const verdict = decide(sql, classify(sql));
+      if (shape) {
+        if (verdict.action === "allow") remember(allowedShapes, shape, true);
+      } else remember(cache, sql, verdict);
+      return verdict;
+    },
+  };
+}
