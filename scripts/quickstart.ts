@@ -94,7 +94,15 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
 }
 
 /** Runs one query through the agent's native listener, with the API key as the password. */
-async function demoQuery(host: string, port: number, apiKey: string): Promise<string> {
+interface DemoResult {
+  who: string;
+  /** The guardrail's answer to a DROP TABLE. */
+  blocked: string;
+  /** An email address as the masking rule returns it. */
+  masked: string;
+}
+
+async function demoQuery(host: string, port: number, apiKey: string): Promise<DemoResult> {
   const client = new pg.Client({
     host,
     port,
@@ -106,7 +114,12 @@ async function demoQuery(host: string, port: number, apiKey: string): Promise<st
   await client.connect();
   try {
     const res = await client.query<{ who: string }>("SELECT current_user AS who");
-    return res.rows[0]?.who ?? "?";
+    const blocked = await client.query("DROP TABLE users").then(
+      () => "not blocked",
+      (err: Error) => err.message,
+    );
+    const email = await client.query<{ email: string }>("SELECT 'ada@example.com' AS email");
+    return { who: res.rows[0]?.who ?? "?", blocked, masked: email.rows[0]?.email ?? "?" };
   } finally {
     await client.end();
   }
@@ -178,10 +191,31 @@ async function main(): Promise<void> {
   }
   const demoPassword = new URL(databaseUrl).password || "";
   const dbUrl = new URL(databaseUrl);
+  // demo-pg is the control plane's own database: guard it and mask emails.
+  const existingPolicy = await api("/policies/demo-safety", adminKey).catch(() => undefined);
+  const policy =
+    existingPolicy?.id !== undefined
+      ? existingPolicy
+      : await api("/policies", adminKey, {
+          method: "POST",
+          body: {
+            name: "demo-safety",
+            description: "no destructive statements on the quickstart's database; emails masked",
+            guardrails: [
+              {
+                name: "no-destructive-ddl",
+                statementKinds: ["DROP", "TRUNCATE", "ALTER", "GRANT", "COPY PROGRAM"],
+              },
+              { name: "where-required", requireWhere: true },
+            ],
+            masking: [{ name: "emails", detector: "email", action: "redact" }],
+          },
+        });
   await api("/connections", adminKey, {
     method: "POST",
     body: {
       name: "demo-pg",
+      policyIds: [policy.id],
       type: "postgres",
       description: "the quickstart's own database",
       host: dbUrl.hostname,
@@ -210,10 +244,12 @@ async function main(): Promise<void> {
   );
   say("• agent: local-agent is online and serving demo-pg");
   const [pgHost, pgPort] = pgListen.split(":");
-  const who = await demoQuery(pgHost ?? "127.0.0.1", Number(pgPort), adminKey);
+  const demo = await demoQuery(pgHost ?? "127.0.0.1", Number(pgPort), adminKey);
   say(
-    `• demo query through the agent: connected to demo-pg as ${who} (the agent holds that password; you don't)`,
+    `• demo query through the agent: connected to demo-pg as ${demo.who} (the agent holds that password; you don't)`,
   );
+  say(`• policy demo-safety: DROP TABLE users → ${demo.blocked}`);
+  say(`• policy demo-safety: SELECT 'ada@example.com' → ${demo.masked}`);
   say();
   say("Sluice is running. In another terminal:");
   say(`  node apps/cli/bin/sluice.js login --url http://127.0.0.1:${apiPort} --api-key - < ${adminKeyFile}`);
@@ -225,6 +261,7 @@ async function main(): Promise<void> {
     `  PGPASSWORD="$(cat ${adminKeyFile})" psql "host=${pgHost} port=${pgPort} dbname=demo-pg user=admin sslmode=disable"`,
   );
   say("  node apps/cli/bin/sluice.js sessions list");
+  say("  node apps/cli/bin/sluice.js policies test demo-safety -c 'DELETE FROM users'");
   say(`Logs: ${join(home, "logs")}. Stop with Ctrl-C.`);
   if (process.env.SLUICE_QUICKSTART_EXIT === "1") await shutdown(0);
 }

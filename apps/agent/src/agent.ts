@@ -1,9 +1,12 @@
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import type net from "node:net";
 import { join } from "node:path";
 import type tls from "node:tls";
 import { credentials as grpcCredentials, Metadata } from "@grpc/grpc-js";
 import type { Logger } from "@sluice/logger";
+import { initSqlParser } from "@sluice/policy";
 import { createSpool, createUploader, type Spool } from "@sluice/recording";
 import {
   createEnvProvider,
@@ -17,6 +20,8 @@ import { type AgentLink, createAgentLink } from "./link/agent-link";
 import { StateStore } from "./link/state-store";
 import { createPgService } from "./listeners/pg-service";
 import { createTunnelServer } from "./listeners/tunnel-listener";
+import { createReviewClient } from "./policy/review-client";
+import { createPolicyCompiler } from "./policy/session-policy";
 import type { EventSink } from "./recording/event-sink";
 import { createAuthorizer } from "./sessions/authorizer";
 import { createGrantVerifier } from "./sessions/grant-verifier";
@@ -58,12 +63,30 @@ function closeOrphans(spool: Spool): void {
   }
 }
 
+/** The configured masking hash key, or one generated once and kept in the state directory. */
+async function maskHashKey(config: AgentConfig, stateDir: string): Promise<Buffer> {
+  if (config.SLUICE_MASK_HASH_KEY) return Buffer.from(config.SLUICE_MASK_HASH_KEY, "hex");
+  const file = join(stateDir, "mask-hash.key");
+  try {
+    const existing = Buffer.from((await readFile(file, "utf8")).trim(), "hex");
+    if (existing.length >= 32) return existing;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  const key = randomBytes(32);
+  await mkdir(stateDir, { recursive: true });
+  await writeFile(file, `${key.toString("hex")}\n`, { mode: 0o600 });
+  return key;
+}
+
 export async function startAgent(
   config: AgentConfig,
   env: Readonly<Record<string, string | undefined>>,
   logger: Logger,
 ): Promise<RunningAgent> {
   const stateDir = config.SLUICE_AGENT_STATE_DIR;
+  // Guardrails parse SQL with PostgreSQL's parser; load it before any session can start.
+  await initSqlParser();
   const store = new StateStore(join(stateDir, "desired-state.json"));
   const vault = vaultOptions(config);
   const secrets = createSecretResolver([
@@ -102,6 +125,7 @@ export async function startAgent(
     activeSessions: () => registry.count(),
     spoolBytes: () => spool.spoolBytes(),
     onEndSession: (sid, reason) => registry.terminate(sid, reason),
+    onReview: (state) => reviews.onReview(state),
     hello: () => ({
       agentVersion: AGENT_VERSION,
       capabilities: ["postgres", "tcp", "tunnel", "ssh"],
@@ -153,8 +177,18 @@ export async function startAgent(
     stalenessMs: config.SLUICE_STALENESS_SECONDS * 1000,
     alreadyRecorded: (sid) => spool.sessions().includes(sid),
   });
+  const reviews = createReviewClient({
+    client: link.client,
+    agentToken: config.SLUICE_AGENT_TOKEN,
+    logger: logger.child({ component: "reviews" }),
+    pollMs: config.SLUICE_REVIEW_POLL_SECONDS * 1000,
+  });
+  const policies = createPolicyCompiler({ hashKey: await maskHashKey(config, stateDir) });
   const pg = createPgService({
     config,
+    policies,
+    store,
+    reviews,
     authorizer,
     secrets,
     sink,

@@ -44,6 +44,13 @@ export const configSchema = z.object({
   SLUICE_VAULT_NAMESPACE: z.string().max(256).optional(),
   SLUICE_VAULT_CA_FILE: z.string().optional(),
   SLUICE_VAULT_KV_TTL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+  /** Key of the deterministic `hash` masking action (hex, ≥ 32 bytes). Agents that share it hash alike. */
+  SLUICE_MASK_HASH_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64,256}$/, "must be 32 to 128 bytes of hex")
+    .optional(),
+  /** How often a session holding a statement for review asks the control plane for the decision. */
+  SLUICE_REVIEW_POLL_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 

@@ -7,6 +7,8 @@ export const ExitCode = {
   usage: 2,
   /** The control plane or an agent could not be reached, or the agent refused the tunnel. */
   unreachable: 3,
+  /** The statement waits for a reviewer's approval (`sluice exec --no-wait`). */
+  held: 4,
 } as const;
 
 export interface CliErrorOptions {

@@ -5,7 +5,16 @@ import { registerConnectCommand } from "./commands/connect";
 import { registerConnectionsCommand } from "./commands/connections";
 import { registerExecCommand } from "./commands/exec";
 import { registerLoginCommands } from "./commands/login";
+import { registerNotificationsCommands } from "./commands/notifications";
+import { registerPoliciesCommands } from "./commands/policies";
+import { registerProxyCommands } from "./commands/proxy";
+import { registerRequestCommand } from "./commands/request";
+import { registerReviewsCommands } from "./commands/reviews";
 import { registerSessionsCommands } from "./commands/sessions";
+import { registerSshCommand } from "./commands/ssh";
+import { registerSshCaCommands } from "./commands/ssh-ca";
+import { registerSshCertCommand } from "./commands/ssh-cert";
+import { registerSshKeysCommands } from "./commands/ssh-keys";
 import type { CliContext } from "./context";
 import { outputFormats } from "./output";
 
@@ -33,8 +42,17 @@ export function createProgram(ctx: CliContext, version: string): Command {
   registerConnectionsCommand(program, ctx);
   registerConnectCommand(program, ctx);
   registerExecCommand(program, ctx);
+  registerSshCommand(program, ctx);
+  registerProxyCommands(program, ctx);
+  registerSshCertCommand(program, ctx);
+  registerSshCaCommands(program, ctx);
+  registerSshKeysCommands(program, ctx);
   registerSessionsCommands(program, ctx);
+  registerRequestCommand(program, ctx);
+  registerReviewsCommands(program, ctx);
+  registerPoliciesCommands(program, ctx);
   registerAuditCommands(program, ctx);
+  registerNotificationsCommands(program, ctx);
   registerAdminCommands(program, ctx);
   return program;
 }

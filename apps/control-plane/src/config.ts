@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { ConfigError, loadConfig as load, redactConfig } from "@sluice/config";
 import { z } from "zod";
 import type { OidcSettings } from "./modules/identity/oidc-login.service";
+import type { NotificationJobSettings } from "./modules/notifications/notifications.jobs";
 
 const bool = z
   .enum(["true", "false", "1", "0", ""])
@@ -72,6 +73,17 @@ export const configSchema = z.object({
   SLUICE_OIDC_AUDITOR_GROUPS: list,
   SLUICE_OIDC_ALLOW_INSECURE_HTTP: bool,
   SLUICE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  SLUICE_NOTIFY_WORKER: z
+    .enum(["true", "false", "1", "0", ""])
+    .default("true")
+    .transform((v) => v !== "false" && v !== "0"),
+  SLUICE_NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(25).default(6),
+  SLUICE_NOTIFY_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(5000),
+  SLUICE_NOTIFY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  SLUICE_NOTIFY_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
+  SLUICE_REVIEW_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(5000),
+  /** How long an approved statement stays usable when nobody was waiting for it (sluice exec --no-wait). */
+  SLUICE_STATEMENT_APPROVAL_TTL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
 });
 
@@ -134,6 +146,16 @@ export function oidcSettings(cfg: ControlPlaneConfig): OidcSettings | undefined 
     adminGroups: cfg.SLUICE_OIDC_ADMIN_GROUPS,
     auditorGroups: cfg.SLUICE_OIDC_AUDITOR_GROUPS,
     allowInsecure: cfg.SLUICE_OIDC_ALLOW_INSECURE_HTTP,
+  };
+}
+
+/** Retry, backoff and timeout settings of the notification queue and worker. */
+export function notificationSettings(cfg: ControlPlaneConfig): NotificationJobSettings {
+  return {
+    maxAttempts: cfg.SLUICE_NOTIFY_MAX_ATTEMPTS,
+    backoffMs: cfg.SLUICE_NOTIFY_BACKOFF_MS,
+    concurrency: cfg.SLUICE_NOTIFY_CONCURRENCY,
+    requestTimeoutMs: cfg.SLUICE_NOTIFY_TIMEOUT_MS,
   };
 }
 

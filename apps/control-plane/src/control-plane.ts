@@ -3,11 +3,14 @@ import { createDb, migrateDeploy } from "@sluice/db";
 import type { Logger } from "@sluice/logger";
 import { Redis } from "ioredis";
 import { bootstrapAdmin, writeSecretFile } from "./bootstrap";
-import { type ControlPlaneConfig, decodeMasterKey, oidcSettings } from "./config";
+import { type ControlPlaneConfig, decodeMasterKey, notificationSettings, oidcSettings } from "./config";
 import { startGrpcServer } from "./grpc/server";
 import { createAgentCerts } from "./modules/agents/agent-certs";
 import { createAgentHub } from "./modules/agents/agent-hub";
 import { createDesiredState } from "./modules/agents/desired-state";
+import { createNotificationQueue, startNotificationWorker } from "./modules/notifications/notifications.jobs";
+import { parseReviewPush, reviewStatesChannel } from "./modules/reviews/review-push";
+import { createReviewsGrpc } from "./modules/reviews/reviews.grpc";
 import { endSessionsChannel, parseEndSessions } from "./modules/sessions/session-revoker";
 import { createSessionGrpc } from "./modules/sessions/sessions.grpc";
 import { stateChannel } from "./modules/state/state.service";
@@ -43,7 +46,16 @@ export async function startControlPlane(
   const redis = redisClient(config.REDIS_URL, "sluice-cp");
   const subscriber = redisClient(config.REDIS_URL, "sluice-cp-sub");
   await Promise.all([redis.connect(), subscriber.connect()]);
+  const notify = {
+    redisUrl: config.REDIS_URL,
+    redisPrefix: config.SLUICE_REDIS_PREFIX,
+    settings: notificationSettings(config),
+    logger: logger.child({ component: "notifications" }),
+  };
+  const notificationQueue = await createNotificationQueue(notify);
 
+  let apiUrl = "";
+  const publicUrl = () => config.SLUICE_PUBLIC_URL?.replace(/\/$/, "") ?? apiUrl;
   const services = createServices({
     prisma: db.prisma,
     redis,
@@ -56,7 +68,20 @@ export async function startControlPlane(
       loginMaxAgeSeconds: config.SLUICE_LOGIN_MAX_AGE_SECONDS,
     },
     oidc: oidcSettings(config),
+    reviews: {
+      publicUrl,
+      logger: logger.child({ component: "reviews" }),
+      approvalTtlSeconds: config.SLUICE_STATEMENT_APPROVAL_TTL_SECONDS,
+    },
+    notifications: {
+      queue: notificationQueue,
+      requestTimeoutMs: notify.settings.requestTimeoutMs,
+      logger: notify.logger,
+    },
   });
+  const notificationWorker = config.SLUICE_NOTIFY_WORKER
+    ? startNotificationWorker({ ...notify, process: services.notifications.processDelivery })
+    : undefined;
   await services.keys.ensureActiveKey();
   const channel = stateChannel(config.SLUICE_REDIS_PREFIX);
   const bootstrapKey = await bootstrapAdmin({ prisma: db.prisma, audit: services.audit });
@@ -77,12 +102,17 @@ export async function startControlPlane(
     offlineAfterMs: config.SLUICE_AGENT_OFFLINE_AFTER_SECONDS * 1000,
   });
   const endChannel = endSessionsChannel(config.SLUICE_REDIS_PREFIX);
-  await subscriber.subscribe(channel, endChannel);
+  const reviewChannel = reviewStatesChannel(config.SLUICE_REDIS_PREFIX);
+  await subscriber.subscribe(channel, endChannel, reviewChannel);
   subscriber.on("message", (ch, text: string) => {
     if (ch === channel) hub.onStateChanged();
     if (ch === endChannel) {
       const msg = parseEndSessions(text);
       if (msg) hub.endSessions(msg.agentId, msg.sessionIds, msg.reason);
+    }
+    if (ch === reviewChannel) {
+      const msg = parseReviewPush(text);
+      if (msg) hub.sendReview(msg.agentId, msg.state);
     }
   });
   let sweeping: Promise<unknown> = Promise.resolve();
@@ -93,6 +123,7 @@ export async function startControlPlane(
   const sessionGrpc = createSessionGrpc({
     prisma: db.prisma,
     auth: services.auth,
+    sshAuth: services.sshAuth,
     sessions: services.sessions,
     recordings: services.recordings,
     logger: logger.child({ component: "grpc" }),
@@ -109,9 +140,16 @@ export async function startControlPlane(
   const grpc = await startGrpcServer({
     config,
     hub,
-    handlers: { ...sessionGrpc, issueCertificate: agentCerts.issueCertificate },
+    handlers: {
+      ...sessionGrpc,
+      ...createReviewsGrpc({
+        prisma: db.prisma,
+        statements: services.reviews.statements,
+        logger: logger.child({ component: "grpc" }),
+      }),
+      issueCertificate: agentCerts.issueCertificate,
+    },
   });
-  let apiUrl = "";
   const app = await buildApp({
     logger: logger.child({ component: "api" }),
     services,
@@ -119,7 +157,7 @@ export async function startControlPlane(
     prisma: db.prisma,
     rateLimitPerMinute: config.SLUICE_RATE_LIMIT_PER_MINUTE,
     version: VERSION,
-    publicUrl: () => config.SLUICE_PUBLIC_URL?.replace(/\/$/, "") ?? apiUrl,
+    publicUrl,
     readiness: async () => ({
       database: await db.prisma.$queryRawUnsafe("SELECT 1").then(
         () => true,
@@ -133,6 +171,10 @@ export async function startControlPlane(
   });
   const address = await app.listen({ host: config.SLUICE_API_HOST, port: config.SLUICE_API_PORT });
   apiUrl = address;
+  const reviewSweeper = services.reviews.sweeper.start(
+    config.SLUICE_REVIEW_SWEEP_INTERVAL_MS,
+    logger.child({ component: "reviews" }),
+  );
   logger.info({ api: address, grpcPort: grpc.port }, "control plane listening");
 
   return {
@@ -141,6 +183,7 @@ export async function startControlPlane(
     bootstrapKey,
     async stop() {
       clearInterval(sweeper);
+      await reviewSweeper.stop();
       await subscriber.quit().catch(() => undefined);
       await sweeping;
       await hub.closeAll();
@@ -154,6 +197,9 @@ export async function startControlPlane(
         });
       });
       grpc.server.forceShutdown();
+      await services.notifications.settle();
+      await notificationWorker?.close();
+      await notificationQueue.close();
       await redis.quit().catch(() => undefined);
       await db.close();
     },

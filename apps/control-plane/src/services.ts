@@ -11,10 +11,20 @@ import { createOidcLoginService, type OidcSettings } from "./modules/identity/oi
 import { createTokenExchangeService } from "./modules/identity/token-exchange.service";
 import { createTrustedIssuersService } from "./modules/identity/trusted-issuers.service";
 import { createKeysService } from "./modules/keys/keys.service";
+import { createChannelsService } from "./modules/notifications/channels.service";
+import type { Notifier } from "./modules/notifications/events";
+import {
+  createNotificationsService,
+  type NotificationsDeps,
+} from "./modules/notifications/notifications.service";
 import { createPoliciesService } from "./modules/policies/policies.service";
 import { createRecordingsService } from "./modules/recordings/recordings.service";
+import { createReviews, type ReviewsDeps } from "./modules/reviews/create-reviews";
 import { createSessionRevoker, endSessionsChannel } from "./modules/sessions/session-revoker";
 import { createSessionsService } from "./modules/sessions/sessions.service";
+import { createSshService } from "./modules/ssh/ssh.service";
+import { createSshAuth } from "./modules/ssh/ssh-auth";
+import { createSshCa } from "./modules/ssh/ssh-ca";
 import { createStateService, stateChannel } from "./modules/state/state.service";
 import { createUsersService } from "./modules/users/users.service";
 
@@ -27,6 +37,10 @@ export interface ServiceOptions {
   grantTtlSeconds: number;
   tokens: TokenSettings;
   oidc: OidcSettings | undefined;
+  /** Where links to reviews point, and the logger for failed review side effects. */
+  reviews: Pick<ReviewsDeps, "publicUrl" | "logger" | "approvalTtlSeconds">;
+  /** The delivery queue (BullMQ on Redis), attempt timeout and logger for notifications. */
+  notifications: Pick<NotificationsDeps, "queue" | "requestTimeoutMs" | "logger">;
 }
 
 export function createServices(deps: ServiceOptions) {
@@ -46,6 +60,25 @@ export function createServices(deps: ServiceOptions) {
     channel: endSessionsChannel(deps.redisPrefix),
   });
   const tokens = createTokensService({ prisma, mutate, keys, revoker, settings: deps.tokens });
+  const sshCa = createSshCa({ prisma, masterKey: deps.masterKey });
+  const notificationChannels = createChannelsService({ prisma, mutate, masterKey: deps.masterKey });
+  const notifications = createNotificationsService({
+    prisma,
+    mutate,
+    channels: notificationChannels,
+    ...deps.notifications,
+  });
+  /** Other modules publish events here: `notifier.publish("review.requested", {...})`. */
+  const notifier: Notifier = notifications.notifier;
+  const reviews = createReviews({
+    prisma,
+    mutate,
+    redis: deps.redis,
+    redisPrefix: deps.redisPrefix,
+    revoker,
+    notifier,
+    ...deps.reviews,
+  });
   return {
     keys,
     tokens,
@@ -54,7 +87,7 @@ export function createServices(deps: ServiceOptions) {
     tokenExchange: createTokenExchangeService({ prisma, mutate, tokens }),
     oidcLogin: createOidcLoginService({ prisma, mutate, tokens, settings: deps.oidc }),
     sessions: createSessionsService({ prisma, mutate, keys }),
-    recordings: createRecordingsService({ prisma, audit }),
+    recordings: createRecordingsService({ prisma, audit, notifier }),
     audit,
     state,
     mutate,
@@ -63,7 +96,13 @@ export function createServices(deps: ServiceOptions) {
     groups: createGroupsService({ prisma, mutate }),
     agents: createAgentsService({ prisma, mutate }),
     connections: createConnectionsService({ prisma, mutate }),
+    notificationChannels,
+    notifications,
+    notifier,
     policies: createPoliciesService({ prisma, mutate }),
+    reviews,
+    ssh: createSshService({ prisma, mutate, ca: sshCa, revoker }),
+    sshAuth: createSshAuth({ prisma, ca: sshCa }),
   };
 }
 

@@ -17,12 +17,6 @@ let outsiderKey: string;
 const native = (a: AgentProcess, extra = "sslmode=disable") =>
   `host=127.0.0.1 port=${a.pgPort} dbname=app-pg user=dev ${extra}`;
 
-async function userKey(email: string, groups: string[]) {
-  const u = await stack.api("/api/v1/users", { method: "POST", body: { name: email, email, groups } });
-  return (await stack.api(`/api/v1/users/${u.body.id}/api-keys`, { method: "POST", body: { name: "k" } }))
-    .body.secret as string;
-}
-
 async function sessionEvents(sessionId: string) {
   const res = await stack.api(`/api/v1/sessions/${sessionId}/events?limit=5000`);
   return res.body.items as { seq: number; kind: string; payload: any }[];
@@ -33,8 +27,8 @@ beforeAll(async () => {
   await cluster.psql("CREATE DATABASE appdb OWNER app_rw");
   stack = await startStack();
   await stack.api("/api/v1/groups", { method: "POST", body: { name: "dba" } });
-  devKey = await userKey("dev@example.com", ["dba"]);
-  outsiderKey = await userKey("outsider@example.com", []);
+  devKey = await stack.userKey("dev@example.com", ["dba"]);
+  outsiderKey = await stack.userKey("outsider@example.com", []);
   const conn = await stack.api("/api/v1/connections", {
     method: "POST",
     body: {

@@ -26,9 +26,11 @@ export function run(
   args: string[],
   env: Record<string, string> = {},
   timeoutMs = 120_000,
+  input?: string,
 ): Promise<CommandResult> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { env: { ...process.env, ...env } });
+    if (input !== undefined) child.stdin.end(input);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c) => {

@@ -32,6 +32,12 @@ export interface ControlPlaneProcess {
   env: Record<string, string>;
 }
 
+/** One recorded session event as the API returns it. */
+export interface RecordedEvent {
+  kind: string;
+  payload: any;
+}
+
 export interface Stack {
   db: TestDatabase;
   pki: TestPki;
@@ -39,6 +45,10 @@ export interface Stack {
   adminKey: string;
   cp: ControlPlaneProcess;
   api(path: string, init?: { method?: string; body?: unknown; key?: string | null }): Promise<ApiResult>;
+  /** Creates a user (name = email) in these groups and returns a new API key's secret. */
+  userKey(email: string, groups: string[]): Promise<string>;
+  /** A session's recorded events, once the session is closed and its end is recorded. */
+  closedSessionEvents(sessionId: string, timeoutMs?: number): Promise<RecordedEvent[]>;
   startControlPlane(overrides?: Record<string, string>): Promise<ControlPlaneProcess>;
   startAgent(
     name: string,
@@ -107,7 +117,12 @@ export async function startStack(): Promise<Stack> {
     };
   }
 
-  const cp = await startControlPlane();
+  // A control plane that fails to come up must not outlive the suite, nor its database.
+  const cp = await startControlPlane().catch(async (err: unknown) => {
+    await Promise.all(procs.map((p) => p.stop("SIGKILL")));
+    await db.drop();
+    throw err;
+  });
   const { readFileSync } = await import("node:fs");
   const adminKey = readFileSync(adminKeyFile, "utf8").trim();
   const stack: Stack = {
@@ -134,6 +149,28 @@ export async function startStack(): Promise<Stack> {
         body = text;
       }
       return { status: res.status, body, text };
+    },
+    closedSessionEvents(sessionId, timeoutMs = 30_000) {
+      return eventually(
+        async () => {
+          const s = await stack.api(`/api/v1/sessions/${sessionId}`);
+          if (s.body?.status !== "closed" && s.body?.status !== "failed") return undefined;
+          const ev = await stack.api(`/api/v1/sessions/${sessionId}/events?limit=5000`);
+          const items = ev.body.items as RecordedEvent[];
+          return items.some((e) => e.kind === "session.end") ? items : undefined;
+        },
+        timeoutMs,
+        200,
+      );
+    },
+    async userKey(email, groups) {
+      const u = await stack.api("/api/v1/users", { method: "POST", body: { name: email, email, groups } });
+      if (u.status !== 201) throw new Error(`create user ${email}: ${u.text}`);
+      const k = await stack.api(`/api/v1/users/${u.body.id}/api-keys`, {
+        method: "POST",
+        body: { name: "k" },
+      });
+      return k.body.secret as string;
     },
     startControlPlane,
     async startAgent(name, extraEnv = {}, opts = {}) {

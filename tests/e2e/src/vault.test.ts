@@ -34,12 +34,6 @@ const psql = (conninfo: string, password: string, sql: string) =>
     PGCONNECT_TIMEOUT: "10",
   });
 
-async function userKey(email: string, groups: string[]) {
-  const u = await stack.api("/api/v1/users", { method: "POST", body: { name: email, email, groups } });
-  return (await stack.api(`/api/v1/users/${u.body.id}/api-keys`, { method: "POST", body: { name: "k" } }))
-    .body.secret as string;
-}
-
 async function roleExists(name: string): Promise<boolean> {
   return (await cluster.psql(`SELECT count(*) FROM pg_roles WHERE rolname = '${name}'`)).trim() === "1";
 }
@@ -100,8 +94,8 @@ beforeAll(async () => {
   fake.putKv("kv", "prod/pg", { password: KV_PW_1 });
   stack = await startStack();
   await stack.api("/api/v1/groups", { method: "POST", body: { name: "dba" } });
-  devKey = await userKey("dev@example.com", ["dba"]);
-  outsiderKey = await userKey("outsider@example.com", []);
+  devKey = await stack.userKey("dev@example.com", ["dba"]);
+  outsiderKey = await stack.userKey("outsider@example.com", []);
   await createConnection("vault-dyn", "unused", "vault-db:database/creds/readonly");
   await createConnection("vault-kv", "app_kv", "vault:kv/data/prod/pg#password");
   agent = await stack.startAgent("vault-edge", {

@@ -1,6 +1,12 @@
 import { type ChannelCredentials, type ClientDuplexStream, Metadata, status } from "@grpc/grpc-js";
 import type { Logger } from "@sluice/logger";
-import { type AgentMessage, AgentServiceClient, type ControlMessage, type Hello } from "@sluice/proto";
+import {
+  type AgentMessage,
+  AgentServiceClient,
+  type ControlMessage,
+  type Hello,
+  type ReviewState,
+} from "@sluice/proto";
 import type { StateStore } from "./state-store";
 
 export interface AgentLinkOptions {
@@ -15,6 +21,8 @@ export interface AgentLinkOptions {
   activeSessions: () => number;
   spoolBytes?: () => number;
   onEndSession?: (sessionId: string, reason: string) => void;
+  /** A review of a statement held in one of this agent's sessions changed state. */
+  onReview?: (review: ReviewState) => void;
   backoff?: { initialMs: number; maxMs: number };
 }
 
@@ -78,6 +86,9 @@ export function createAgentLink(opts: AgentLinkOptions) {
         break;
       case "endSession":
         opts.onEndSession?.(body.value.sessionId, body.value.reason);
+        break;
+      case "review":
+        opts.onReview?.(body.value);
         break;
     }
   }

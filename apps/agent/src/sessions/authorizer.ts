@@ -47,12 +47,13 @@ export function createAuthorizer(deps: AuthorizerDeps) {
     connectionName: string,
     clientAddress: string,
     protocol: string,
+    ssh: { sshPublicKey: string; sshCertificate: string } = { sshPublicKey: "", sshCertificate: "" },
   ): Promise<string> {
     const md = new Metadata();
     md.set("authorization", `Bearer ${deps.agentToken}`);
     return new Promise((resolve, reject) => {
       deps.client.authorizeSession(
-        { credential, connectionName, clientAddress, protocol },
+        { credential, connectionName, clientAddress, protocol, ...ssh },
         md,
         { deadline: Date.now() + 10_000 },
         (err, res) => {
@@ -84,6 +85,8 @@ export function createAuthorizer(deps: AuthorizerDeps) {
       credential: string;
       clientAddress: string;
       protocol: string;
+      /** SSH listener only: a key or certificate the client proved it holds, instead of `credential`. */
+      ssh?: { sshPublicKey: string; sshCertificate: string };
     }): Promise<AuthorizedSession> {
       const connection = deps.store.connectionByName(req.connectionName);
       const agentId = deps.store.state.agent?.id;
@@ -102,12 +105,12 @@ export function createAuthorizer(deps: AuthorizerDeps) {
           "this agent has lost touch with the control plane for too long; new sessions are refused",
         );
       }
-      if (req.credential.length === 0 || req.credential.length > 8192)
+      if (!req.ssh && (req.credential.length === 0 || req.credential.length > 8192))
         throw new AppError("auth.invalid_credentials", "invalid credentials");
-      const viaGrant = looksLikeGrant(req.credential);
+      const viaGrant = !req.ssh && looksLikeGrant(req.credential);
       const grant = viaGrant
         ? req.credential
-        : await exchange(req.credential, req.connectionName, req.clientAddress, req.protocol);
+        : await exchange(req.credential, req.connectionName, req.clientAddress, req.protocol, req.ssh);
       const claims = await deps.verifier.verify(grant, { agentId, connectionName: connection.name });
       claimOnce(claims);
       return { claims, connection, via: viaGrant ? "grant" : "credential" };

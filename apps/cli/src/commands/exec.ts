@@ -26,6 +26,12 @@ interface ExecFlags {
   command?: string;
   file?: string;
   reason?: string;
+  wait: boolean;
+}
+
+/** The review id in the agent's notice about a held statement. */
+export function heldReviewId(message: string): string | undefined {
+  return /waiting for approval of review ([0-9a-zA-Z-]{1,64})/.exec(message)?.[1];
 }
 
 const sqlFormats: readonly SqlOutputFormat[] = ["table", "csv", "json"];
@@ -39,6 +45,10 @@ export function registerExecCommand(program: Command, ctx: CliContext): void {
     .option("-c, --command <sql>", "SQL to run; several statements separated by ; are allowed")
     .option("-f, --file <file>", "read the SQL from a file (- for stdin)")
     .option("--reason <text>", "why you need access (recorded with the session)")
+    .option(
+      "--no-wait",
+      "if a statement needs a reviewer's approval, print the review id and exit (code 4) instead of waiting; run the same SQL again once it is approved",
+    )
     .addHelpText(
       "after",
       "\nWithout -c or -f the SQL is read from stdin. Output: -o table (default), csv or json.",
@@ -55,12 +65,31 @@ export function registerExecCommand(program: Command, ctx: CliContext): void {
       }
       const caPem = await fetchAgentCa(client);
       const db = await connectThroughAgent(started, caPem, ctx.io);
+      const held = flags.wait ? undefined : heldStatement(db);
       try {
-        await runSql(db, sql, format, ctx.io, started.agent.name);
+        await (held
+          ? Promise.race([runSql(db, sql, format, ctx.io, started.agent.name), held])
+          : runSql(db, sql, format, ctx.io, started.agent.name));
       } finally {
         await db.end().catch(() => {});
       }
     });
+}
+
+/** Rejects once the agent says a statement is held for review, so `--no-wait` can leave. */
+function heldStatement(db: pg.Client): Promise<never> {
+  return new Promise((_, reject) => {
+    db.on("notice", (msg) => {
+      const id = heldReviewId(msg.message ?? "");
+      if (!id) return;
+      reject(
+        new CliError(
+          `the statement is held for review ${id}; once a reviewer approves it (sluice reviews approve ${id}), run the same SQL again and it runs without waiting`,
+          { exitCode: ExitCode.held },
+        ),
+      );
+    });
+  });
 }
 
 function sqlFormat(cmd: Command): SqlOutputFormat {

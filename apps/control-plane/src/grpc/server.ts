@@ -14,7 +14,12 @@ export interface GrpcDeps {
     | "SLUICE_GRPC_TLS_KEY_FILE"
   >;
   hub: AgentHub;
-  handlers?: Partial<Pick<AgentServiceServer, "authorizeSession" | "uploadRecording" | "issueCertificate">>;
+  handlers?: Partial<
+    Pick<
+      AgentServiceServer,
+      "authorizeSession" | "uploadRecording" | "issueCertificate" | "requestStatementReview" | "getReview"
+    >
+  >;
 }
 
 function credentials(config: GrpcDeps["config"]): ServerCredentials {
@@ -43,6 +48,8 @@ export async function startGrpcServer(deps: GrpcDeps): Promise<{ server: Server;
     authorizeSession: deps.handlers?.authorizeSession ?? ((_call, cb) => cb(unavailable)),
     uploadRecording: deps.handlers?.uploadRecording ?? ((call) => call.emit("error", unavailable)),
     issueCertificate: deps.handlers?.issueCertificate ?? ((_call, cb) => cb(unavailable)),
+    requestStatementReview: deps.handlers?.requestStatementReview ?? ((_call, cb) => cb(unavailable)),
+    getReview: deps.handlers?.getReview ?? ((_call, cb) => cb(unavailable)),
   };
   server.addService(AgentServiceService, impl);
   const port = await new Promise<number>((resolve, reject) => {

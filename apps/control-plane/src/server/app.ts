@@ -18,8 +18,11 @@ import { groupsRoutes } from "../modules/groups/groups.routes";
 import { healthRoutes } from "../modules/health/health.routes";
 import { identityRoutes } from "../modules/identity/identity.routes";
 import { keysRoutes } from "../modules/keys/keys.routes";
+import { notificationsRoutes } from "../modules/notifications/notifications.routes";
 import { policiesRoutes } from "../modules/policies/policies.routes";
+import { reviewsRoutes } from "../modules/reviews/reviews.routes";
 import { sessionsRoutes } from "../modules/sessions/sessions.routes";
+import { sshRoutes } from "../modules/ssh/ssh.routes";
 import { usersRoutes } from "../modules/users/users.routes";
 import type { Services } from "../services";
 import { installAuth } from "./auth";
@@ -84,7 +87,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       await api.register(connectionsRoutes({ connections: opts.services.connections }));
       await api.register(policiesRoutes({ policies: opts.services.policies }));
       await api.register(sessionsRoutes({ sessions: opts.services.sessions }));
+      await api.register(reviewsRoutes({ reviews: opts.services.reviews.service }));
       await api.register(keysRoutes({ keys: opts.services.keys }));
+      await api.register(
+        notificationsRoutes({
+          channels: opts.services.notificationChannels,
+          notifications: opts.services.notifications,
+        }),
+      );
+      await api.register(sshRoutes({ ssh: opts.services.ssh }));
       await api.register(caRoutes({ caPem: opts.caPem }));
       await api.register(auditRoutes({ prisma: opts.prisma }));
       await api.register(

@@ -7,7 +7,7 @@ export interface Principal {
   role: Role;
   kind: "human" | "service";
   groups: string[];
-  via: "api_key" | "access_token";
+  via: "api_key" | "access_token" | "ssh_key" | "ssh_certificate";
   credentialId: string;
 }
 

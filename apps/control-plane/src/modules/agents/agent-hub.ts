@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { type Metadata, type ServerDuplexStream, status } from "@grpc/grpc-js";
 import type { Agent } from "@sluice/db";
 import type { Logger } from "@sluice/logger";
-import type { AgentMessage, ControlMessage, Hello } from "@sluice/proto";
+import type { AgentMessage, ControlMessage, Hello, ReviewState } from "@sluice/proto";
 import type { Db } from "../../lib/db";
 import type { StateService } from "../state/state.service";
 import type { DesiredState } from "./desired-state";
@@ -243,6 +243,14 @@ export function createAgentHub(deps: AgentHubDeps) {
       }
       link.log.info({ sessions: sessionIds.length, reason }, "asked agent to end sessions");
       return sessionIds.length;
+    },
+    /** Sends a statement review's new state to an agent linked to this replica; false when it is not. */
+    sendReview(agentId: string, state: ReviewState): boolean {
+      const link = links.get(agentId);
+      if (!link || link.closed) return false;
+      send(link, { body: { $case: "review", value: state } });
+      link.log.info({ reviewId: state.reviewId, status: state.status }, "sent review state to agent");
+      return true;
     },
     /** Closes every link and waits for their pending database work to finish. */
     async closeAll(): Promise<void> {

@@ -22,7 +22,8 @@ export type AuthService = ReturnType<typeof createAuthService>;
 const invalid = () => new AppError("auth.invalid_credentials", "invalid credentials");
 const withGroups = { memberships: { include: { group: true } } } as const;
 
-interface UserWithGroups {
+/** A user row with its group names, as principals are built from. */
+export interface UserWithGroups {
   id: string;
   name: string;
   role: Principal["role"];
@@ -31,7 +32,8 @@ interface UserWithGroups {
   memberships: { group: { name: string } }[];
 }
 
-function principalFor(user: UserWithGroups, via: Principal["via"], credentialId: string): Principal {
+/** The principal a user acts as, authenticated `via` one credential. */
+export function principalFor(user: UserWithGroups, via: Principal["via"], credentialId: string): Principal {
   return {
     userId: user.id,
     name: user.name,

@@ -4,6 +4,7 @@ import { AgentServiceClient, type ControlMessage } from "@sluice/proto";
 import { eventually, startTestOidcProvider, type TestOidcProvider } from "@sluice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestControlPlane, type TestControlPlane } from "../../testing/control-plane.testing";
+import { createAppDb } from "../../testing/fixtures.testing";
 
 let idp: TestOidcProvider;
 let cp: TestControlPlane;
@@ -67,19 +68,7 @@ beforeAll(async () => {
     },
   });
   expect(reg.status).toBe(201);
-  await cp.api("/api/v1/connections", {
-    method: "POST",
-    body: {
-      name: "app-db",
-      type: "postgres",
-      host: "127.0.0.1",
-      port: 5432,
-      database: "app",
-      username: "app",
-      credentialRef: "env:APP_PW",
-      allowedGroups: ["ci-deployers", "engineering"],
-    },
-  });
+  await createAppDb(cp, ["ci-deployers", "engineering"]);
   const agentToken = (await cp.api("/api/v1/agents", { method: "POST", body: { name: "edge" } })).body
     .enrollmentToken as string;
   client = new AgentServiceClient(cp.grpcTarget, credentials.createSsl(readFileSync(cp.pki.caFile)));

@@ -37,6 +37,35 @@ export const sshSettings = z.strictObject({
   allowPortForwarding: z.boolean().optional(),
 });
 
+/**
+ * Just-in-time access: when `requireApproval` is set, sessions start only for a user
+ * holding an approved, unexpired access review (`sluice request <conn>`).
+ */
+export const accessSettings = z
+  .strictObject({
+    requireApproval: z.boolean().default(false),
+    reviewerGroups: z.array(name).max(50).default([]),
+    minApprovals: z.number().int().min(1).max(10).default(1),
+    maxDurationSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 86_400)
+      .default(8 * 3600),
+    requestTimeoutSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 86_400)
+      .default(86_400)
+      .describe("how long a request waits for reviewers before it expires"),
+  })
+  .refine((a) => !a.requireApproval || a.reviewerGroups.length > 0, {
+    message: "requireApproval needs at least one reviewer group",
+    path: ["reviewerGroups"],
+  });
+export type AccessSettings = z.infer<typeof accessSettings>;
+
 export const createConnectionBody = z.strictObject({
   name,
   type: connectionType,
@@ -48,6 +77,7 @@ export const createConnectionBody = z.strictObject({
   credentialRef: credentialRef.optional(),
   tls: tlsSettings.optional(),
   ssh: sshSettings.optional(),
+  access: accessSettings.optional(),
   agentSegment: name.default("default"),
   agentLabels: labels.default({}),
   allowedGroups: z.array(name).max(100).default([]),
@@ -67,6 +97,7 @@ export const updateConnectionBody = z.strictObject({
   credentialRef: credentialRef.nullable().optional(),
   tls: tlsSettings.optional(),
   ssh: sshSettings.optional(),
+  access: accessSettings.optional(),
   agentSegment: name.optional(),
   agentLabels: labels.optional(),
   allowedGroups: z.array(name).max(100).optional(),
@@ -88,6 +119,7 @@ export const connectionDto = z.object({
   credentialRef: z.string().nullable().optional(),
   tls: tlsSettings,
   ssh: sshSettings.optional(),
+  access: accessSettings.optional(),
   agentSegment: z.string(),
   agentLabels: z.record(z.string(), z.string()),
   allowedGroups: z.array(z.string()),
@@ -103,6 +135,7 @@ export type ConnectionDto = z.infer<typeof connectionDto>;
 export interface ConnectionOptions {
   tls: z.infer<typeof tlsSettings>;
   ssh?: z.infer<typeof sshSettings>;
+  access?: AccessSettings;
   recordRowsLimit: number;
   offlineGraceSeconds: number;
 }

@@ -23,6 +23,7 @@ export function connectionOptions(row: { options: unknown }): ConnectionOptions 
   return {
     tls: o.tls ?? { mode: "disable" },
     ...(o.ssh ? { ssh: o.ssh } : {}),
+    ...(o.access ? { access: o.access } : {}),
     recordRowsLimit: o.recordRowsLimit ?? 100,
     offlineGraceSeconds: o.offlineGraceSeconds ?? 60,
   };
@@ -42,6 +43,7 @@ function toDto(c: ConnectionRow, showRef: boolean): ConnectionDto {
     ...(showRef ? { credentialRef: c.credentialRef } : {}),
     tls: o.tls,
     ...(o.ssh ? { ssh: o.ssh } : {}),
+    ...(o.access ? { access: o.access } : {}),
     agentSegment: c.agentSegment,
     agentLabels: c.agentLabels as Record<string, string>,
     allowedGroups: c.allowedGroups,
@@ -139,10 +141,11 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
         throw new AppError("connection.exists", `connection ${input.name} already exists`);
       }
       const policies = await validate(input.type, input, input.policyIds);
-      const { policyIds: _p, tls, ssh, recordRowsLimit, offlineGraceSeconds, ...fields } = input;
+      const { policyIds: _p, tls, ssh, access, recordRowsLimit, offlineGraceSeconds, ...fields } = input;
       const options: ConnectionOptions = {
         tls: tls ?? { mode: "disable" },
         ...(ssh ? { ssh } : {}),
+        ...(access ? { access } : {}),
         recordRowsLimit,
         offlineGraceSeconds,
       };
@@ -179,11 +182,12 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
       };
       const policyRefs = input.policyIds ?? existing.policies.map((p) => p.policy.id);
       const policies = await validate(existing.type, merged, policyRefs);
-      const { policyIds, tls, ssh, recordRowsLimit, offlineGraceSeconds, ...fields } = input;
+      const { policyIds, tls, ssh, access, recordRowsLimit, offlineGraceSeconds, ...fields } = input;
       const prev = connectionOptions(existing);
       const options: ConnectionOptions = {
         tls: tls ?? prev.tls,
         ...((ssh ?? prev.ssh) ? { ssh: ssh ?? prev.ssh } : {}),
+        ...((access ?? prev.access) ? { access: access ?? prev.access } : {}),
         recordRowsLimit: recordRowsLimit ?? prev.recordRowsLimit,
         offlineGraceSeconds: offlineGraceSeconds ?? prev.offlineGraceSeconds,
       };

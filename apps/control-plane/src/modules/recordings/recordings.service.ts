@@ -3,6 +3,8 @@ import type { RecordingBatch } from "@sluice/proto";
 import type { Db } from "../../lib/db";
 import { isUuid } from "../../lib/ids";
 import type { AuditService } from "../audit/audit.service";
+import { type Notifier, silentNotifier } from "../notifications/events";
+import { publishRecordingNotices, type RecordedEvent } from "../notifications/recording-notices";
 
 const MAX_EVENTS_PER_BATCH = 5000;
 const MAX_PAYLOAD = 1024 * 1024;
@@ -14,8 +16,13 @@ export type RecordingsService = ReturnType<typeof createRecordingsService>;
  * re-sent after a reconnect is stored once. Session lifecycle events also move the
  * session's status.
  */
-export function createRecordingsService(deps: { prisma: Db; audit: Pick<AuditService, "append"> }) {
+export function createRecordingsService(deps: {
+  prisma: Db;
+  audit: Pick<AuditService, "append">;
+  notifier?: Notifier;
+}) {
   const { prisma } = deps;
+  const notifier = deps.notifier ?? silentNotifier;
 
   async function applyLifecycle(
     agentId: string,
@@ -23,9 +30,9 @@ export function createRecordingsService(deps: { prisma: Db; audit: Pick<AuditSer
     kind: string,
     payload: Record<string, unknown>,
     at: Date,
-  ) {
+  ): Promise<boolean> {
     if (kind === "session.start") {
-      await prisma.session.updateMany({
+      const started = await prisma.session.updateMany({
         where: { id: sessionId, status: "pending" },
         data: {
           status: "active",
@@ -33,6 +40,7 @@ export function createRecordingsService(deps: { prisma: Db; audit: Pick<AuditSer
             typeof payload.clientAddress === "string" ? payload.clientAddress.slice(0, 200) : undefined,
         },
       });
+      return started.count > 0;
     } else if (kind === "session.end") {
       const updated = await prisma.session.updateMany({
         where: { id: sessionId, status: { in: ["pending", "active"] } },
@@ -55,7 +63,9 @@ export function createRecordingsService(deps: { prisma: Db; audit: Pick<AuditSer
           details: { reason: payload.reason ?? null },
         });
       }
+      return updated.count > 0;
     }
+    return false;
   }
 
   return {
@@ -66,7 +76,13 @@ export function createRecordingsService(deps: { prisma: Db; audit: Pick<AuditSer
         throw new AppError("request.too_large", "too many events in one batch");
       const session = await prisma.session.findUnique({
         where: { id: batch.sessionId },
-        select: { agentId: true },
+        select: {
+          id: true,
+          agentId: true,
+          protocol: true,
+          user: { select: { name: true } },
+          connection: { select: { name: true } },
+        },
       });
       if (!session || session.agentId !== agentId)
         throw new AppError("session.not_found", "session not found for this agent");
@@ -88,15 +104,22 @@ export function createRecordingsService(deps: { prisma: Db; audit: Pick<AuditSer
           payload,
         };
       });
-      await prisma.recordingChunk.createMany({
+      const inserted = await prisma.recordingChunk.createManyAndReturn({
         data: rows.map((r) => ({ ...r, payload: r.payload as object })),
         skipDuplicates: true,
+        select: { seq: true },
       });
+      const fresh = new Set(inserted.map((r) => r.seq));
+      const transitioned: RecordedEvent[] = [];
       for (const r of rows) {
         if (r.kind === "session.start" || r.kind === "session.end") {
-          await applyLifecycle(agentId, r.sessionId, r.kind, r.payload, r.at);
+          if (await applyLifecycle(agentId, r.sessionId, r.kind, r.payload, r.at)) transitioned.push(r);
         }
       }
+      publishRecordingNotices(notifier, session, {
+        transitioned,
+        stored: rows.filter((r) => fresh.has(r.seq)),
+      });
       return Math.max(...batch.events.map((e) => e.seq));
     },
   };

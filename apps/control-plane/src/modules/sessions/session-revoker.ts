@@ -31,14 +31,24 @@ export function parseEndSessions(text: string): EndSessionsMessage | undefined {
  */
 export function createSessionRevoker(deps: { prisma: Db; redis: Pick<Redis, "publish">; channel: string }) {
   return {
-    async endFor(who: { userId?: string; credentialIds?: string[] }, reason: string): Promise<number> {
+    /** Ends the live sessions of a user or credentials, on one connection when `connectionId` is given. */
+    async endFor(
+      who: { userId?: string; credentialIds?: string[]; connectionId?: string },
+      reason: string,
+    ): Promise<number> {
       const or: Record<string, unknown>[] = [];
       if (who.userId) or.push({ userId: who.userId });
       if (who.credentialIds && who.credentialIds.length > 0)
         or.push({ credentialId: { in: who.credentialIds } });
       if (or.length === 0) return 0;
       const rows = await deps.prisma.session.findMany({
-        where: { OR: or, endedAt: null, status: { in: ["pending", "active"] }, agentId: { not: null } },
+        where: {
+          OR: or,
+          ...(who.connectionId ? { connectionId: who.connectionId } : {}),
+          endedAt: null,
+          status: { in: ["pending", "active"] },
+          agentId: { not: null },
+        },
         select: { id: true, agentId: true },
         take: 10_000,
       });

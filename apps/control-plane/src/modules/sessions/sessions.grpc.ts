@@ -11,11 +11,13 @@ import type { Db } from "../../lib/db";
 import { bearerFrom, tokenHash } from "../agents/agent-hub";
 import type { AuthService } from "../auth/auth.service";
 import type { RecordingsService } from "../recordings/recordings.service";
+import type { SshAuth } from "../ssh/ssh-auth";
 import type { SessionsService } from "./sessions.service";
 
 export interface SessionGrpcDeps {
   prisma: Db;
   auth: Pick<AuthService, "authenticate">;
+  sshAuth: Pick<SshAuth, "publicKey" | "certificate">;
   sessions: Pick<SessionsService, "start">;
   recordings: Pick<RecordingsService, "ingest">;
   logger: Logger;
@@ -38,6 +40,28 @@ export function createSessionGrpc(deps: SessionGrpcDeps) {
     return agent;
   }
 
+  /** A Sluice credential, or (SSH listener only) a public key or certificate the client proved it holds. */
+  async function principalFor(req: AuthorizeSessionRequest) {
+    if (!req.sshPublicKey && !req.sshCertificate) return deps.auth.authenticate(req.credential);
+    const given = [req.credential, req.sshPublicKey, req.sshCertificate].filter((v) => v.length > 0);
+    if (given.length !== 1) throw new AppError("request.invalid", "send exactly one credential");
+    if (req.protocol !== "ssh" || req.sshPublicKey.length > 8192 || req.sshCertificate.length > 24_576)
+      throw new AppError(
+        "request.invalid",
+        "SSH keys are accepted for ssh sessions only, up to a bounded size",
+      );
+    try {
+      return req.sshCertificate
+        ? await deps.sshAuth.certificate(req.sshCertificate)
+        : await deps.sshAuth.publicKey(req.sshPublicKey);
+    } catch (err) {
+      const e = toAppError(err);
+      const reason = e.cause instanceof Error ? e.cause.message : e.code;
+      deps.logger.info({ reason, connection: req.connectionName.slice(0, 200) }, "ssh key login refused");
+      throw e;
+    }
+  }
+
   return {
     authorizeSession(
       call: ServerUnaryCall<AuthorizeSessionRequest, AuthorizeSessionResponse>,
@@ -49,7 +73,7 @@ export function createSessionGrpc(deps: SessionGrpcDeps) {
         if (req.credential.length > 4096 || req.connectionName.length > 200) {
           throw new AppError("request.invalid", "credential or connection name too long");
         }
-        const principal = await deps.auth.authenticate(req.credential);
+        const principal = await principalFor(req);
         const started = await deps.sessions.start(
           { principal, clientAddress: req.clientAddress.slice(0, 200) || null },
           { connection: req.connectionName, protocol: req.protocol || undefined },

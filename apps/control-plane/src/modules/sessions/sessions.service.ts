@@ -8,6 +8,7 @@ import type { Principal } from "../../server/principal";
 import { serves } from "../agents/desired-state";
 import { mayUse } from "../connections/connections.service";
 import type { KeysService } from "../keys/keys.service";
+import { requireAccessApproval } from "../reviews/access-gate";
 import type { listSessionsQuery, SessionDto } from "./sessions.schemas";
 
 const include = {
@@ -94,6 +95,7 @@ export function createSessionsService(deps: {
         );
         throw new AppError("session.forbidden", `you are not in a group allowed to use ${conn.name}`);
       }
+      await requireAccessApproval({ prisma, mutate }, actor, conn);
       const agent = await pickAgent(conn, onlyAgentId);
       const session = await mutate(actor, async ({ tx, audit }) => {
         const s = await tx.session.create({

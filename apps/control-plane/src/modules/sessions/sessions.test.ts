@@ -1,68 +1,40 @@
 import { readFileSync } from "node:fs";
-import { credentials, Metadata, status } from "@grpc/grpc-js";
+import { credentials, status } from "@grpc/grpc-js";
 import { AgentServiceClient, type AuthorizeSessionResponse, type RecordingAck } from "@sluice/proto";
 import { eventually } from "@sluice/testkit";
 import { decodeJwt, decodeProtectedHeader, importSPKI, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestControlPlane, type TestControlPlane } from "../../testing/control-plane.testing";
+import {
+  agentMetadata,
+  createAppDb,
+  createUser,
+  linkAgent,
+  type TestLink,
+} from "../../testing/fixtures.testing";
 
 let cp: TestControlPlane;
 let client: AgentServiceClient;
 let agentToken: string;
 let userKey: string;
 let outsiderKey: string;
+let link: TestLink;
 
-function md(token: string) {
-  const m = new Metadata();
-  m.set("authorization", `Bearer ${token}`);
-  return m;
-}
-
-async function userWithKey(email: string, groups: string[]) {
-  const u = await cp.api("/api/v1/users", { method: "POST", body: { name: email, email, groups } });
-  return (await cp.api(`/api/v1/users/${u.body.id}/api-keys`, { method: "POST", body: { name: "k" } })).body
-    .secret as string;
-}
+const md = agentMetadata;
 
 beforeAll(async () => {
   cp = await startTestControlPlane();
   client = new AgentServiceClient(cp.grpcTarget, credentials.createSsl(readFileSync(cp.pki.caFile)));
   await cp.api("/api/v1/groups", { method: "POST", body: { name: "dev" } });
-  userKey = await userWithKey("dev@example.com", ["dev"]);
-  outsiderKey = await userWithKey("out@example.com", []);
-  await cp.api("/api/v1/connections", {
-    method: "POST",
-    body: {
-      name: "app-db",
-      type: "postgres",
-      host: "127.0.0.1",
-      port: 5432,
-      database: "app",
-      username: "app",
-      credentialRef: "env:APP_PW",
-      allowedGroups: ["dev"],
-    },
-  });
-  agentToken = (await cp.api("/api/v1/agents", { method: "POST", body: { name: "edge" } })).body
-    .enrollmentToken;
+  userKey = (await createUser(cp, "dev", ["dev"])).key;
+  outsiderKey = (await createUser(cp, "out", [])).key;
+  await createAppDb(cp, ["dev"]);
   // Bring the agent online through a real link.
-  const link = client.link(md(agentToken));
-  link.on("error", () => undefined);
-  link.on("data", () => undefined);
-  link.write({
-    body: {
-      $case: "hello",
-      value: {
-        agentVersion: "t",
-        capabilities: [],
-        endpoints: [{ protocol: "postgres", host: "127.0.0.1", port: 6432 }],
-        resumeVersion: 0,
-      },
-    },
-  });
-  await eventually(async () => (await cp.api("/api/v1/agents/edge")).body.status === "online");
+  link = await linkAgent({ cp, grpc: client }, "edge");
+  agentToken = link.token;
 });
 afterAll(async () => {
+  link?.close();
   client?.close();
   await cp?.stop();
 });
@@ -120,7 +92,14 @@ describe("session brokering", () => {
   it("authorizes a native client's API key over gRPC and refuses a bad one", async () => {
     const ok = await new Promise<AuthorizeSessionResponse>((resolve, reject) =>
       client.authorizeSession(
-        { credential: userKey, connectionName: "app-db", clientAddress: "10.9.9.9", protocol: "postgres" },
+        {
+          credential: userKey,
+          connectionName: "app-db",
+          clientAddress: "10.9.9.9",
+          protocol: "postgres",
+          sshPublicKey: "",
+          sshCertificate: "",
+        },
         md(agentToken),
         (err, res) => (err ? reject(err) : resolve(res)),
       ),
@@ -128,7 +107,14 @@ describe("session brokering", () => {
     expect(decodeJwt(ok.grant).sid).toBe(ok.sessionId);
     const bad = await new Promise<{ code?: number }>((resolve) =>
       client.authorizeSession(
-        { credential: "slk_bad", connectionName: "app-db", clientAddress: "", protocol: "postgres" },
+        {
+          credential: "slk_bad",
+          connectionName: "app-db",
+          clientAddress: "",
+          protocol: "postgres",
+          sshPublicKey: "",
+          sshCertificate: "",
+        },
         md(agentToken),
         (err) => resolve(err ?? {}),
       ),

@@ -203,7 +203,34 @@ export interface ControlMessage {
     | { $case: "change"; value: Change }
     | { $case: "heartbeatAck"; value: HeartbeatAck }
     | { $case: "endSession"; value: EndSession }
+    | { $case: "review"; value: ReviewState }
     | undefined;
+}
+
+export interface StatementReviewRequest {
+  sessionId: string;
+  policyId: string;
+  ruleName: string;
+  /** The exact statement text; the decision is bound to its SHA-256. */
+  statement: string;
+}
+
+export interface GetReviewRequest {
+  reviewId: string;
+}
+
+export interface ReviewState {
+  reviewId: string;
+  sessionId: string;
+  /** pending | approved | denied | expired | revoked */
+  status: string;
+  /** hex SHA-256 of the statement text */
+  statementHash: string;
+  /** where reviewers decide */
+  url: string;
+  expiresAtUnixMs: number;
+  /** the deciding reviewer's comment, if any */
+  reason: string;
 }
 
 export interface AuthorizeSessionRequest {
@@ -211,6 +238,16 @@ export interface AuthorizeSessionRequest {
   connectionName: string;
   clientAddress: string;
   protocol: string;
+  /**
+   * SSH listener only: the client proved possession of this public key (OpenSSH
+   * authorized_keys format); the control plane maps it to the user who registered it.
+   */
+  sshPublicKey: string;
+  /**
+   * SSH listener only: the client proved possession of the key in this certificate
+   * (OpenSSH format); the control plane checks its own CA's signature and validity.
+   */
+  sshCertificate: string;
 }
 
 export interface AuthorizeSessionResponse {
@@ -2248,6 +2285,9 @@ export const ControlMessage: MessageFns<ControlMessage> = {
       case "endSession":
         EndSession.encode(message.body.value, writer.uint32(34).fork()).join();
         break;
+      case "review":
+        ReviewState.encode(message.body.value, writer.uint32(42).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2297,6 +2337,14 @@ export const ControlMessage: MessageFns<ControlMessage> = {
             message.body = { $case: "endSession", value: EndSession.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.body = { $case: "review", value: ReviewState.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2323,6 +2371,8 @@ export const ControlMessage: MessageFns<ControlMessage> = {
         ? { $case: "endSession", value: EndSession.fromJSON(object.endSession) }
         : isSet(object.end_session)
         ? { $case: "endSession", value: EndSession.fromJSON(object.end_session) }
+        : isSet(object.review)
+        ? { $case: "review", value: ReviewState.fromJSON(object.review) }
         : undefined,
     };
   },
@@ -2337,6 +2387,8 @@ export const ControlMessage: MessageFns<ControlMessage> = {
       obj.heartbeatAck = HeartbeatAck.toJSON(message.body.value);
     } else if (message.body?.$case === "endSession") {
       obj.endSession = EndSession.toJSON(message.body.value);
+    } else if (message.body?.$case === "review") {
+      obj.review = ReviewState.toJSON(message.body.value);
     }
     return obj;
   },
@@ -2371,13 +2423,402 @@ export const ControlMessage: MessageFns<ControlMessage> = {
         }
         break;
       }
+      case "review": {
+        if (object.body?.value !== undefined && object.body?.value !== null) {
+          message.body = { $case: "review", value: ReviewState.fromPartial(object.body.value) };
+        }
+        break;
+      }
     }
     return message;
   },
 };
 
+function createBaseStatementReviewRequest(): StatementReviewRequest {
+  return { sessionId: "", policyId: "", ruleName: "", statement: "" };
+}
+
+export const StatementReviewRequest: MessageFns<StatementReviewRequest> = {
+  encode(message: StatementReviewRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.policyId !== "") {
+      writer.uint32(18).string(message.policyId);
+    }
+    if (message.ruleName !== "") {
+      writer.uint32(26).string(message.ruleName);
+    }
+    if (message.statement !== "") {
+      writer.uint32(34).string(message.statement);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StatementReviewRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStatementReviewRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.policyId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ruleName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.statement = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StatementReviewRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      policyId: isSet(object.policyId)
+        ? globalThis.String(object.policyId)
+        : isSet(object.policy_id)
+        ? globalThis.String(object.policy_id)
+        : "",
+      ruleName: isSet(object.ruleName)
+        ? globalThis.String(object.ruleName)
+        : isSet(object.rule_name)
+        ? globalThis.String(object.rule_name)
+        : "",
+      statement: isSet(object.statement) ? globalThis.String(object.statement) : "",
+    };
+  },
+
+  toJSON(message: StatementReviewRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.policyId !== "") {
+      obj.policyId = message.policyId;
+    }
+    if (message.ruleName !== "") {
+      obj.ruleName = message.ruleName;
+    }
+    if (message.statement !== "") {
+      obj.statement = message.statement;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<StatementReviewRequest>, I>>(base?: I): StatementReviewRequest {
+    return StatementReviewRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<StatementReviewRequest>, I>>(object: I): StatementReviewRequest {
+    const message = createBaseStatementReviewRequest();
+    message.sessionId = object.sessionId ?? "";
+    message.policyId = object.policyId ?? "";
+    message.ruleName = object.ruleName ?? "";
+    message.statement = object.statement ?? "";
+    return message;
+  },
+};
+
+function createBaseGetReviewRequest(): GetReviewRequest {
+  return { reviewId: "" };
+}
+
+export const GetReviewRequest: MessageFns<GetReviewRequest> = {
+  encode(message: GetReviewRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reviewId !== "") {
+      writer.uint32(10).string(message.reviewId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetReviewRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetReviewRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reviewId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetReviewRequest {
+    return {
+      reviewId: isSet(object.reviewId)
+        ? globalThis.String(object.reviewId)
+        : isSet(object.review_id)
+        ? globalThis.String(object.review_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetReviewRequest): unknown {
+    const obj: any = {};
+    if (message.reviewId !== "") {
+      obj.reviewId = message.reviewId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetReviewRequest>, I>>(base?: I): GetReviewRequest {
+    return GetReviewRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetReviewRequest>, I>>(object: I): GetReviewRequest {
+    const message = createBaseGetReviewRequest();
+    message.reviewId = object.reviewId ?? "";
+    return message;
+  },
+};
+
+function createBaseReviewState(): ReviewState {
+  return { reviewId: "", sessionId: "", status: "", statementHash: "", url: "", expiresAtUnixMs: 0, reason: "" };
+}
+
+export const ReviewState: MessageFns<ReviewState> = {
+  encode(message: ReviewState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reviewId !== "") {
+      writer.uint32(10).string(message.reviewId);
+    }
+    if (message.sessionId !== "") {
+      writer.uint32(18).string(message.sessionId);
+    }
+    if (message.status !== "") {
+      writer.uint32(26).string(message.status);
+    }
+    if (message.statementHash !== "") {
+      writer.uint32(34).string(message.statementHash);
+    }
+    if (message.url !== "") {
+      writer.uint32(42).string(message.url);
+    }
+    if (message.expiresAtUnixMs !== 0) {
+      writer.uint32(48).int64(message.expiresAtUnixMs);
+    }
+    if (message.reason !== "") {
+      writer.uint32(58).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReviewState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReviewState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reviewId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.status = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.statementHash = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.expiresAtUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ReviewState {
+    return {
+      reviewId: isSet(object.reviewId)
+        ? globalThis.String(object.reviewId)
+        : isSet(object.review_id)
+        ? globalThis.String(object.review_id)
+        : "",
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      status: isSet(object.status) ? globalThis.String(object.status) : "",
+      statementHash: isSet(object.statementHash)
+        ? globalThis.String(object.statementHash)
+        : isSet(object.statement_hash)
+        ? globalThis.String(object.statement_hash)
+        : "",
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      expiresAtUnixMs: isSet(object.expiresAtUnixMs)
+        ? globalThis.Number(object.expiresAtUnixMs)
+        : isSet(object.expires_at_unix_ms)
+        ? globalThis.Number(object.expires_at_unix_ms)
+        : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: ReviewState): unknown {
+    const obj: any = {};
+    if (message.reviewId !== "") {
+      obj.reviewId = message.reviewId;
+    }
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.status !== "") {
+      obj.status = message.status;
+    }
+    if (message.statementHash !== "") {
+      obj.statementHash = message.statementHash;
+    }
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.expiresAtUnixMs !== 0) {
+      obj.expiresAtUnixMs = Math.round(message.expiresAtUnixMs);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ReviewState>, I>>(base?: I): ReviewState {
+    return ReviewState.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ReviewState>, I>>(object: I): ReviewState {
+    const message = createBaseReviewState();
+    message.reviewId = object.reviewId ?? "";
+    message.sessionId = object.sessionId ?? "";
+    message.status = object.status ?? "";
+    message.statementHash = object.statementHash ?? "";
+    message.url = object.url ?? "";
+    message.expiresAtUnixMs = object.expiresAtUnixMs ?? 0;
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
 function createBaseAuthorizeSessionRequest(): AuthorizeSessionRequest {
-  return { credential: "", connectionName: "", clientAddress: "", protocol: "" };
+  return { credential: "", connectionName: "", clientAddress: "", protocol: "", sshPublicKey: "", sshCertificate: "" };
 }
 
 export const AuthorizeSessionRequest: MessageFns<AuthorizeSessionRequest> = {
@@ -2393,6 +2834,12 @@ export const AuthorizeSessionRequest: MessageFns<AuthorizeSessionRequest> = {
     }
     if (message.protocol !== "") {
       writer.uint32(34).string(message.protocol);
+    }
+    if (message.sshPublicKey !== "") {
+      writer.uint32(42).string(message.sshPublicKey);
+    }
+    if (message.sshCertificate !== "") {
+      writer.uint32(50).string(message.sshCertificate);
     }
     return writer;
   },
@@ -2442,6 +2889,22 @@ export const AuthorizeSessionRequest: MessageFns<AuthorizeSessionRequest> = {
             message.protocol = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.sshPublicKey = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.sshCertificate = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2468,6 +2931,16 @@ export const AuthorizeSessionRequest: MessageFns<AuthorizeSessionRequest> = {
         ? globalThis.String(object.client_address)
         : "",
       protocol: isSet(object.protocol) ? globalThis.String(object.protocol) : "",
+      sshPublicKey: isSet(object.sshPublicKey)
+        ? globalThis.String(object.sshPublicKey)
+        : isSet(object.ssh_public_key)
+        ? globalThis.String(object.ssh_public_key)
+        : "",
+      sshCertificate: isSet(object.sshCertificate)
+        ? globalThis.String(object.sshCertificate)
+        : isSet(object.ssh_certificate)
+        ? globalThis.String(object.ssh_certificate)
+        : "",
     };
   },
 
@@ -2485,6 +2958,12 @@ export const AuthorizeSessionRequest: MessageFns<AuthorizeSessionRequest> = {
     if (message.protocol !== "") {
       obj.protocol = message.protocol;
     }
+    if (message.sshPublicKey !== "") {
+      obj.sshPublicKey = message.sshPublicKey;
+    }
+    if (message.sshCertificate !== "") {
+      obj.sshCertificate = message.sshCertificate;
+    }
     return obj;
   },
 
@@ -2497,6 +2976,8 @@ export const AuthorizeSessionRequest: MessageFns<AuthorizeSessionRequest> = {
     message.connectionName = object.connectionName ?? "";
     message.clientAddress = object.clientAddress ?? "";
     message.protocol = object.protocol ?? "";
+    message.sshPublicKey = object.sshPublicKey ?? "";
+    message.sshCertificate = object.sshCertificate ?? "";
     return message;
   },
 };
@@ -3163,6 +3644,33 @@ export const AgentServiceService = {
     responseSerialize: (value: CertificateResponse): Buffer => Buffer.from(CertificateResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CertificateResponse => CertificateResponse.decode(value),
   },
+  /**
+   * RequestStatementReview holds a statement that matched a review rule for human
+   * approval. The control plane looks the rule up in the connection's policies (it
+   * does not trust the agent's copy) and answers with the review. If the session's
+   * user already holds an approved, unused review for the same connection and the
+   * same statement hash, that review is consumed and returned as approved.
+   */
+  requestStatementReview: {
+    path: "/sluice.agent.v1.AgentService/RequestStatementReview" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StatementReviewRequest): Buffer =>
+      Buffer.from(StatementReviewRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StatementReviewRequest => StatementReviewRequest.decode(value),
+    responseSerialize: (value: ReviewState): Buffer => Buffer.from(ReviewState.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReviewState => ReviewState.decode(value),
+  },
+  /** GetReview reports a review's current state; agents poll it while the Link is down. */
+  getReview: {
+    path: "/sluice.agent.v1.AgentService/GetReview" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetReviewRequest): Buffer => Buffer.from(GetReviewRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetReviewRequest => GetReviewRequest.decode(value),
+    responseSerialize: (value: ReviewState): Buffer => Buffer.from(ReviewState.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReviewState => ReviewState.decode(value),
+  },
 } as const;
 
 export interface AgentServiceServer extends UntypedServiceImplementation {
@@ -3189,6 +3697,16 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
    * agent's advertised endpoint hosts, not whatever the CSR asks for.
    */
   issueCertificate: handleUnaryCall<CertificateRequest, CertificateResponse>;
+  /**
+   * RequestStatementReview holds a statement that matched a review rule for human
+   * approval. The control plane looks the rule up in the connection's policies (it
+   * does not trust the agent's copy) and answers with the review. If the session's
+   * user already holds an approved, unused review for the same connection and the
+   * same statement hash, that review is consumed and returned as approved.
+   */
+  requestStatementReview: handleUnaryCall<StatementReviewRequest, ReviewState>;
+  /** GetReview reports a review's current state; agents poll it while the Link is down. */
+  getReview: handleUnaryCall<GetReviewRequest, ReviewState>;
 }
 
 export interface AgentServiceClient extends Client {
@@ -3246,6 +3764,44 @@ export interface AgentServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CertificateResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * RequestStatementReview holds a statement that matched a review rule for human
+   * approval. The control plane looks the rule up in the connection's policies (it
+   * does not trust the agent's copy) and answers with the review. If the session's
+   * user already holds an approved, unused review for the same connection and the
+   * same statement hash, that review is consumed and returned as approved.
+   */
+  requestStatementReview(
+    request: StatementReviewRequest,
+    callback: (error: ServiceError | null, response: ReviewState) => void,
+  ): ClientUnaryCall;
+  requestStatementReview(
+    request: StatementReviewRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReviewState) => void,
+  ): ClientUnaryCall;
+  requestStatementReview(
+    request: StatementReviewRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReviewState) => void,
+  ): ClientUnaryCall;
+  /** GetReview reports a review's current state; agents poll it while the Link is down. */
+  getReview(
+    request: GetReviewRequest,
+    callback: (error: ServiceError | null, response: ReviewState) => void,
+  ): ClientUnaryCall;
+  getReview(
+    request: GetReviewRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReviewState) => void,
+  ): ClientUnaryCall;
+  getReview(
+    request: GetReviewRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReviewState) => void,
   ): ClientUnaryCall;
 }
 
