@@ -210,7 +210,6 @@ export async function startAgent(
   });
 
   const ports = { postgres: 0, tunnel: 0, ssh: 0 };
-  link.start();
   uploader.start();
   ports.postgres = await listen(pg.server, config.SLUICE_PG_LISTEN);
   logger.info({ postgres: ports.postgres }, "postgres listener ready");
@@ -225,6 +224,9 @@ export async function startAgent(
       logger.error({ err }, "ssh listener failed to start; ssh sessions are unavailable");
     },
   );
+  // The hello announces the bound ports, so the link starts once the listeners have them
+  // (a configured port 0 is announced as the port the system chose).
+  link.start();
   let tunnel: tls.Server | undefined;
   let stopped = false;
   // The tunnel needs a certificate from the control plane's CA (or the configured one);

@@ -31,6 +31,12 @@ export function startProcess(
   child.stdout?.on("data", onData);
   child.stderr?.on("data", onData);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  // "close" comes after the last output: a process that ended cannot print what we wait for.
+  let closed = false;
+  child.once("close", () => {
+    closed = true;
+    for (const w of waiters) w();
+  });
   return {
     child,
     exited,
@@ -42,6 +48,12 @@ export function startProcess(
           if (m) {
             cleanup();
             resolve(m);
+          } else if (closed) {
+            cleanup();
+            const how = child.signalCode ?? `code ${child.exitCode}`;
+            reject(
+              new Error(`process ended (${how}) before printing ${pattern}; output:\n${out.slice(-4000)}`),
+            );
           }
         };
         const timer = setTimeout(() => {

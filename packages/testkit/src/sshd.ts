@@ -1,6 +1,5 @@
-import { execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./process";
@@ -41,23 +40,37 @@ function ensureUser(u: SshdUser, dir: string): string {
   return keys;
 }
 
-function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const s = connect(port, "127.0.0.1");
-      s.once("connect", () => {
-        s.destroy();
-        resolve();
-      });
-      s.once("error", () => {
-        s.destroy();
-        if (Date.now() > deadline) reject(new Error(`sshd did not listen on ${port}`));
-        else setTimeout(attempt, 50);
-      });
-    };
-    attempt();
+interface SpawnedSshd {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<void>;
+}
+
+/**
+ * Starts sshd and waits for its own "Server listening" line. A port taken between picking and
+ * binding makes sshd exit; the caller then tries another port.
+ */
+async function spawnSshd(configFile: string, timeoutMs: number): Promise<SpawnedSshd | "port-taken"> {
+  const child = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", configFile], {
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  let out = "";
+  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  const ready = new Promise<boolean>((resolve) => {
+    const onData = (c: Buffer) => {
+      out += c.toString();
+      if (/Server listening on/.test(out)) resolve(true);
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    void exited.then(() => resolve(false));
+    setTimeout(() => resolve(false), timeoutMs).unref();
+  });
+  if (await ready) return { child, output: () => out, exited };
+  child.kill("SIGKILL");
+  await exited;
+  if (/Address already in use/.test(out)) return "port-taken";
+  throw new Error(`sshd did not start:\n${out}`);
 }
 
 /**
@@ -72,41 +85,34 @@ export async function startSshd(o: SshdOptions = {}): Promise<RunningSshd> {
   const hostKey = join(dir, "ssh_host_ed25519_key");
   execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey, "-C", "sluice-test"]);
   for (const u of o.users ?? []) ensureUser(u, dir);
-  const port = await freePort();
-  const config = [
-    `Port ${port}`,
-    "ListenAddress 127.0.0.1",
-    `HostKey ${hostKey}`,
-    `PidFile ${join(dir, "sshd.pid")}`,
-    "UsePAM no",
-    "PasswordAuthentication yes",
-    "KbdInteractiveAuthentication no",
-    "PubkeyAuthentication yes",
-    `AuthorizedKeysFile ${join(dir, "authorized_keys.%u")}`,
-    "StrictModes no",
-    "PermitRootLogin no",
-    "AllowTcpForwarding yes",
-    "Subsystem sftp internal-sftp",
-    "LogLevel INFO",
-    ...(o.config ?? []),
-  ];
   const configFile = join(dir, "sshd_config");
-  writeFileSync(configFile, `${config.join("\n")}\n`);
-  const child = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", configFile], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout.on("data", (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr.on("data", (c: Buffer) => {
-    out += c.toString();
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  await waitForPort(port, 10_000).catch((err: Error) => {
-    child.kill("SIGKILL");
-    throw new Error(`${err.message}\n${out}`);
-  });
+  let started: { port: number; sshd: SpawnedSshd } | undefined;
+  for (let attempt = 0; !started; attempt++) {
+    const port = await freePort();
+    const config = [
+      `Port ${port}`,
+      "ListenAddress 127.0.0.1",
+      `HostKey ${hostKey}`,
+      `PidFile ${join(dir, "sshd.pid")}`,
+      "UsePAM no",
+      "PasswordAuthentication yes",
+      "KbdInteractiveAuthentication no",
+      "PubkeyAuthentication yes",
+      `AuthorizedKeysFile ${join(dir, "authorized_keys.%u")}`,
+      "StrictModes no",
+      "PermitRootLogin no",
+      "AllowTcpForwarding yes",
+      "Subsystem sftp internal-sftp",
+      "LogLevel INFO",
+      ...(o.config ?? []),
+    ];
+    writeFileSync(configFile, `${config.join("\n")}\n`);
+    const sshd = await spawnSshd(configFile, 10_000);
+    if (sshd !== "port-taken") started = { port, sshd };
+    else if (attempt >= 4) throw new Error("sshd found every port it tried taken");
+  }
+  const { port, sshd } = started;
+  const { child, exited } = sshd;
   const hostPublicKey = readFileSync(`${hostKey}.pub`, "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
   const fp = execFileSync("ssh-keygen", ["-l", "-E", "sha256", "-f", `${hostKey}.pub`], { encoding: "utf8" });
   return {
@@ -114,7 +120,7 @@ export async function startSshd(o: SshdOptions = {}): Promise<RunningSshd> {
     dir,
     hostKeyFingerprint: fp.split(/\s+/)[1] ?? "",
     hostPublicKey,
-    output: () => out,
+    output: sshd.output,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;

@@ -39,7 +39,10 @@ describe("agent link across processes", () => {
       status: "online",
       version: "0.1.0",
       capabilities: expect.arrayContaining(["postgres"]),
+      // The agent listens on port 0 here and announces the port the system gave it.
+      endpoints: expect.arrayContaining([{ protocol: "postgres", host: "127.0.0.1", port: agent.pgPort }]),
     });
+    expect(agent.pgPort).toBeGreaterThan(0);
   });
 
   it("reconnects after a control-plane restart and receives the changes made meanwhile", async () => {

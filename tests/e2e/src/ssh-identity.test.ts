@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openSshPrivateKey } from "@sluice/ssh-proxy/keys";
-import { eventually, freePort, type RunningSshd, startSshd } from "@sluice/testkit";
+import { eventually, type RunningSshd, startSshd } from "@sluice/testkit";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type AgentProcess, repoRoot, type Stack, startStack } from "./stack";
@@ -166,13 +166,13 @@ beforeAll(async () => {
     },
   });
   expect(db.status, db.text).toBe(201);
-  sshPort = await freePort();
   agent = await stack.startAgent("ssh-id-edge", {
     WEB_SSH_PASSWORD: CANARY,
     PG_PW: "unused",
-    SLUICE_SSH_LISTEN: `127.0.0.1:${sshPort}`,
+    SLUICE_SSH_LISTEN: "127.0.0.1:0",
   });
   await agent.proc.waitForOutput(/ssh listener ready/);
+  sshPort = agent.sshPort;
   const pub = execFileSync("ssh-keygen", ["-y", "-f", join(agent.stateDir, "ssh", "host_ed25519_key")], {
     encoding: "utf8",
   }).trim();

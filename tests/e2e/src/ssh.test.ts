@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, createReadStream, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, type RunningSshd, startSshd } from "@sluice/testkit";
+import { type RunningSshd, startSshd } from "@sluice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AgentProcess, type Stack, startStack } from "./stack";
 
@@ -118,12 +118,12 @@ beforeAll(async () => {
     method: "POST",
     body: { ...base, name: "wrong-key", ssh: { hostKey: `SHA256:${"A".repeat(43)}` } },
   });
-  sshPort = await freePort();
   agent = await stack.startAgent("ssh-edge", {
     WEB_SSH_PASSWORD: CANARY,
-    SLUICE_SSH_LISTEN: `127.0.0.1:${sshPort}`,
+    SLUICE_SSH_LISTEN: "127.0.0.1:0",
   });
   await agent.proc.waitForOutput(/ssh listener ready/);
+  sshPort = agent.sshPort;
   const pub = spawnSync("ssh-keygen", ["-y", "-f", join(agent.stateDir, "ssh", "host_ed25519_key")], {
     encoding: "utf8",
   }).stdout.trim();

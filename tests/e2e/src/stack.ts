@@ -63,10 +63,45 @@ export interface AgentProcess {
   name: string;
   token: string;
   env: Record<string, string>;
-  pgPort: number;
-  tunnelPort: number;
+  /** Ports the agent bound (it listens on port 0 unless told otherwise and logs what it got). */
+  readonly pgPort: number;
+  /** Known once the agent has logged "tunnel listener ready". */
+  readonly tunnelPort: number;
+  /** Known once the agent has logged "ssh listener ready". */
+  readonly sshPort: number;
   stateDir: string;
+  /** kill -9, then start again from the state dir on the same ports. */
   restart(): Promise<void>;
+}
+
+/**
+ * The port a process logged in its last `msg` line carrying `field`. Services listen on port 0
+ * and report what they bound, so parallel suites never race for a port picked in advance.
+ */
+function loggedPort(proc: ManagedProcess, msg: string, field: string): number {
+  const port = loggedField(proc, msg, field);
+  if (typeof port !== "number") throw new Error(`process has not logged "${msg}" with ${field} yet`);
+  return port;
+}
+
+function loggedUrl(proc: ManagedProcess, msg: string, field: string): string {
+  const url = loggedField(proc, msg, field);
+  if (typeof url !== "string") throw new Error(`process has not logged "${msg}" with ${field} yet`);
+  return url.replace("0.0.0.0", "127.0.0.1");
+}
+
+function loggedField(proc: ManagedProcess, msg: string, field: string): unknown {
+  let value: unknown;
+  for (const line of proc.output().split("\n")) {
+    if (!line.includes(msg)) continue;
+    try {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (entry.msg === msg && entry[field] !== undefined) value = entry[field];
+    } catch {
+      // not a log line
+    }
+  }
+  return value;
 }
 
 export async function startStack(): Promise<Stack> {
@@ -88,6 +123,8 @@ export async function startStack(): Promise<Stack> {
     SLUICE_RATE_LIMIT_PER_MINUTE: "100000",
   };
   const procs: ManagedProcess[] = [];
+  // The tunnel listener binds once the agent has its certificate, after the agent announced its
+  // endpoints, so its port is picked here (every other service listens on port 0).
   const usedPorts = new Set<number>();
   async function newPort(): Promise<number> {
     for (;;) {
@@ -100,21 +137,16 @@ export async function startStack(): Promise<Stack> {
   }
 
   async function startControlPlane(overrides: Record<string, string> = {}): Promise<ControlPlaneProcess> {
-    const env = {
-      ...baseEnv,
-      SLUICE_API_PORT: String(await newPort()),
-      SLUICE_GRPC_PORT: String(await newPort()),
-      ...overrides,
-    };
+    // Port 0 unless a restart asks for the ports it had: the process reports what it bound.
+    const env = { ...baseEnv, SLUICE_API_PORT: "0", SLUICE_GRPC_PORT: "0", ...overrides };
     const proc = startProcess(node, tsArgs("apps/control-plane/src/main.ts"), { cwd: repoRoot, env });
     procs.push(proc);
     await proc.waitForOutput(/control plane listening/, 30_000);
-    return {
-      proc,
-      env,
-      apiUrl: `http://127.0.0.1:${env.SLUICE_API_PORT}`,
-      grpcPort: Number(env.SLUICE_GRPC_PORT),
-    };
+    const grpcPort = loggedPort(proc, "control plane listening", "grpcPort");
+    const apiUrl = loggedUrl(proc, "control plane listening", "api");
+    env.SLUICE_API_PORT = new URL(apiUrl).port;
+    env.SLUICE_GRPC_PORT = String(grpcPort);
+    return { proc, env, apiUrl, grpcPort };
   }
 
   // A control plane that fails to come up must not outlive the suite, nor its database.
@@ -184,41 +216,64 @@ export async function startStack(): Promise<Stack> {
         token = created.body.enrollmentToken as string;
       }
       const stateDir = join(home, `agent-${name}`);
-      const pgPort = await newPort();
-      const tunnelPort = await newPort();
       const env: Record<string, string> = {
         SLUICE_CONTROL_PLANE_GRPC: `localhost:${stack.cp.grpcPort}`,
         SLUICE_AGENT_TOKEN: token,
         SLUICE_CA_FILE: pki.caFile,
         SLUICE_AGENT_STATE_DIR: stateDir,
-        SLUICE_PG_LISTEN: `127.0.0.1:${pgPort}`,
-        SLUICE_TUNNEL_LISTEN: `127.0.0.1:${tunnelPort}`,
+        SLUICE_PG_LISTEN: "127.0.0.1:0",
+        SLUICE_TUNNEL_LISTEN: `127.0.0.1:${await newPort()}`,
         SLUICE_HEARTBEAT_SECONDS: "1",
         ...extraEnv,
       };
+      const start = () => startProcess(node, tsArgs("apps/agent/src/main.ts"), { cwd: repoRoot, env });
       const agent: AgentProcess = {
-        proc: startProcess(node, tsArgs("apps/agent/src/main.ts"), { cwd: repoRoot, env }),
+        proc: start(),
         name,
         token,
         env,
-        pgPort,
-        tunnelPort,
+        get pgPort() {
+          return loggedPort(agent.proc, "postgres listener ready", "postgres");
+        },
+        get tunnelPort() {
+          return loggedPort(agent.proc, "tunnel listener ready", "tunnel");
+        },
+        get sshPort() {
+          return loggedPort(agent.proc, "ssh listener ready", "ssh");
+        },
         stateDir,
         async restart() {
+          // A restarted agent comes back on the ports its clients know.
+          env.SLUICE_PG_LISTEN = `127.0.0.1:${agent.pgPort}`;
+          for (const [key, msg, field] of [
+            ["SLUICE_TUNNEL_LISTEN", "tunnel listener ready", "tunnel"],
+            ["SLUICE_SSH_LISTEN", "ssh listener ready", "ssh"],
+          ] as const) {
+            if (agent.proc.output().includes(msg))
+              env[key] = `127.0.0.1:${loggedPort(agent.proc, msg, field)}`;
+          }
           await agent.proc.stop("SIGKILL");
-          agent.proc = startProcess(node, tsArgs("apps/agent/src/main.ts"), {
-            cwd: repoRoot,
-            env: agent.env,
-          });
+          agent.proc = start();
           procs.push(agent.proc);
         },
       };
       procs.push(agent.proc);
-      await eventually(
+      // An agent that cannot start says why at once, instead of after the online wait.
+      const proc = agent.proc;
+      const ended = proc.exited.then((code) => {
+        throw new Error(
+          `agent ${name} exited (code ${code}) before it came online; output:\n${proc.output().slice(-4000)}`,
+        );
+      });
+      const online = eventually(
         async () => (await stack.api(`/api/v1/agents/${name}`)).body?.status === "online",
         30_000,
         200,
-      );
+      ).catch((err: unknown) => {
+        throw new Error(`${String(err)}; agent ${name} output:\n${proc.output().slice(-4000)}`);
+      });
+      await Promise.race([online, ended]);
+      await proc.waitForOutput(/postgres listener ready/, 30_000);
       return agent;
     },
     async stop() {

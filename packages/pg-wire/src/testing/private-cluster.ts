@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { chown, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -102,9 +102,31 @@ export async function startPrivateCluster(
     await Promise.all([own(join(data, "server.crt")), own(join(data, "server.key"))]);
     opts += " -c ssl=on";
   }
-  const port = await freePort();
-  opts = `-p ${port} -k ${dir} ${opts}`;
-  await exec(join(bin, "pg_ctl"), ["-D", data, "-o", opts, "-w", "-l", join(dir, "log"), "start"]);
+  // A port can be taken between picking and binding (other suites run in parallel): the
+  // server then fails to start, says so in its log, and we try another.
+  let port = 0;
+  for (let attempt = 0; port === 0; attempt++) {
+    const candidate = await freePort();
+    await rm(join(dir, "log"), { force: true });
+    const started = await exec(join(bin, "pg_ctl"), [
+      "-D",
+      data,
+      "-o",
+      `-p ${candidate} -k ${dir} ${opts}`,
+      "-w",
+      "-l",
+      join(dir, "log"),
+      "start",
+    ]).then(
+      () => true,
+      async (err: unknown) => {
+        const log = await readFile(join(dir, "log"), "utf8").catch(() => "");
+        if (attempt < 4 && /could not bind|Address already in use/.test(log)) return false;
+        throw err;
+      },
+    );
+    if (started) port = candidate;
+  }
   const psql = async (sql: string, database = "postgres") =>
     (
       await run("psql", [
