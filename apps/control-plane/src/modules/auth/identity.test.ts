@@ -1,12 +1,25 @@
 import { readFileSync } from "node:fs";
 import { credentials, Metadata } from "@grpc/grpc-js";
 import { AgentServiceClient, type ControlMessage } from "@sluice/proto";
-import { eventually, startTestOidcProvider, type TestOidcProvider } from "@sluice/testkit";
+import {
+  DEMO_USERS,
+  eventually,
+  startTestOidcProvider,
+  type TestOidcProvider,
+  type TestOidcUser,
+} from "@sluice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestControlPlane, type TestControlPlane } from "../../testing/control-plane.testing";
 import { createAppDb } from "../../testing/fixtures.testing";
 
 let idp: TestOidcProvider;
+/** Carol's groups at the IdP change during a test; the provider reads them at each login. */
+const carol: TestOidcUser = {
+  password: "carol-pw",
+  name: "Carol Oncall",
+  email: "carol@example.test",
+  groups: ["engineering", "ci-deployers"],
+};
 let cp: TestControlPlane;
 let client: AgentServiceClient;
 const received: ControlMessage[] = [];
@@ -46,7 +59,7 @@ async function codeLogin(user: string) {
 }
 
 beforeAll(async () => {
-  idp = await startTestOidcProvider();
+  idp = await startTestOidcProvider({ users: { ...DEMO_USERS, carol } });
   cp = await startTestControlPlane({
     SLUICE_OIDC_ISSUER: idp.issuer,
     SLUICE_OIDC_CLIENT_ID: idp.cliClientId,
@@ -166,6 +179,27 @@ describe("OIDC login for people", () => {
       kind: "human",
     });
     expect(me.body.groups).toEqual(["engineering"]);
+  });
+
+  it("re-syncs the IdP's groups at each login and keeps the groups an admin granted", async () => {
+    const first = await codeLogin("carol");
+    expect(first.status).toBe(200);
+    const me = await cp.api("/api/v1/me", { key: first.body.access_token });
+    expect(me.body.groups).toEqual(["ci-deployers", "engineering"]);
+    expect((await cp.api("/api/v1/groups", { method: "POST", body: { name: "oncall" } })).status).toBe(201);
+    const added = await cp.api(`/api/v1/groups/oncall/members/${me.body.id}`, { method: "PUT" });
+    expect(added.status).toBe(204);
+    // An admin also pins engineering, which the IdP grants too.
+    expect((await cp.api(`/api/v1/groups/engineering/members/${me.body.id}`, { method: "PUT" })).status).toBe(
+      204,
+    );
+
+    // At the IdP, carol leaves both engineering and ci-deployers.
+    carol.groups = [];
+    const second = await codeLogin("carol");
+    expect(second.status).toBe(200);
+    const after = await cp.api("/api/v1/me", { key: second.body.access_token });
+    expect(after.body.groups).toEqual(["engineering", "oncall"]);
   });
 
   it("rotates refresh tokens and revokes the whole login when one is used twice", async () => {

@@ -115,8 +115,9 @@ export function createGroupsService(deps: { prisma: Db; mutate: Mutate }) {
       await mutate(actor, async ({ tx, audit }) => {
         await tx.groupMembership.upsert({
           where: { userId_groupId: { userId: user.id, groupId: group.id } },
-          create: { userId: user.id, groupId: group.id },
-          update: {},
+          // An admin's add pins the membership: a later login no longer removes it.
+          create: { userId: user.id, groupId: group.id, source: "manual" },
+          update: { source: "manual" },
         });
         await audit({
           action: "group.member_add",

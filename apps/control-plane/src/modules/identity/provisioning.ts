@@ -1,11 +1,23 @@
-import type { Db } from "../../lib/db";
+import type { Db, Tx } from "../../lib/db";
 import type { Mutate } from "../../lib/mutate";
 
 const externalId = (issuer: string, subject: string) => `${issuer}#${subject}`;
 
 /**
- * Finds or creates the service identity a trusted issuer's subject maps to, and sets
- * its groups to the mapped ones (the issuer's claims own them).
+ * Makes the identity provider's memberships of a user exactly `wanted`. Memberships an admin
+ * granted are left alone: the IdP neither removes them nor takes them over.
+ */
+async function syncIdpMemberships(tx: Tx, userId: string, wanted: Set<string>): Promise<void> {
+  await tx.groupMembership.deleteMany({ where: { userId, source: "idp", groupId: { notIn: [...wanted] } } });
+  await tx.groupMembership.createMany({
+    data: [...wanted].map((groupId) => ({ userId, groupId, source: "idp" as const })),
+    skipDuplicates: true,
+  });
+}
+
+/**
+ * Finds or creates the service identity a trusted issuer's subject maps to, and sets its
+ * IdP groups to the mapped ones (the issuer's claims own them; an admin's grants stay).
  */
 export async function syncServiceIdentity(
   deps: { prisma: Db; mutate: Mutate },
@@ -20,7 +32,7 @@ export async function syncServiceIdentity(
   const groups = await deps.prisma.group.findMany({ where: { name: { in: input.groups } } });
   const existing = await deps.prisma.user.findUnique({
     where: { oidcSubject: key },
-    include: { memberships: true },
+    include: { memberships: { where: { source: "idp" } } },
   });
   const wanted = new Set(groups.map((g) => g.id));
   const have = new Set(existing?.memberships.map((m) => m.groupId) ?? []);
@@ -34,11 +46,7 @@ export async function syncServiceIdentity(
         (await tx.user.create({
           data: { name: input.subject, kind: "service", role: "user", oidcSubject: key },
         }));
-      await tx.groupMembership.deleteMany({ where: { userId: user.id, groupId: { notIn: [...wanted] } } });
-      await tx.groupMembership.createMany({
-        data: [...wanted].map((groupId) => ({ userId: user.id, groupId })),
-        skipDuplicates: true,
-      });
+      await syncIdpMemberships(tx, user.id, wanted);
       await audit({
         action: existing ? "user.groups_sync" : "user.provision",
         targetType: "user",
@@ -52,7 +60,8 @@ export async function syncServiceIdentity(
 
 /**
  * Finds or creates a person from an OIDC login and syncs role and groups from the
- * IdP's claims: mapped IdP groups plus Sluice groups of the same name.
+ * IdP's claims: mapped IdP groups plus Sluice groups of the same name. Groups an admin
+ * added the person to stay.
  */
 export async function syncPerson(
   deps: { prisma: Db; mutate: Mutate },
@@ -95,11 +104,7 @@ export async function syncPerson(
               oidcSubject: key,
             },
           });
-      await tx.groupMembership.deleteMany({ where: { userId: user.id, groupId: { notIn: [...wanted] } } });
-      await tx.groupMembership.createMany({
-        data: [...wanted].map((groupId) => ({ userId: user.id, groupId })),
-        skipDuplicates: true,
-      });
+      await syncIdpMemberships(tx, user.id, wanted);
       if (!current || current.role !== role) {
         await audit({
           action: current ? "user.role_sync" : "user.provision",
