@@ -61,7 +61,7 @@ export function splitHostPort(value: string): { host: string; port: number } {
   return { host: value.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(value.slice(i + 1)) };
 }
 
-const SECRET_KEYS = [
+export const SECRET_KEYS = [
   "SLUICE_AGENT_TOKEN",
   "SLUICE_VAULT_TOKEN",
   "SLUICE_VAULT_ROLE_ID",

@@ -97,13 +97,16 @@ export function decodeMasterKey(value: string): Buffer | undefined {
   return buf.length === 32 ? buf : undefined;
 }
 
+/** Settings that may be given as `NAME_FILE` (secrets belong in files). */
+export const FILE_KEYS = [
+  "SLUICE_MASTER_KEY",
+  "DATABASE_URL",
+  "REDIS_URL",
+  "SLUICE_OIDC_CLIENT_SECRET",
+] as const;
+
 export function loadConfig(env: Record<string, string | undefined>): Readonly<ControlPlaneConfig> {
-  const cfg = load(configSchema, env, [
-    "SLUICE_MASTER_KEY",
-    "DATABASE_URL",
-    "REDIS_URL",
-    "SLUICE_OIDC_CLIENT_SECRET",
-  ]);
+  const cfg = load(configSchema, env, FILE_KEYS);
   const loopback = ["127.0.0.1", "localhost", "::1"].includes(cfg.SLUICE_GRPC_HOST);
   const problems: string[] = [];
   if (cfg.SLUICE_GRPC_INSECURE && !loopback) {

@@ -1,4 +1,5 @@
 export * from "./db";
+export * from "./deploy-files";
 export * from "./fake-vault";
 export * from "./oidc-provider";
 export * from "./pki";
