@@ -173,9 +173,7 @@ beforeAll(async () => {
   });
   await agent.proc.waitForOutput(/ssh listener ready/);
   sshPort = agent.sshPort;
-  const pub = execFileSync("ssh-keygen", ["-y", "-f", join(agent.stateDir, "ssh", "host_ed25519_key")], {
-    encoding: "utf8",
-  }).trim();
+  const pub = agent.sshHostPublicKey();
   writeFileSync(knownHosts, `[127.0.0.1]:${sshPort} ${pub}\nsluice-agent ${pub}\n`);
 }, 180_000);
 

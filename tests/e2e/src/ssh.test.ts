@@ -124,9 +124,7 @@ beforeAll(async () => {
   });
   await agent.proc.waitForOutput(/ssh listener ready/);
   sshPort = agent.sshPort;
-  const pub = spawnSync("ssh-keygen", ["-y", "-f", join(agent.stateDir, "ssh", "host_ed25519_key")], {
-    encoding: "utf8",
-  }).stdout.trim();
+  const pub = agent.sshHostPublicKey();
   writeFileSync(knownHosts, `[127.0.0.1]:${sshPort} ${pub}\n`);
 }, 180_000);
 

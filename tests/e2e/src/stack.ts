@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -70,6 +71,8 @@ export interface AgentProcess {
   /** Known once the agent has logged "ssh listener ready". */
   readonly sshPort: number;
   stateDir: string;
+  /** The agent's SSH host key as a known_hosts key (`ssh-ed25519 AAAA…`). */
+  sshHostPublicKey(): string;
   /** kill -9, then start again from the state dir on the same ports. */
   restart(): Promise<void>;
 }
@@ -242,6 +245,10 @@ export async function startStack(): Promise<Stack> {
           return loggedPort(agent.proc, "ssh listener ready", "ssh");
         },
         stateDir,
+        sshHostPublicKey() {
+          const key = join(stateDir, "ssh", "host_ed25519_key");
+          return execFileSync("ssh-keygen", ["-y", "-f", key], { encoding: "utf8" }).trim();
+        },
         async restart() {
           // A restarted agent comes back on the ports its clients know.
           env.SLUICE_PG_LISTEN = `127.0.0.1:${agent.pgPort}`;
