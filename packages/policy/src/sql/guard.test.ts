@@ -116,6 +116,23 @@ describe("SQL guard", () => {
     expect(guard.evaluate(sql)).toEqual({ action: "allow" });
   });
 
+  it("never lets an allowed statement's verdict stand for another of the same literal shape", () => {
+    const g = compileGuard([prodPolicy]);
+    // Literals that are code or options: a harmless one is allowed first, then the same shape
+    // with a destructive body must still be judged on its own.
+    const pairs: [string, string][] = [
+      ["DO 'BEGIN PERFORM 1; END'", "DO 'BEGIN DROP TABLE users; END'"],
+      ["DO $$BEGIN PERFORM 1; END$$", "DO $$BEGIN EXECUTE 'DROP TABLE users'; END$$"],
+      ["EXPLAIN (ANALYZE 'off') DELETE FROM users", "EXPLAIN (ANALYZE 'on') DELETE FROM users"],
+    ];
+    for (const [harmless, harmful] of pairs) {
+      expect(g.evaluate(harmless)).toEqual({ action: "allow" });
+      expect(g.evaluate(harmful).action).not.toBe("allow");
+      // and the cached verdict of the exact text stays the same, every time
+      expect(g.evaluate(harmful)).toEqual(g.evaluate(harmful));
+    }
+  });
+
   it("denies text that is not SQL on a guarded connection", () => {
     expect(guard.evaluate("UPDATE_LOG")).toMatchObject({ action: "deny", rule: "sluice.unparseable" });
   });

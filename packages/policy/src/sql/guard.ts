@@ -1,6 +1,5 @@
 import type { GuardrailRule, PolicyDocument, ReviewRule } from "../rules";
 import { type Classification, classify, type StatementInfo } from "./classify";
-import { normalizeLiterals } from "./normalize";
 
 /** What the agent does with a query string. */
 export type GuardVerdict =
@@ -135,15 +134,17 @@ export function compileGuard(policies: PolicyDocument[], options: GuardOptions =
   const active = denies.length > 0 || reviews.length > 0;
   const maxEntries = options.cacheEntries ?? 4096;
   const maxText = options.cacheMaxText ?? 16 * 1024;
+  /**
+   * Verdicts by exact statement text. The key is the whole text, never a literal-normalized
+   * shape: a literal can be a DO body, an EXPLAIN option or a function's SQL argument, so two
+   * texts of the same shape can deserve different verdicts.
+   */
   const cache = new Map<string, GuardVerdict>();
-  /** Allowed statement shapes (literals replaced), shared by texts that differ only in values. */
-  const allowedShapes = new Map<string, true>();
-  const patterns = [...denies, ...reviews.map((r) => r.rule)].flatMap((r) => (r.pattern ? [r.pattern] : []));
 
-  function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  function remember(key: string, value: GuardVerdict): void {
     if (key.length > maxText) return;
-    if (map.size >= maxEntries) map.delete(map.keys().next().value as string);
-    map.set(key, value);
+    if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
+    cache.set(key, value);
   }
 
   function decide(sql: string, c: Classification): GuardVerdict {
@@ -200,13 +201,8 @@ export function compileGuard(policies: PolicyDocument[], options: GuardOptions =
       if (!active) return ALLOW;
       const hit = cache.get(sql);
       if (hit) return hit;
-      const shape = sql.length <= maxText ? normalizeLiterals(sql) : undefined;
-      // Text rules see the literal values, so a shape only stands for texts they do not match.
-      if (shape && allowedShapes.has(shape) && !patterns.some((p) => p.test(sql))) return ALLOW;
       const verdict = decide(sql, classify(sql));
-      if (shape) {
-        if (verdict.action === "allow") remember(allowedShapes, shape, true);
-      } else remember(cache, sql, verdict);
+      remember(sql, verdict);
       return verdict;
     },
   };
