@@ -1,6 +1,7 @@
 /**
- * The agent's SSH service (apps/agent/src/ssh/ssh-service.ts: listener, authentication
- * hooks, ssh2 bridge, guardrail hook, recorder) on its own listener, in its own process,
+ * The agent's SSH protocol handler (apps/agent/src/protocols/ssh/ssh-handler.ts: listener,
+ * authentication hooks, ssh2 bridge, guardrail hook, recorder) behind the session broker,
+ * on its own listener, in its own process,
  * so the SSH bench can measure its CPU apart from the clients:
  *   node --import tsx bench/lib/sluice-ssh-server.ts --port N --target-port M \
  *     --target-user U --state-dir DIR [--spool-dir DIR]
@@ -15,10 +16,12 @@ import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import type { EventSink } from "../../apps/agent/src/recording/event-sink";
-import type { AuthorizedSession } from "../../apps/agent/src/sessions/authorizer";
-import { createSessionRegistry } from "../../apps/agent/src/sessions/session-registry";
-import { createSshService } from "../../apps/agent/src/ssh/ssh-service";
+import type { AuthorizedSession } from "../../apps/agent/src/core/authorizer";
+import { createSessionBroker } from "../../apps/agent/src/core/broker";
+import type { EventSink } from "../../apps/agent/src/core/event-sink";
+import { createPolicyCompiler } from "../../apps/agent/src/core/policy-compiler";
+import { createSessionRegistry } from "../../apps/agent/src/core/session-registry";
+import { createSshHandler } from "../../apps/agent/src/protocols/ssh/ssh-handler";
 import { createLogger } from "../../packages/logger/src/index";
 import { createSpool } from "../../packages/recording/src/index";
 import { createEnvProvider, createSecretResolver } from "../../packages/secrets/src/index";
@@ -73,7 +76,15 @@ const connection = {
   recordRowsLimit: 0,
   offlineGraceSeconds: 0,
   policyIds: [],
-  optionsJson: JSON.stringify({ ssh: { hostKey: process.env.BENCH_TARGET_HOSTKEY } }),
+  optionsJson: "",
+  settings: {
+    $case: "ssh" as const,
+    value: {
+      hostKey: process.env.BENCH_TARGET_HOSTKEY ?? "",
+      trustOnFirstUse: false,
+      allowPortForwarding: false,
+    },
+  },
 };
 
 let sessions = 0;
@@ -92,9 +103,21 @@ const sink: EventSink = spool
     }
   : { append: () => undefined, endSession: () => undefined };
 
-const ssh = createSshService({
+const logger = createLogger({ name: "sluice-bench-ssh", level: "warn" });
+const broker = createSessionBroker({
+  policies: createPolicyCompiler({ hashKey: Buffer.alloc(32, 7) }),
+  store: { state: { policies: new Map() } } as never,
+  reviews: { request: async () => ({ approved: false, reason: "no control plane in the bench" }) },
+  secrets: createSecretResolver([createEnvProvider(process.env)]),
+  sink,
+  registry: createSessionRegistry(),
+  spool: { hasRoom: async () => true },
+  floorBytes: 0,
+  logger,
+});
+const ssh = createSshHandler({
   config: {
-    SLUICE_SPOOL_FLOOR_MB: 0,
+    SLUICE_SSH_LISTEN: `127.0.0.1:${values.port}`,
     SLUICE_AGENT_STATE_DIR: values["state-dir"] ?? "/tmp/sluice-bench-ssh",
   },
   authorizer: {
@@ -115,17 +138,13 @@ const ssh = createSshService({
       return { claims, connection, via: "credential" };
     },
   },
-  secrets: createSecretResolver([createEnvProvider(process.env)]),
-  sink,
-  registry: createSessionRegistry(),
-  spool: { hasRoom: async () => true },
-  store: { state: { policies: new Map() } } as never,
-  logger: createLogger({ name: "sluice-bench-ssh", level: "warn" }),
+  broker,
+  logger,
   failureDelayMs: 10,
 });
 
 try {
-  const port = await ssh.listen(`127.0.0.1:${values.port}`);
+  const port = await ssh.listener?.listen();
   say({
     ready: true,
     port,
@@ -149,7 +168,7 @@ process.on("SIGUSR2", () => {
   });
 });
 const quit = () => {
-  ssh.close();
+  ssh.listener?.close();
   void (spool?.close() ?? Promise.resolve()).finally(() => {
     say({ stats: { sessions, events } });
     process.exit(0);

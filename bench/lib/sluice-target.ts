@@ -3,21 +3,21 @@
  * whoever calls loadSluiceProxy() (the bench runs it inside sluice-proxy-server.ts,
  * its own OS process).
  *
- * The agent's module is loaded at run time from apps/agent/src/postgres/index.ts
+ * The agent's module is loaded at run time from apps/agent/src/protocols/postgres/index.ts
  * (override with SLUICE_AGENT_PG_MODULE) and must export handlePgClient(socket, deps)
  * or createPgProxy(deps); deps.authorize(req) resolves to a PgTarget.
  *
  * Recording goes through the same pipeline the agent uses: one durable spool
  * (packages/recording `createSpool`, writing and fsyncing segment files in `spoolDir`)
  * behind an EventSink, and a per-session recorder from
- * apps/agent/src/recording/pg-recorder.ts set as the target's `recorder`. Nothing is
+ * apps/agent/src/protocols/postgres/pg-recorder.ts set as the target's `recorder`. Nothing is
  * uploaded (there is no control plane), so spooled sessions stay on disk until the
  * bench removes the directory. Anything that does not load or fit throws with the
  * reason, and the bench reports the target as unavailable.
  *
  * With `policy: "guard" | "mask"` every session also carries a SessionPolicy built as
- * apps/agent/src/listeners/pg-service.ts builds it: createPolicyCompiler().forConnection()
- * over the PolicySpecs of benchPolicies(), then sessionPolicy() per session, its events
+ * apps/agent/src/protocols/postgres/pg-handler.ts builds it: createPolicyCompiler().forConnection()
+ * over the PolicySpecs of benchPolicies(), then pgSessionPolicy() per session, its events
  * appended to the same spool.
  */
 import { randomBytes, randomUUID } from "node:crypto";
@@ -72,13 +72,15 @@ type Fn = (...args: unknown[]) => unknown;
 type Obj = Record<string, unknown>;
 
 export const agentPgModule =
-  process.env.SLUICE_AGENT_PG_MODULE ?? join(repoRoot, "apps/agent/src/postgres/index.ts");
+  process.env.SLUICE_AGENT_PG_MODULE ?? join(repoRoot, "apps/agent/src/protocols/postgres/index.ts");
 export const recordingModule =
   process.env.SLUICE_RECORDING_MODULE ?? join(repoRoot, "packages/recording/src/index.ts");
 export const pgRecorderModule =
-  process.env.SLUICE_PG_RECORDER_MODULE ?? join(repoRoot, "apps/agent/src/recording/pg-recorder.ts");
+  process.env.SLUICE_PG_RECORDER_MODULE ?? join(repoRoot, "apps/agent/src/protocols/postgres/pg-recorder.ts");
 export const sessionPolicyModule =
-  process.env.SLUICE_SESSION_POLICY_MODULE ?? join(repoRoot, "apps/agent/src/policy/session-policy.ts");
+  process.env.SLUICE_SESSION_POLICY_MODULE ?? join(repoRoot, "apps/agent/src/core/policy-compiler.ts");
+export const pgPolicyModule =
+  process.env.SLUICE_PG_POLICY_MODULE ?? join(repoRoot, "apps/agent/src/protocols/postgres/pg-policy.ts");
 export const policyModule =
   process.env.SLUICE_POLICY_MODULE ?? join(repoRoot, "packages/policy/src/index.ts");
 
@@ -175,12 +177,22 @@ async function spoolRecording(dir: string): Promise<Recording> {
     },
   };
   return {
+    // The broker's session context, as far as the recorder uses it.
     forSession: (sessionId) =>
-      createPgRecorder(sink, {
-        sessionId,
-        connection: "bench",
-        identity: { id: "bench", name: "bench", kind: "user" },
-        via: "credential",
+      createPgRecorder({
+        record: (kind: string, payload: Record<string, unknown>) => sink.append(sessionId, kind, payload),
+        started: (details: Record<string, unknown>) =>
+          sink.append(sessionId, "session.start", {
+            protocol: "postgres",
+            connection: "bench",
+            identity: { id: "bench", name: "bench", kind: "user" },
+            via: "credential",
+            ...details,
+          }),
+        end: async (ev?: Record<string, unknown>) => {
+          sink.append(sessionId, "session.end", ev ?? { reason: "ended", bytesIn: 0, bytesOut: 0 });
+          sink.endSession(sessionId);
+        },
       }),
     append: sink.append,
     detail: `packages/recording createSpool() in a temp dir (written and fsync'd, not uploaded) via apps/agent createPgRecorder()`,
@@ -263,14 +275,23 @@ async function sessionPolicies(kind: BenchPolicyKind, rec: Recording): Promise<S
   await required(policyMod, "initSqlParser", policyModule)();
   const mod = await importFile(sessionPolicyModule);
   const createPolicyCompiler = required(mod, "createPolicyCompiler", sessionPolicyModule);
-  const sessionPolicy = required(mod, "sessionPolicy", sessionPolicyModule);
+  const pgMod = await importFile(pgPolicyModule);
+  const pgSessionPolicy = required(pgMod, "pgSessionPolicy", pgPolicyModule);
   const compiler = createPolicyCompiler({ hashKey: randomBytes(32) });
   const specs = benchPolicies(kind);
   const conn = { policyIds: specs.map((p) => p.id) };
   const compiled = method(compiler, ["forConnection"])?.fn(conn, new Map(specs.map((p) => [p.id, p])));
   if (!isObj(compiled)) throw new Error("createPolicyCompiler().forConnection() compiled no policy");
+  const view = (record: (ev: Record<string, unknown>) => void) =>
+    pgSessionPolicy({
+      policy: compiled,
+      requestReview: async () => ({ approved: false, reason: "the bench has no reviewers" }),
+      recordPolicy: record,
+    });
+  const probe = view(() => undefined);
   const verdict = (sql: string) =>
-    (method(compiled.guard, ["evaluate"])?.fn(sql) as { action?: string } | undefined)?.action;
+    (method(isObj(probe) ? probe.guard : undefined, ["evaluate"])?.fn(sql) as { action?: string } | undefined)
+      ?.action;
   if (verdict("DROP TABLE IF EXISTS payroll") !== "deny" || verdict("SELECT 1") !== "allow")
     throw new Error("the compiled guard does not deny DROP and allow SELECT");
   if (kind !== "guard" && !compiled.masking) throw new Error("the compiled policy has no masking plan");
@@ -283,13 +304,7 @@ async function sessionPolicies(kind: BenchPolicyKind, rec: Recording): Promise<S
     rec.append(sessionId, "policy", ev);
   };
   return {
-    forSession: (sessionId) =>
-      sessionPolicy({
-        compiled,
-        sessionId,
-        requestReview: async () => ({ approved: false, reason: "the bench has no reviewers" }),
-        record: (ev: Record<string, unknown>) => record(sessionId, ev),
-      }),
+    forSession: (sessionId) => view((ev: Record<string, unknown>) => record(sessionId, ev)),
     stats: () => ({
       policyDenied: decisions.denied ?? 0,
       policyMaskedSessions: decisions.masked ?? 0,

@@ -1,7 +1,7 @@
 /**
  * The agent side of the `sluice-tunnel` target, in its own process: the agent's real
- * tunnel listener (`createTunnelServer`) in front of its real Postgres service
- * (`createPgService(...).serveTunnel`), wired as apps/agent/src/agent.ts wires them:
+ * tunnel listener (`createTunnelServer`) in front of its real Postgres protocol handler
+ * (`createPgHandler(...)` behind the session broker), wired as apps/agent/src/agent.ts wires them:
  * - desired state in a `StateStore` (one postgres connection to the bench cluster whose
  *   credentialRef is env:BENCH_PG_PASSWORD, one Ed25519 verification key);
  * - `createAuthorizer` + `createGrantVerifier`: every tunnel's grant is verified with
@@ -29,16 +29,17 @@ import { repoRoot } from "./proc";
 
 type AgentConfigMod = typeof import("../../apps/agent/src/config");
 type StateStoreMod = typeof import("../../apps/agent/src/link/state-store");
-type PgServiceMod = typeof import("../../apps/agent/src/listeners/pg-service");
-type SessionPolicyMod = typeof import("../../apps/agent/src/policy/session-policy");
-type TunnelListenerMod = typeof import("../../apps/agent/src/listeners/tunnel-listener");
-type AuthorizerMod = typeof import("../../apps/agent/src/sessions/authorizer");
-type GrantVerifierMod = typeof import("../../apps/agent/src/sessions/grant-verifier");
-type RegistryMod = typeof import("../../apps/agent/src/sessions/session-registry");
+type PgHandlerMod = typeof import("../../apps/agent/src/protocols/postgres/pg-handler");
+type BrokerMod = typeof import("../../apps/agent/src/core/broker");
+type SessionPolicyMod = typeof import("../../apps/agent/src/core/policy-compiler");
+type TunnelListenerMod = typeof import("../../apps/agent/src/core/tunnel-listener");
+type AuthorizerMod = typeof import("../../apps/agent/src/core/authorizer");
+type GrantVerifierMod = typeof import("../../apps/agent/src/core/grant-verifier");
+type RegistryMod = typeof import("../../apps/agent/src/core/session-registry");
 type SecretsMod = typeof import("../../packages/secrets/src/index");
 type RecordingMod = typeof import("../../packages/recording/src/index");
 type LoggerMod = typeof import("../../packages/logger/src/index");
-type EventSink = import("../../apps/agent/src/recording/event-sink").EventSink;
+type EventSink = import("../../apps/agent/src/core/event-sink").EventSink;
 type ConnectionSpec = Parameters<
   InstanceType<StateStoreMod["StateStore"]>["applySnapshot"]
 >[0]["connections"][number];
@@ -76,7 +77,8 @@ async function start() {
   const [
     { configSchema },
     { StateStore },
-    { createPgService },
+    { createPgHandler },
+    { createSessionBroker },
     { createTunnelServer },
     { createAuthorizer },
     { createGrantVerifier },
@@ -88,15 +90,16 @@ async function start() {
   ] = await Promise.all([
     load<AgentConfigMod>("apps/agent/src/config.ts"),
     load<StateStoreMod>("apps/agent/src/link/state-store.ts"),
-    load<PgServiceMod>("apps/agent/src/listeners/pg-service.ts"),
-    load<TunnelListenerMod>("apps/agent/src/listeners/tunnel-listener.ts"),
-    load<AuthorizerMod>("apps/agent/src/sessions/authorizer.ts"),
-    load<GrantVerifierMod>("apps/agent/src/sessions/grant-verifier.ts"),
-    load<RegistryMod>("apps/agent/src/sessions/session-registry.ts"),
+    load<PgHandlerMod>("apps/agent/src/protocols/postgres/pg-handler.ts"),
+    load<BrokerMod>("apps/agent/src/core/broker.ts"),
+    load<TunnelListenerMod>("apps/agent/src/core/tunnel-listener.ts"),
+    load<AuthorizerMod>("apps/agent/src/core/authorizer.ts"),
+    load<GrantVerifierMod>("apps/agent/src/core/grant-verifier.ts"),
+    load<RegistryMod>("apps/agent/src/core/session-registry.ts"),
     load<SecretsMod>("packages/secrets/src/index.ts"),
     load<RecordingMod>("packages/recording/src/index.ts"),
     load<LoggerMod>("packages/logger/src/index.ts"),
-    load<SessionPolicyMod>("apps/agent/src/policy/session-policy.ts"),
+    load<SessionPolicyMod>("apps/agent/src/core/policy-compiler.ts"),
   ]);
 
   const fixture = JSON.parse(readFileSync(String(values.fixture), "utf8")) as TunnelServerFixture;
@@ -123,6 +126,7 @@ async function start() {
     offlineGraceSeconds: 0,
     policyIds: [],
     optionsJson: "",
+    settings: { $case: "postgres", value: {} },
   };
   store.applySnapshot({
     version: 1,
@@ -202,27 +206,30 @@ async function start() {
       ),
   };
 
-  const pg = createPgService({
-    config,
-    authorizer: counted,
-    secrets: resolver,
-    sink,
-    registry,
-    spool,
-    tls: () => undefined,
-    logger: logger.child({ component: "postgres" }),
+  const broker = createSessionBroker({
     // The bench connection has no policy; a review could not be decided without a control plane.
     policies: createPolicyCompiler({ hashKey: Buffer.alloc(32, 7) }),
     store,
     reviews: { request: async () => ({ approved: false, reason: "no control plane in the bench" }) },
+    secrets: resolver,
+    sink,
+    registry,
+    spool,
+    floorBytes: config.SLUICE_SPOOL_FLOOR_MB * 1024 * 1024,
+    logger,
+  });
+  const pg = createPgHandler({
+    config,
+    authorizer: counted,
+    broker,
+    tls: () => undefined,
+    logger: logger.child({ component: "postgres" }),
   });
   const server: tls.Server = createTunnelServer({
     tls: { cert: readFileSync(fixture.certFile, "utf8"), key: readFileSync(fixture.keyFile, "utf8") },
     authorizer: counted,
-    sink,
-    registry,
+    handlers: [pg],
     logger: logger.child({ component: "tunnel" }),
-    postgres: (h) => pg.serveTunnel(h),
   });
 
   return {

@@ -1,7 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import type net from "node:net";
 import { join } from "node:path";
 import type tls from "node:tls";
 import { credentials as grpcCredentials, Metadata } from "@grpc/grpc-js";
@@ -16,17 +15,21 @@ import {
   type SecretResolver,
 } from "@sluice/secrets";
 import { type AgentConfig, splitHostPort, vaultOptions } from "./config";
+import { createAuthorizer } from "./core/authorizer";
+import { createSessionBroker } from "./core/broker";
+import type { EventSink } from "./core/event-sink";
+import { createGrantVerifier } from "./core/grant-verifier";
+import { listen } from "./core/listen";
+import { createPolicyCompiler } from "./core/policy-compiler";
+import type { ProtocolHandler } from "./core/protocol";
+import { createReviewClient } from "./core/review-client";
+import { createSessionRegistry } from "./core/session-registry";
+import { createTunnelServer } from "./core/tunnel-listener";
 import { type AgentLink, createAgentLink } from "./link/agent-link";
 import { StateStore } from "./link/state-store";
-import { createPgService } from "./listeners/pg-service";
-import { createTunnelServer } from "./listeners/tunnel-listener";
-import { createReviewClient } from "./policy/review-client";
-import { createPolicyCompiler } from "./policy/session-policy";
-import type { EventSink } from "./recording/event-sink";
-import { createAuthorizer } from "./sessions/authorizer";
-import { createGrantVerifier } from "./sessions/grant-verifier";
-import { createSessionRegistry } from "./sessions/session-registry";
-import { createSshService } from "./ssh/ssh-service";
+import { createPgHandler } from "./protocols/postgres/pg-handler";
+import { createSshHandler } from "./protocols/ssh/ssh-handler";
+import { createTcpHandler } from "./protocols/tcp/tcp-handler";
 import { createAgentCertificate } from "./tls/agent-certificate";
 
 export const AGENT_VERSION = "0.1.0";
@@ -36,17 +39,10 @@ export interface RunningAgent {
   link: AgentLink;
   secrets: SecretResolver;
   spool: Spool;
-  ports: { postgres: number; tunnel: number; ssh: number };
+  /** Bound ports by endpoint (`postgres`, `ssh`, `tunnel`, …); -1 for a listener that failed to start. */
+  ports: Record<string, number>;
   sshHostKey: { publicKey: string; fingerprint: string };
   stop(): Promise<void>;
-}
-
-function listen(server: net.Server | tls.Server, hostPort: string): Promise<number> {
-  const { host, port } = splitHostPort(hostPort);
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => resolve((server.address() as net.AddressInfo).port));
-  });
 }
 
 /** Closes sessions a previous process left open: their clients are gone with it. */
@@ -108,10 +104,9 @@ export async function startAgent(
   const channelCredentials = config.SLUICE_GRPC_INSECURE
     ? grpcCredentials.createInsecure()
     : grpcCredentials.createSsl(readFileSync(config.SLUICE_CA_FILE as string));
-  const pgAddr = splitHostPort(config.SLUICE_PG_LISTEN);
   const tunnelAddr = splitHostPort(config.SLUICE_TUNNEL_LISTEN);
-  const sshAddr = splitHostPort(config.SLUICE_SSH_LISTEN);
-  const publicHost = config.SLUICE_PUBLIC_HOST ?? pgAddr.host;
+  const publicHost = config.SLUICE_PUBLIC_HOST;
+  const certHost = publicHost ?? splitHostPort(config.SLUICE_PG_LISTEN).host;
   const link = createAgentLink({
     target: config.SLUICE_CONTROL_PLANE_GRPC,
     credentials: channelCredentials,
@@ -128,23 +123,21 @@ export async function startAgent(
     onReview: (state) => reviews.onReview(state),
     hello: () => ({
       agentVersion: AGENT_VERSION,
-      capabilities: ["postgres", "tcp", "tunnel", "ssh"],
+      capabilities: [...handlers.map((h) => h.type), "tunnel"],
       endpoints: [
-        { protocol: "postgres", host: publicHost, port: ports.postgres || pgAddr.port },
+        ...handlers.flatMap((h) => {
+          const l = h.listener;
+          if (!l || (ports[l.endpoint] ?? 0) < 0) return [];
+          const addr = splitHostPort(l.hostPort);
+          return [
+            { protocol: l.endpoint, host: publicHost ?? addr.host, port: ports[l.endpoint] || addr.port },
+          ];
+        }),
         {
           protocol: "tunnel",
-          host: config.SLUICE_PUBLIC_HOST ?? tunnelAddr.host,
+          host: publicHost ?? tunnelAddr.host,
           port: ports.tunnel || tunnelAddr.port,
         },
-        ...(ports.ssh >= 0
-          ? [
-              {
-                protocol: "ssh",
-                host: config.SLUICE_PUBLIC_HOST ?? sshAddr.host,
-                port: ports.ssh || sshAddr.port,
-              },
-            ]
-          : []),
       ],
     }),
   });
@@ -161,7 +154,7 @@ export async function startAgent(
 
   const cert = createAgentCertificate({
     dir: join(stateDir, "tls"),
-    hosts: [...new Set([publicHost, tunnelAddr.host, "localhost", "127.0.0.1"])],
+    hosts: [...new Set([certHost, tunnelAddr.host, "localhost", "127.0.0.1"])],
     client: link.client,
     agentToken: config.SLUICE_AGENT_TOKEN,
     logger: logger.child({ component: "tls" }),
@@ -184,64 +177,60 @@ export async function startAgent(
     pollMs: config.SLUICE_REVIEW_POLL_SECONDS * 1000,
   });
   const policies = createPolicyCompiler({ hashKey: await maskHashKey(config, stateDir) });
-  const pg = createPgService({
-    config,
+  const broker = createSessionBroker({
     policies,
     store,
     reviews,
-    authorizer,
     secrets,
     sink,
     registry,
     spool,
-    tls: () => cert.context(),
-    logger: logger.child({ component: "postgres" }),
+    floorBytes: config.SLUICE_SPOOL_FLOOR_MB * 1024 * 1024,
+    logger,
   });
+  const ssh = createSshHandler({ config, authorizer, broker, logger: logger.child({ component: "ssh" }) });
+  // Every protocol the agent serves: adding one is a folder under protocols/ and a line here.
+  const handlers: ProtocolHandler[] = [
+    createPgHandler({
+      config,
+      authorizer,
+      broker,
+      tls: () => cert.context(),
+      logger: logger.child({ component: "postgres" }),
+    }),
+    ssh,
+    createTcpHandler({ broker, logger: logger.child({ component: "tcp" }) }),
+  ];
 
-  const ssh = createSshService({
-    config,
-    authorizer,
-    secrets,
-    sink,
-    registry,
-    spool,
-    store,
-    logger: logger.child({ component: "ssh" }),
-  });
-
-  const ports = { postgres: 0, tunnel: 0, ssh: 0 };
+  const ports: Record<string, number> = { tunnel: 0 };
   uploader.start();
-  ports.postgres = await listen(pg.server, config.SLUICE_PG_LISTEN);
-  logger.info({ postgres: ports.postgres }, "postgres listener ready");
-  // SSH is one service among several: a busy port disables it without stopping the agent.
-  await ssh.listen(config.SLUICE_SSH_LISTEN).then(
-    (port) => {
-      ports.ssh = port;
-      logger.info({ ssh: port, hostKey: ssh.hostKey.fingerprint }, "ssh listener ready");
-    },
-    (err: unknown) => {
-      ports.ssh = -1;
-      logger.error({ err }, "ssh listener failed to start; ssh sessions are unavailable");
-    },
-  );
+  for (const h of handlers) {
+    const l = h.listener;
+    if (!l) continue;
+    try {
+      ports[l.endpoint] = await l.listen();
+      logger.info({ [l.endpoint]: ports[l.endpoint] }, `${l.endpoint} listener ready`);
+    } catch (err) {
+      if (l.required) throw err;
+      ports[l.endpoint] = -1;
+      logger.error({ err }, `${l.endpoint} listener failed to start; ${h.type} sessions are unavailable`);
+    }
+  }
   // The hello announces the bound ports, so the link starts once the listeners have them
   // (a configured port 0 is announced as the port the system chose).
   link.start();
   let tunnel: tls.Server | undefined;
   let stopped = false;
   // The tunnel needs a certificate from the control plane's CA (or the configured one);
-  // it starts as soon as one is available, without holding up the native listener.
+  // it starts as soon as one is available, without holding up the native listeners.
   const tunnelReady = waitForCertificate(cert, logger, () => stopped).then(async () => {
     const pair = cert.pair();
     if (!pair || stopped) return;
     const server = createTunnelServer({
       tls: pair,
       authorizer,
-      sink,
-      registry,
+      handlers,
       logger: logger.child({ component: "tunnel" }),
-      postgres: (h) => pg.serveTunnel(h),
-      ssh: (h) => ssh.serveTunnel(h),
     });
     cert.onChange((p) => server.setSecureContext({ ...p, minVersion: "TLSv1.2" }));
     ports.tunnel = await listen(server, config.SLUICE_TUNNEL_LISTEN);
@@ -262,8 +251,7 @@ export async function startAgent(
     async stop() {
       stopped = true;
       clearInterval(renew);
-      pg.server.close();
-      ssh.close();
+      for (const h of handlers) h.listener?.close();
       tunnel?.close();
       registry.terminateAll("agent shutting down");
       await uploader.stop({ drainMs: 3000 });

@@ -1,13 +1,16 @@
 /**
  * One table maps every error code to how each edge reports it: HTTP status for
- * REST, gRPC status for the agent link, SQLSTATE for Postgres clients and an SSH
- * disconnect reason for SSH clients. Codes are dotted: `<domain>.<what>`.
+ * REST, gRPC status for the agent link, SQLSTATE for Postgres clients, an error number
+ * and SQLSTATE for MySQL clients and an SSH disconnect reason for SSH clients. Codes are
+ * dotted: `<domain>.<what>`.
  */
 export interface ErrorMapping {
   http: number;
   grpc: number; // @grpc/grpc-js status code
   sqlState: string;
   sshReason: number; // SSH_DISCONNECT_* reason code
+  /** MySQL server error number and SQLSTATE of the ERR packet. */
+  mysql: { errno: number; sqlState: string };
 }
 
 const GRPC = {
@@ -25,36 +28,83 @@ const GRPC = {
 const SSH = { PROTOCOL_ERROR: 2, BY_APPLICATION: 11, NO_MORE_AUTH_METHODS: 14, SERVICE_NOT_AVAILABLE: 7 };
 
 const kinds = {
-  bad_request: { http: 400, grpc: GRPC.INVALID_ARGUMENT, sqlState: "08P01", sshReason: SSH.PROTOCOL_ERROR },
+  bad_request: {
+    http: 400,
+    grpc: GRPC.INVALID_ARGUMENT,
+    sqlState: "08P01",
+    sshReason: SSH.PROTOCOL_ERROR,
+    mysql: { errno: 1047, sqlState: "08S01" },
+  },
   unauthenticated: {
     http: 401,
     grpc: GRPC.UNAUTHENTICATED,
     sqlState: "28P01",
     sshReason: SSH.NO_MORE_AUTH_METHODS,
+    mysql: { errno: 1045, sqlState: "28000" },
   },
-  forbidden: { http: 403, grpc: GRPC.PERMISSION_DENIED, sqlState: "42501", sshReason: SSH.BY_APPLICATION },
-  not_found: { http: 404, grpc: GRPC.NOT_FOUND, sqlState: "3D000", sshReason: SSH.BY_APPLICATION },
-  conflict: { http: 409, grpc: GRPC.ALREADY_EXISTS, sqlState: "42710", sshReason: SSH.BY_APPLICATION },
+  forbidden: {
+    http: 403,
+    grpc: GRPC.PERMISSION_DENIED,
+    sqlState: "42501",
+    sshReason: SSH.BY_APPLICATION,
+    mysql: { errno: 1227, sqlState: "42000" },
+  },
+  not_found: {
+    http: 404,
+    grpc: GRPC.NOT_FOUND,
+    sqlState: "3D000",
+    sshReason: SSH.BY_APPLICATION,
+    mysql: { errno: 1049, sqlState: "42000" },
+  },
+  conflict: {
+    http: 409,
+    grpc: GRPC.ALREADY_EXISTS,
+    sqlState: "42710",
+    sshReason: SSH.BY_APPLICATION,
+    mysql: { errno: 1050, sqlState: "42S01" },
+  },
   precondition: {
     http: 409,
     grpc: GRPC.FAILED_PRECONDITION,
     sqlState: "55000",
     sshReason: SSH.BY_APPLICATION,
+    mysql: { errno: 1105, sqlState: "HY000" },
   },
-  too_large: { http: 413, grpc: GRPC.RESOURCE_EXHAUSTED, sqlState: "54000", sshReason: SSH.PROTOCOL_ERROR },
+  too_large: {
+    http: 413,
+    grpc: GRPC.RESOURCE_EXHAUSTED,
+    sqlState: "54000",
+    sshReason: SSH.PROTOCOL_ERROR,
+    mysql: { errno: 1153, sqlState: "08S01" },
+  },
   rate_limited: {
     http: 429,
     grpc: GRPC.RESOURCE_EXHAUSTED,
     sqlState: "53300",
     sshReason: SSH.BY_APPLICATION,
+    mysql: { errno: 1040, sqlState: "08004" },
   },
   unavailable: {
     http: 503,
     grpc: GRPC.UNAVAILABLE,
     sqlState: "08006",
     sshReason: SSH.SERVICE_NOT_AVAILABLE,
+    mysql: { errno: 1053, sqlState: "08S01" },
   },
-  internal: { http: 500, grpc: GRPC.INTERNAL, sqlState: "XX000", sshReason: SSH.BY_APPLICATION },
+  insufficient_resources: {
+    http: 503,
+    grpc: GRPC.RESOURCE_EXHAUSTED,
+    sqlState: "53100",
+    sshReason: SSH.SERVICE_NOT_AVAILABLE,
+    mysql: { errno: 1021, sqlState: "HY000" },
+  },
+  internal: {
+    http: 500,
+    grpc: GRPC.INTERNAL,
+    sqlState: "XX000",
+    sshReason: SSH.BY_APPLICATION,
+    mysql: { errno: 1105, sqlState: "HY000" },
+  },
 } satisfies Record<string, ErrorMapping>;
 
 export type ErrorKind = keyof typeof kinds;
@@ -84,6 +134,8 @@ export const errorCodes = {
   "policy.exists": "conflict",
   "policy.in_use": "precondition",
   "policy.invalid": "bad_request",
+  "policy.unenforceable": "forbidden",
+  "recording.disk_full": "insufficient_resources",
   "apikey.not_found": "not_found",
   "ssh_key.not_found": "not_found",
   "ssh_key.exists": "conflict",

@@ -1,109 +1,140 @@
+import { z } from "zod";
+
+/**
+ * The recording event catalog: one common envelope (`session.start`, `session.end`,
+ * `policy`, `gap`) and the events of each protocol. The agent writes these kinds; the
+ * control plane and every replayer read them with these schemas. Schemas are loose
+ * objects: a newer agent may add fields an older reader ignores.
+ */
+
+const count = z.number().nullish();
+const text = z.string();
+
+export const identitySchema = z.looseObject({ id: z.string(), name: z.string(), kind: z.string() });
+
+/** How the client proved who it is. */
+export const viaSchema = z.enum(["grant", "credential", "publickey", "certificate", "tunnel"]);
+
+const envelope = {
+  /** Written once, when the session is live: the same fields for every protocol, then its details. */
+  "session.start": z.looseObject({
+    // Written by every agent; optional so recordings from before the envelope still read.
+    protocol: z.string().nullish(),
+    connection: z.string().nullish(),
+    identity: z.union([identitySchema, z.string()]).optional(),
+    via: z.string().nullish(),
+    clientAddress: z.string().nullish(),
+    target: z.string().nullish(),
+    database: z.string().nullish(),
+    user: z.string().nullish(),
+    applicationName: z.string().nullish(),
+  }),
+  /** Written exactly once, as the last event of a session. */
+  "session.end": z.looseObject({
+    reason: z.string(),
+    bytesIn: count,
+    bytesOut: count,
+    error: z.string().nullish(),
+  }),
+  /** A policy decision: denied, held, approved, rejected or masked (with counts). */
+  policy: z.looseObject({
+    decision: z.string(),
+    rule: z.string().nullish(),
+    policyId: z.string().nullish(),
+    policy: z.string().nullish(),
+    statement: z.string().nullish(),
+    statementHash: z.string().nullish(),
+    reviewId: z.string().nullish(),
+    reason: z.string().nullish(),
+    counts: z.record(z.string(), z.number()).nullish(),
+  }),
+  /** Events between these sequence numbers may be missing (e.g. the agent was killed). */
+  gap: z.looseObject({ fromSeq: count, toSeq: count, reason: z.string() }),
+};
+
+const resultColumns = z.array(z.looseObject({ name: z.string() })).nullish();
+const resultRows = z.array(z.array(z.string().nullable())).nullish();
+const sqlError = z.looseObject({ code: z.string().nullish(), message: z.string() }).nullish();
+
+const postgres = {
+  "pg.statement": z.looseObject({
+    kind: z.string().nullish(),
+    text,
+    params: z.array(z.unknown()).nullish(),
+    statementName: z.string().nullish(),
+  }),
+  "pg.result": z.looseObject({
+    columns: resultColumns,
+    rows: resultRows,
+    rowCount: count,
+    truncated: z.boolean().nullish(),
+    command: z.string().nullish(),
+    durationMs: count,
+    error: sqlError,
+  }),
+  "pg.notice": z.looseObject({ code: z.string().nullish(), message: text }),
+};
+
+const mysql = {
+  "mysql.statement": z.looseObject({
+    kind: z.string().nullish(),
+    text,
+    params: z.array(z.unknown()).nullish(),
+    statementId: count,
+  }),
+  "mysql.result": z.looseObject({
+    columns: resultColumns,
+    rows: resultRows,
+    rowCount: count,
+    affectedRows: count,
+    truncated: z.boolean().nullish(),
+    durationMs: count,
+    error: sqlError,
+  }),
+};
+
+const ssh = {
+  "ssh.data": z.looseObject({ stream: z.string().nullish(), data: text }),
+  "ssh.pty": z.looseObject({ width: count, height: count, term: z.string().nullish() }),
+  "ssh.resize": z.looseObject({ width: count, height: count }),
+  "ssh.shell": z.looseObject({}),
+  "ssh.exec": z.looseObject({ command: text }),
+  "ssh.denied": z.looseObject({ command: text, message: z.string().nullish() }),
+  "ssh.exit": z.looseObject({ code: count, signal: z.string().nullish() }),
+  "ssh.scp": z.looseObject({
+    event: text,
+    direction: z.string().nullish(),
+    path: z.string().nullish(),
+    bytes: count,
+  }),
+  "ssh.sftp": z.looseObject({ event: text, bytesIn: count, bytesOut: count }),
+  "ssh.advisory": z.looseObject({ rule: text, line: text }),
+  "ssh.forward": z.looseObject({ destination: text, allowed: z.boolean() }),
+};
+
+const tcp = {
+  "tcp.stats": z.looseObject({ bytesIn: count, bytesOut: count }),
+};
+
+export const recordingEvents = { ...envelope, ...postgres, ...mysql, ...ssh, ...tcp } as const;
+
+export type EventKind = keyof typeof recordingEvents;
+export type EventPayload<K extends EventKind> = z.infer<(typeof recordingEvents)[K]>;
+
+export function isEventKind(kind: string): kind is EventKind {
+  return Object.hasOwn(recordingEvents, kind);
+}
+
+/** A stored event's payload checked against the catalog; undefined for unknown kinds or bad payloads. */
+export function readEvent<K extends EventKind>(kind: K, payload: unknown): EventPayload<K> | undefined {
+  const parsed = recordingEvents[kind].safeParse(payload);
+  return parsed.success ? (parsed.data as EventPayload<K>) : undefined;
+}
+
 /** An event ready for `spool.append(sessionId, event.kind, event.payload)`. */
 export interface RecordingEvent<K extends string = string, P = unknown> {
   kind: K;
   payload: P;
-}
-
-export interface SessionIdentity {
-  userId: string;
-  email?: string;
-}
-
-export interface SessionStartPayload {
-  connection: string;
-  database?: string;
-  user: string;
-  clientAddress: string;
-  identity: SessionIdentity;
-}
-
-export interface PgStatementPayload {
-  text: string;
-  params?: (string | null)[];
-  statementName?: string;
-}
-
-export interface PgColumn {
-  name: string;
-  typeOid?: number;
-}
-
-export interface PgError {
-  code: string;
-  message: string;
-}
-
-export interface PgResultPayload {
-  columns?: PgColumn[];
-  /** Already masked by policy; at most the connection's row limit. */
-  rows: (string | null)[][];
-  rowCount: number;
-  /** True when `rows` holds fewer rows than the statement returned. */
-  truncated: boolean;
-  command: string;
-  durationMs: number;
-  error?: PgError;
-}
-
-export interface PgNoticePayload {
-  severity: string;
-  code?: string;
-  message: string;
-}
-
-export interface SessionEndPayload {
-  reason: string;
-  bytesIn: number;
-  bytesOut: number;
-}
-
-export interface TcpStatsPayload {
-  bytesIn: number;
-  bytesOut: number;
-}
-
-export interface GapPayload {
-  fromSeq: number;
-  toSeq: number;
-  reason: string;
-}
-
-export interface EventPayloads {
-  "session.start": SessionStartPayload;
-  "pg.statement": PgStatementPayload;
-  "pg.result": PgResultPayload;
-  "pg.notice": PgNoticePayload;
-  "session.end": SessionEndPayload;
-  "tcp.stats": TcpStatsPayload;
-  gap: GapPayload;
-}
-
-export type EventKind = keyof EventPayloads;
-
-export type KnownEvent = { [K in EventKind]: RecordingEvent<K, EventPayloads[K]> }[EventKind];
-
-function event<K extends EventKind>(kind: K, payload: EventPayloads[K]): RecordingEvent<K, EventPayloads[K]> {
-  return { kind, payload };
-}
-
-export const sessionStart = (p: SessionStartPayload) => event("session.start", p);
-export const pgStatement = (p: PgStatementPayload) => event("pg.statement", p);
-export const pgNotice = (p: PgNoticePayload) => event("pg.notice", p);
-export const sessionEnd = (p: SessionEndPayload) => event("session.end", p);
-export const tcpStats = (p: TcpStatsPayload) => event("tcp.stats", p);
-export const gap = (p: GapPayload) => event("gap", p);
-
-/** Keeps at most `maxRows` rows and marks the result truncated when rows were cut. */
-export function pgResult(
-  p: Omit<PgResultPayload, "truncated"> & { truncated?: boolean; maxRows: number },
-): RecordingEvent<"pg.result", PgResultPayload> {
-  const { maxRows, truncated = false, rows, ...rest } = p;
-  const limit = Math.max(0, maxRows);
-  return event("pg.result", {
-    ...rest,
-    rows: rows.length > limit ? rows.slice(0, limit) : rows,
-    truncated: truncated || rows.length > limit,
-  });
 }
 
 /** Parses a stored event's payload, returning undefined when it is not a JSON object. */

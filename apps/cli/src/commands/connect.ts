@@ -124,6 +124,13 @@ function instructions(started: StartedSession, host: string, port: number): stri
       `  psql "host=${host} port=${port}${db} user=${startupUser(started)} sslmode=disable"`,
       "(the user name is not checked: the agent signs you in as yourself; TLS runs between here and the agent)",
     );
+  } else if (conn.type === "mysql") {
+    const db = conn.database ? ` ${conn.database}` : "";
+    lines.push(
+      "connect with:",
+      `  mysql -h ${host} -P ${port} --protocol=TCP -u me${db}`,
+      "(no password is asked of you here: the agent signs you in as yourself; TLS runs between here and the agent)",
+    );
   } else {
     lines.push(`connect your client to ${host}:${port}`);
   }

@@ -1,76 +1,34 @@
-import { z } from "zod";
+import { type EventKind, type EventPayload, isEventKind, readEvent } from "@sluice/recording/events";
 import { renderSqlTable, rowCount } from "../sql/format";
 import type { RecordedEvent } from "./events";
 
 export const MAX_WAIT_MS = 2_000;
 const MAX_REPLAY_CELL = 40;
 
-const num = z.number().nullish();
-const payloads = {
-  "session.start": z.looseObject({
-    connection: z.string().nullish(),
-    database: z.string().nullish(),
-    user: z.string().nullish(),
-    identity: z.unknown().optional(),
-    clientAddress: z.string().nullish(),
-  }),
-  "pg.statement": z.looseObject({
-    kind: z.string().nullish(),
-    text: z.string(),
-    params: z.array(z.unknown()).nullish(),
-    statementName: z.string().nullish(),
-  }),
-  "pg.result": z.looseObject({
-    columns: z.array(z.looseObject({ name: z.string() })).nullish(),
-    rows: z.array(z.array(z.string().nullable())).nullish(),
-    rowCount: num,
-    truncated: z.boolean().nullish(),
-    command: z.string().nullish(),
-    durationMs: num,
-    error: z.looseObject({ code: z.string().nullish(), message: z.string() }).nullish(),
-  }),
-  "pg.notice": z.looseObject({ code: z.string().nullish(), message: z.string() }),
-  "tcp.stats": z.looseObject({ bytesIn: num, bytesOut: num }),
-  "ssh.data": z.looseObject({ stream: z.string().nullish(), data: z.string() }),
-  "ssh.pty": z.looseObject({ width: num, height: num, term: z.string().nullish() }),
-  "ssh.resize": z.looseObject({ width: num, height: num }),
-  "ssh.shell": z.looseObject({}),
-  "ssh.exec": z.looseObject({ command: z.string() }),
-  "ssh.denied": z.looseObject({ command: z.string(), message: z.string().nullish() }),
-  "ssh.exit": z.looseObject({ code: num, signal: z.string().nullish() }),
-  "ssh.scp": z.looseObject({
-    event: z.string(),
-    direction: z.string().nullish(),
-    path: z.string().nullish(),
-    bytes: num,
-  }),
-  "ssh.sftp": z.looseObject({ event: z.string(), bytesIn: num, bytesOut: num }),
-  "ssh.advisory": z.looseObject({ rule: z.string(), line: z.string() }),
-  "session.end": z.looseObject({
-    reason: z.string().nullish(),
-    bytesIn: num,
-    bytesOut: num,
-    error: z.unknown().optional(),
-  }),
-} as const;
-
-type Kind = keyof typeof payloads;
-
 /** The text for one recorded event, or undefined for kinds this CLI does not show (e.g. SSH output). */
 export function renderEvent(event: RecordedEvent): string | undefined {
-  if (!(event.kind in payloads)) return undefined;
-  const kind = event.kind as Kind;
-  const parsed = payloads[kind].safeParse(event.payload);
+  if (!isEventKind(event.kind)) return undefined;
+  const kind: EventKind = event.kind;
+  const data = readEvent(kind, event.payload);
   const stamp = `[${clock(event.at)}]`;
-  if (!parsed.success) return `${stamp} ${kind} (unreadable payload)\n`;
-  const p = parsed.data as Record<string, unknown>;
+  if (!data) return `${stamp} ${kind} (unreadable payload)\n`;
+  const p = data as Record<string, unknown>;
   switch (kind) {
     case "session.start":
       return `${stamp} session started: ${identityName(p)} on ${[p.connection, p.database].filter(Boolean).join("/")}${p.clientAddress ? ` from ${p.clientAddress}` : ""}\n`;
     case "pg.statement":
-      return renderStatement(stamp, parsed.data as z.infer<(typeof payloads)["pg.statement"]>);
+      return renderStatement(stamp, data as EventPayload<"pg.statement">);
+    case "mysql.statement": {
+      const m = data as EventPayload<"mysql.statement">;
+      return renderStatement(stamp, { ...m, kind: m.kind === "execute" ? "execute" : "query" });
+    }
     case "pg.result":
-      return renderResult(parsed.data as z.infer<(typeof payloads)["pg.result"]>);
+    case "mysql.result":
+      return renderResult(data as EventPayload<"pg.result">);
+    case "policy":
+      return renderPolicy(stamp, data as EventPayload<"policy">);
+    case "gap":
+      return `${stamp} GAP: events may be missing here (${p.reason})\n`;
     case "pg.notice":
       return `${stamp} NOTICE: ${p.message}${p.code ? ` (SQLSTATE ${p.code})` : ""}\n`;
     case "ssh.data":
@@ -92,6 +50,8 @@ export function renderEvent(event: RecordedEvent): string | undefined {
       return p.event === "end"
         ? `${stamp} sftp: ${p.bytesIn ?? 0} bytes up, ${p.bytesOut ?? 0} bytes down\n`
         : `${stamp} sftp started\n`;
+    case "ssh.forward":
+      return `${stamp} port forward to ${p.destination}: ${p.allowed ? "allowed" : "refused"}\n`;
     case "ssh.advisory":
       return `${stamp} advisory: typed line matches rule ${p.rule}: ${p.line}\n`;
     case "tcp.stats":
@@ -114,7 +74,18 @@ function identityName(p: Record<string, unknown>): string {
   return typeof p.user === "string" ? p.user : "?";
 }
 
-function renderStatement(stamp: string, p: z.infer<(typeof payloads)["pg.statement"]>): string {
+function renderPolicy(stamp: string, p: EventPayload<"policy">): string {
+  if (p.decision === "masked") {
+    const counts = Object.entries(p.counts ?? {}).map(([k, n]) => `${k} ${n}`);
+    return `${stamp} masked: ${counts.join(", ") || "values"}\n`;
+  }
+  const rule = p.rule ? ` by rule ${p.rule}${p.policy ? ` (policy ${p.policy})` : ""}` : "";
+  const review = p.reviewId ? `, review ${p.reviewId}` : "";
+  const reason = p.reason ? `: ${p.reason}` : "";
+  return `${stamp} ${p.decision}${rule}${review}${reason}\n`;
+}
+
+function renderStatement(stamp: string, p: EventPayload<"pg.statement">): string {
   const label = p.kind === "execute" ? `execute${p.statementName ? ` ${p.statementName}` : ""}` : "query";
   const text = p.text.trim();
   const body = text.includes("\n") ? `\n${indent(text)}` : ` ${text}`;
@@ -122,7 +93,7 @@ function renderStatement(stamp: string, p: z.infer<(typeof payloads)["pg.stateme
   return `${stamp} ${label}:${body}${params}\n`;
 }
 
-function renderResult(p: z.infer<(typeof payloads)["pg.result"]>): string {
+function renderResult(p: EventPayload<"pg.result">): string {
   const ms = p.durationMs === null || p.durationMs === undefined ? undefined : formatMs(p.durationMs);
   if (p.error) {
     const code = p.error.code ? ` (SQLSTATE ${p.error.code})` : "";

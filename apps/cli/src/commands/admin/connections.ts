@@ -1,3 +1,4 @@
+import { connectionTypeNames } from "@sluice/connection-types";
 import { type Command, Option } from "commander";
 import { usageError } from "../../cli-error";
 import type { CliContext } from "../../context";
@@ -16,7 +17,7 @@ import { isRecord } from "../../output";
 import { connections } from "../../resources";
 import { addReadDeleteCommands, createAndPrint, FROM_FILE_HELP, updateAndPrint } from "./crud";
 
-export const connectionTypes = ["postgres", "ssh", "tcp"] as const;
+export const connectionTypes = connectionTypeNames;
 export const tlsModes = ["disable", "require", "verify-ca", "verify-full"] as const;
 
 export interface ConnectionFlags {
@@ -110,7 +111,7 @@ function addConnectionOptions(cmd: Command): Command {
     .addOption(new Option("--type <type>", "target protocol").choices(connectionTypes))
     .option("--host <host>", "target host name or IP address")
     .option("--port <port>", "target port", parsePort)
-    .option("--database <name>", "database name (postgres)")
+    .option("--database <name>", "database name (postgres, mysql)")
     .option("--username <name>", "user name on the target")
     .option("--credential-ref <ref>", "where the agent finds the secret: env:NAME, file:/path, vault:…")
     .addOption(new Option("--tls-mode <mode>", "TLS to the target").choices(tlsModes))

@@ -30,8 +30,36 @@ export function connectionSpec(c: ConnectionWithPolicies): ConnectionSpec {
     recordRowsLimit: o.recordRowsLimit,
     offlineGraceSeconds: o.offlineGraceSeconds,
     policyIds: c.policies.map((p) => p.policyId),
-    optionsJson: JSON.stringify({ allowedGroups: c.allowedGroups, ...(o.ssh ? { ssh: o.ssh } : {}) }),
+    optionsJson: JSON.stringify({ allowedGroups: c.allowedGroups }),
+    settings: typeSettings(c.type, o),
   };
+}
+
+/** The per-type settings of a connection, as the proto's `settings` oneof. */
+function typeSettings(type: string, o: ReturnType<typeof connectionOptions>): ConnectionSpec["settings"] {
+  switch (type) {
+    case "ssh":
+      return {
+        $case: "ssh",
+        value: {
+          hostKey: o.ssh?.hostKey ?? "",
+          trustOnFirstUse: o.ssh?.trustOnFirstUse === true,
+          allowPortForwarding: o.ssh?.allowPortForwarding === true,
+        },
+      };
+    case "mysql":
+      return {
+        $case: "mysql",
+        value: {
+          allowLocalInfile: o.mysql?.allowLocalInfile === true,
+          serverPublicKeyPem: o.mysql?.serverPublicKeyPem ?? "",
+        },
+      };
+    case "postgres":
+      return { $case: "postgres", value: {} };
+    default:
+      return { $case: "tcp", value: {} };
+  }
 }
 
 export function policySpec(p: Policy): PolicySpec {

@@ -1,3 +1,4 @@
+import { connectionTypeSchema, mysqlSettings, sshSettings } from "@sluice/connection-types";
 import { z } from "zod";
 import { description, labels, name, ref, timestamp } from "../../lib/schemas";
 
@@ -25,17 +26,9 @@ export const tlsSettings = z.strictObject({
   serverName: host.optional(),
 });
 
-export const connectionType = z.enum(["postgres", "ssh", "tcp"]);
-
-/** SSH connections: how the agent trusts the target's host key, and whether port forwarding is allowed. */
-export const sshSettings = z.strictObject({
-  hostKey: z
-    .string()
-    .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, "must be an OpenSSH SHA256 fingerprint, e.g. SHA256:abc…")
-    .optional(),
-  trustOnFirstUse: z.boolean().optional(),
-  allowPortForwarding: z.boolean().optional(),
-});
+/** Connection types and their per-type settings come from the connection-type registry. */
+export const connectionType = connectionTypeSchema;
+export { mysqlSettings, sshSettings };
 
 /**
  * Just-in-time access: when `requireApproval` is set, sessions start only for a user
@@ -77,6 +70,7 @@ export const createConnectionBody = z.strictObject({
   credentialRef: credentialRef.optional(),
   tls: tlsSettings.optional(),
   ssh: sshSettings.optional(),
+  mysql: mysqlSettings.optional(),
   access: accessSettings.optional(),
   agentSegment: name.default("default"),
   agentLabels: labels.default({}),
@@ -97,6 +91,7 @@ export const updateConnectionBody = z.strictObject({
   credentialRef: credentialRef.nullable().optional(),
   tls: tlsSettings.optional(),
   ssh: sshSettings.optional(),
+  mysql: mysqlSettings.optional(),
   access: accessSettings.optional(),
   agentSegment: name.optional(),
   agentLabels: labels.optional(),
@@ -119,6 +114,7 @@ export const connectionDto = z.object({
   credentialRef: z.string().nullable().optional(),
   tls: tlsSettings,
   ssh: sshSettings.optional(),
+  mysql: mysqlSettings.optional(),
   access: accessSettings.optional(),
   agentSegment: z.string(),
   agentLabels: z.record(z.string(), z.string()),
@@ -135,6 +131,7 @@ export type ConnectionDto = z.infer<typeof connectionDto>;
 export interface ConnectionOptions {
   tls: z.infer<typeof tlsSettings>;
   ssh?: z.infer<typeof sshSettings>;
+  mysql?: z.infer<typeof mysqlSettings>;
   access?: AccessSettings;
   recordRowsLimit: number;
   offlineGraceSeconds: number;

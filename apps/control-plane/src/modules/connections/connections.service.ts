@@ -1,3 +1,4 @@
+import { connectionTypeSpec, connectionTypeSpecs, missingFields } from "@sluice/connection-types";
 import { AppError } from "@sluice/errors";
 import type { Db, Tx } from "../../lib/db";
 import { byIdOrName, isUuid } from "../../lib/ids";
@@ -23,6 +24,7 @@ export function connectionOptions(row: { options: unknown }): ConnectionOptions 
   return {
     tls: o.tls ?? { mode: "disable" },
     ...(o.ssh ? { ssh: o.ssh } : {}),
+    ...(o.mysql ? { mysql: o.mysql } : {}),
     ...(o.access ? { access: o.access } : {}),
     recordRowsLimit: o.recordRowsLimit ?? 100,
     offlineGraceSeconds: o.offlineGraceSeconds ?? 60,
@@ -43,6 +45,7 @@ function toDto(c: ConnectionRow, showRef: boolean): ConnectionDto {
     ...(showRef ? { credentialRef: c.credentialRef } : {}),
     tls: o.tls,
     ...(o.ssh ? { ssh: o.ssh } : {}),
+    ...(o.mysql ? { mysql: o.mysql } : {}),
     ...(o.access ? { access: o.access } : {}),
     agentSegment: c.agentSegment,
     agentLabels: c.agentLabels as Record<string, string>,
@@ -84,27 +87,39 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
     return refs.map((r) => found.find((p) => p.id === r || p.name === r)!);
   }
 
+  function sqlTypes(): string {
+    return Object.values(connectionTypeSpecs)
+      .filter((t) => t.enforces.some((e) => e === "guardrails" || e === "command-rules"))
+      .map((t) => t.name)
+      .join(", ");
+  }
+
   async function validate(
     type: string,
     fields: { database?: string | null; username?: string | null },
     policyRefs: string[],
   ) {
-    if (type === "postgres" && (!fields.database || !fields.username)) {
-      throw new AppError("connection.invalid", "a postgres connection needs database and username");
-    }
-    if (type === "ssh" && !fields.username)
-      throw new AppError("connection.invalid", "an ssh connection needs username");
-    const policies = await resolvePolicies(policyRefs);
-    if (type === "tcp") {
-      const enforced = policies.find(
-        (p) => (p.guardrails as unknown[]).length + (p.masking as unknown[]).length > 0,
+    const spec = connectionTypeSpec(type);
+    if (!spec) throw new AppError("connection.invalid", `unknown connection type ${type}`);
+    const missing = missingFields(type, fields);
+    if (missing.length > 0) {
+      const article = /^[aeiou]/.test(type) ? "an" : "a";
+      throw new AppError(
+        "connection.invalid",
+        `${article} ${type} connection needs ${missing.join(" and ")}`,
       );
-      if (enforced) {
-        throw new AppError(
-          "connection.invalid",
-          `a tcp connection cannot enforce guardrails or masking (policy ${enforced.name}); use type postgres or ssh`,
-        );
-      }
+    }
+    const policies = await resolvePolicies(policyRefs);
+    const enforcesSql = spec.enforces.includes("guardrails") || spec.enforces.includes("masking");
+    const enforced = enforcesSql
+      ? undefined
+      : policies.find((p) => (p.guardrails as unknown[]).length + (p.masking as unknown[]).length > 0);
+    // Command rules ride on guardrails; a type enforcing none of them refuses any guardrail policy.
+    if (enforced && !spec.enforces.includes("command-rules")) {
+      throw new AppError(
+        "connection.invalid",
+        `a ${type} connection cannot enforce guardrails or masking (policy ${enforced.name}); use a type that does (${sqlTypes()})`,
+      );
     }
     return policies;
   }
@@ -141,10 +156,20 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
         throw new AppError("connection.exists", `connection ${input.name} already exists`);
       }
       const policies = await validate(input.type, input, input.policyIds);
-      const { policyIds: _p, tls, ssh, access, recordRowsLimit, offlineGraceSeconds, ...fields } = input;
+      const {
+        policyIds: _p,
+        tls,
+        ssh,
+        mysql,
+        access,
+        recordRowsLimit,
+        offlineGraceSeconds,
+        ...fields
+      } = input;
       const options: ConnectionOptions = {
         tls: tls ?? { mode: "disable" },
         ...(ssh ? { ssh } : {}),
+        ...(mysql ? { mysql } : {}),
         ...(access ? { access } : {}),
         recordRowsLimit,
         offlineGraceSeconds,
@@ -182,11 +207,12 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
       };
       const policyRefs = input.policyIds ?? existing.policies.map((p) => p.policy.id);
       const policies = await validate(existing.type, merged, policyRefs);
-      const { policyIds, tls, ssh, access, recordRowsLimit, offlineGraceSeconds, ...fields } = input;
+      const { policyIds, tls, ssh, mysql, access, recordRowsLimit, offlineGraceSeconds, ...fields } = input;
       const prev = connectionOptions(existing);
       const options: ConnectionOptions = {
         tls: tls ?? prev.tls,
         ...((ssh ?? prev.ssh) ? { ssh: ssh ?? prev.ssh } : {}),
+        ...((mysql ?? prev.mysql) ? { mysql: mysql ?? prev.mysql } : {}),
         ...((access ?? prev.access) ? { access: access ?? prev.access } : {}),
         recordRowsLimit: recordRowsLimit ?? prev.recordRowsLimit,
         offlineGraceSeconds: offlineGraceSeconds ?? prev.offlineGraceSeconds,

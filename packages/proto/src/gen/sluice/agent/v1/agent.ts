@@ -118,10 +118,34 @@ export interface TargetTls {
   serverName: string;
 }
 
+/**
+ * Per-type settings of a connection. The type names come from the connection-type
+ * registry (packages/connection-types); each type with settings has its message here.
+ */
+export interface PostgresSettings {
+}
+
+export interface MysqlSettings {
+  /** LOAD DATA LOCAL INFILE is refused unless this is set (and a policy rule allows it). */
+  allowLocalInfile: boolean;
+  /** The server's RSA public key (PEM) for caching_sha2_password full auth without TLS. */
+  serverPublicKeyPem: string;
+}
+
+export interface SshSettings {
+  /** pinned SHA256 fingerprint */
+  hostKey: string;
+  trustOnFirstUse: boolean;
+  allowPortForwarding: boolean;
+}
+
+export interface TcpSettings {
+}
+
 export interface ConnectionSpec {
   id: string;
   name: string;
-  /** postgres | ssh | tcp */
+  /** a connection-type registry name: postgres | mysql | ssh | tcp */
   type: string;
   host: string;
   port: number;
@@ -136,7 +160,14 @@ export interface ConnectionSpec {
   recordRowsLimit: number;
   offlineGraceSeconds: number;
   policyIds: string[];
+  /** Control-plane bookkeeping the agent does not enforce (e.g. allowedGroups). */
   optionsJson: string;
+  settings:
+    | { $case: "postgres"; value: PostgresSettings }
+    | { $case: "mysql"; value: MysqlSettings }
+    | { $case: "ssh"; value: SshSettings }
+    | { $case: "tcp"; value: TcpSettings }
+    | undefined;
 }
 
 export interface PolicySpec {
@@ -1042,6 +1073,316 @@ export const TargetTls: MessageFns<TargetTls> = {
   },
 };
 
+function createBasePostgresSettings(): PostgresSettings {
+  return {};
+}
+
+export const PostgresSettings: MessageFns<PostgresSettings> = {
+  encode(_: PostgresSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PostgresSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePostgresSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): PostgresSettings {
+    return {};
+  },
+
+  toJSON(_: PostgresSettings): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PostgresSettings>, I>>(base?: I): PostgresSettings {
+    return PostgresSettings.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PostgresSettings>, I>>(_: I): PostgresSettings {
+    const message = createBasePostgresSettings();
+    return message;
+  },
+};
+
+function createBaseMysqlSettings(): MysqlSettings {
+  return { allowLocalInfile: false, serverPublicKeyPem: "" };
+}
+
+export const MysqlSettings: MessageFns<MysqlSettings> = {
+  encode(message: MysqlSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.allowLocalInfile !== false) {
+      writer.uint32(8).bool(message.allowLocalInfile);
+    }
+    if (message.serverPublicKeyPem !== "") {
+      writer.uint32(18).string(message.serverPublicKeyPem);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MysqlSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMysqlSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.allowLocalInfile = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.serverPublicKeyPem = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MysqlSettings {
+    return {
+      allowLocalInfile: isSet(object.allowLocalInfile)
+        ? globalThis.Boolean(object.allowLocalInfile)
+        : isSet(object.allow_local_infile)
+        ? globalThis.Boolean(object.allow_local_infile)
+        : false,
+      serverPublicKeyPem: isSet(object.serverPublicKeyPem)
+        ? globalThis.String(object.serverPublicKeyPem)
+        : isSet(object.server_public_key_pem)
+        ? globalThis.String(object.server_public_key_pem)
+        : "",
+    };
+  },
+
+  toJSON(message: MysqlSettings): unknown {
+    const obj: any = {};
+    if (message.allowLocalInfile !== false) {
+      obj.allowLocalInfile = message.allowLocalInfile;
+    }
+    if (message.serverPublicKeyPem !== "") {
+      obj.serverPublicKeyPem = message.serverPublicKeyPem;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MysqlSettings>, I>>(base?: I): MysqlSettings {
+    return MysqlSettings.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MysqlSettings>, I>>(object: I): MysqlSettings {
+    const message = createBaseMysqlSettings();
+    message.allowLocalInfile = object.allowLocalInfile ?? false;
+    message.serverPublicKeyPem = object.serverPublicKeyPem ?? "";
+    return message;
+  },
+};
+
+function createBaseSshSettings(): SshSettings {
+  return { hostKey: "", trustOnFirstUse: false, allowPortForwarding: false };
+}
+
+export const SshSettings: MessageFns<SshSettings> = {
+  encode(message: SshSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hostKey !== "") {
+      writer.uint32(10).string(message.hostKey);
+    }
+    if (message.trustOnFirstUse !== false) {
+      writer.uint32(16).bool(message.trustOnFirstUse);
+    }
+    if (message.allowPortForwarding !== false) {
+      writer.uint32(24).bool(message.allowPortForwarding);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SshSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSshSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.hostKey = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.trustOnFirstUse = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.allowPortForwarding = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SshSettings {
+    return {
+      hostKey: isSet(object.hostKey)
+        ? globalThis.String(object.hostKey)
+        : isSet(object.host_key)
+        ? globalThis.String(object.host_key)
+        : "",
+      trustOnFirstUse: isSet(object.trustOnFirstUse)
+        ? globalThis.Boolean(object.trustOnFirstUse)
+        : isSet(object.trust_on_first_use)
+        ? globalThis.Boolean(object.trust_on_first_use)
+        : false,
+      allowPortForwarding: isSet(object.allowPortForwarding)
+        ? globalThis.Boolean(object.allowPortForwarding)
+        : isSet(object.allow_port_forwarding)
+        ? globalThis.Boolean(object.allow_port_forwarding)
+        : false,
+    };
+  },
+
+  toJSON(message: SshSettings): unknown {
+    const obj: any = {};
+    if (message.hostKey !== "") {
+      obj.hostKey = message.hostKey;
+    }
+    if (message.trustOnFirstUse !== false) {
+      obj.trustOnFirstUse = message.trustOnFirstUse;
+    }
+    if (message.allowPortForwarding !== false) {
+      obj.allowPortForwarding = message.allowPortForwarding;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SshSettings>, I>>(base?: I): SshSettings {
+    return SshSettings.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SshSettings>, I>>(object: I): SshSettings {
+    const message = createBaseSshSettings();
+    message.hostKey = object.hostKey ?? "";
+    message.trustOnFirstUse = object.trustOnFirstUse ?? false;
+    message.allowPortForwarding = object.allowPortForwarding ?? false;
+    return message;
+  },
+};
+
+function createBaseTcpSettings(): TcpSettings {
+  return {};
+}
+
+export const TcpSettings: MessageFns<TcpSettings> = {
+  encode(_: TcpSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TcpSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTcpSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): TcpSettings {
+    return {};
+  },
+
+  toJSON(_: TcpSettings): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TcpSettings>, I>>(base?: I): TcpSettings {
+    return TcpSettings.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TcpSettings>, I>>(_: I): TcpSettings {
+    const message = createBaseTcpSettings();
+    return message;
+  },
+};
+
 function createBaseConnectionSpec(): ConnectionSpec {
   return {
     id: "",
@@ -1057,6 +1398,7 @@ function createBaseConnectionSpec(): ConnectionSpec {
     offlineGraceSeconds: 0,
     policyIds: [],
     optionsJson: "",
+    settings: undefined,
   };
 }
 
@@ -1100,6 +1442,20 @@ export const ConnectionSpec: MessageFns<ConnectionSpec> = {
     }
     if (message.optionsJson !== "") {
       writer.uint32(106).string(message.optionsJson);
+    }
+    switch (message.settings?.$case) {
+      case "postgres":
+        PostgresSettings.encode(message.settings.value, writer.uint32(114).fork()).join();
+        break;
+      case "mysql":
+        MysqlSettings.encode(message.settings.value, writer.uint32(122).fork()).join();
+        break;
+      case "ssh":
+        SshSettings.encode(message.settings.value, writer.uint32(130).fork()).join();
+        break;
+      case "tcp":
+        TcpSettings.encode(message.settings.value, writer.uint32(138).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1221,6 +1577,38 @@ export const ConnectionSpec: MessageFns<ConnectionSpec> = {
             message.optionsJson = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.settings = { $case: "postgres", value: PostgresSettings.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.settings = { $case: "mysql", value: MysqlSettings.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.settings = { $case: "ssh", value: SshSettings.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.settings = { $case: "tcp", value: TcpSettings.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1268,6 +1656,15 @@ export const ConnectionSpec: MessageFns<ConnectionSpec> = {
         : isSet(object.options_json)
         ? globalThis.String(object.options_json)
         : "",
+      settings: isSet(object.postgres)
+        ? { $case: "postgres", value: PostgresSettings.fromJSON(object.postgres) }
+        : isSet(object.mysql)
+        ? { $case: "mysql", value: MysqlSettings.fromJSON(object.mysql) }
+        : isSet(object.ssh)
+        ? { $case: "ssh", value: SshSettings.fromJSON(object.ssh) }
+        : isSet(object.tcp)
+        ? { $case: "tcp", value: TcpSettings.fromJSON(object.tcp) }
+        : undefined,
     };
   },
 
@@ -1312,6 +1709,15 @@ export const ConnectionSpec: MessageFns<ConnectionSpec> = {
     if (message.optionsJson !== "") {
       obj.optionsJson = message.optionsJson;
     }
+    if (message.settings?.$case === "postgres") {
+      obj.postgres = PostgresSettings.toJSON(message.settings.value);
+    } else if (message.settings?.$case === "mysql") {
+      obj.mysql = MysqlSettings.toJSON(message.settings.value);
+    } else if (message.settings?.$case === "ssh") {
+      obj.ssh = SshSettings.toJSON(message.settings.value);
+    } else if (message.settings?.$case === "tcp") {
+      obj.tcp = TcpSettings.toJSON(message.settings.value);
+    }
     return obj;
   },
 
@@ -1333,6 +1739,32 @@ export const ConnectionSpec: MessageFns<ConnectionSpec> = {
     message.offlineGraceSeconds = object.offlineGraceSeconds ?? 0;
     message.policyIds = object.policyIds?.map((e) => e) || [];
     message.optionsJson = object.optionsJson ?? "";
+    switch (object.settings?.$case) {
+      case "postgres": {
+        if (object.settings?.value !== undefined && object.settings?.value !== null) {
+          message.settings = { $case: "postgres", value: PostgresSettings.fromPartial(object.settings.value) };
+        }
+        break;
+      }
+      case "mysql": {
+        if (object.settings?.value !== undefined && object.settings?.value !== null) {
+          message.settings = { $case: "mysql", value: MysqlSettings.fromPartial(object.settings.value) };
+        }
+        break;
+      }
+      case "ssh": {
+        if (object.settings?.value !== undefined && object.settings?.value !== null) {
+          message.settings = { $case: "ssh", value: SshSettings.fromPartial(object.settings.value) };
+        }
+        break;
+      }
+      case "tcp": {
+        if (object.settings?.value !== undefined && object.settings?.value !== null) {
+          message.settings = { $case: "tcp", value: TcpSettings.fromPartial(object.settings.value) };
+        }
+        break;
+      }
+    }
     return message;
   },
 };

@@ -4,9 +4,10 @@ import { BackendCode, frontend, parseNoticeFields } from "@sluice/pg-wire";
 import { compileGuard, initSqlParser, type PolicyDocument } from "@sluice/policy";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { HeldAction, PendingReview, PolicyEvent, ReviewOutcome } from "../../core/policy-types";
 import { GOOD_TOKEN, psqlVia, RawClient, run, startTestProxy, type TestProxy } from "./pg-proxy.testing";
 import type { PgTarget } from "./pg-proxy-types";
-import type { HeldStatement, PendingReview, PolicyEvent, ReviewOutcome, SessionPolicy } from "./policy-gate";
+import type { SessionPolicy } from "./policy-gate";
 
 const DB = `sluice_policy_${randomBytes(4).toString("hex")}`;
 const admin = (sql: string, db = "postgres") =>
@@ -49,7 +50,7 @@ const policy: PolicyDocument = {
   ],
 };
 
-type Decide = (held: HeldStatement, signal: AbortSignal) => Promise<ReviewOutcome>;
+type Decide = (held: HeldAction, signal: AbortSignal) => Promise<ReviewOutcome>;
 
 /** A session policy whose reviews are decided by the test, as a reviewer would. */
 function testPolicy(decide: { next: Decide }): SessionPolicy & { events: PolicyEvent[] } {
@@ -217,7 +218,7 @@ describe("guardrails in the extended protocol (node-postgres)", () => {
 
 describe("statements held for review", () => {
   it("runs an UPDATE once a reviewer approves, with a notice naming the review", async () => {
-    let seen: HeldStatement | undefined;
+    let seen: HeldAction | undefined;
     decide.next = async (held) => {
       seen = held;
       await new Promise((r) => setTimeout(r, 200));
@@ -226,7 +227,7 @@ describe("statements held for review", () => {
     const r = await psql("UPDATE accounts SET balance = 500 WHERE id = 1");
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("waiting for approval of review review-1");
-    expect(seen?.sql).toBe("UPDATE accounts SET balance = 500 WHERE id = 1");
+    expect(seen?.text).toBe("UPDATE accounts SET balance = 500 WHERE id = 1");
     expect((await direct("SELECT balance FROM accounts WHERE id = 1")).stdout.trim()).toBe("500");
     expect(session.events.map((e) => e.decision)).toEqual(["held", "approved"]);
   });

@@ -11,45 +11,7 @@ import {
   type TransactionStatus,
 } from "@sluice/pg-wire";
 import { type Guard, type GuardVerdict, type ResultColumn, RowArena, type RowMasker } from "@sluice/policy";
-
-/** A statement the guard held, as the review service sees it. */
-export interface HeldStatement {
-  verdict: Extract<GuardVerdict, { action: "review" }>;
-  /** The whole query string (simple protocol) or the Parse text (extended). */
-  sql: string;
-}
-
-export interface PendingReview {
-  reviewId: string;
-  url: string;
-}
-
-export type ReviewOutcome =
-  | { approved: true; reviewId: string }
-  | { approved: false; reviewId?: string; reason: string };
-
-/** Policy decisions as the session recording and the audit trail see them. */
-export type PolicyEvent =
-  | { decision: "denied"; rule: string; policyId?: string; policy?: string; statement: string }
-  | { decision: "held"; rule: string; policyId: string; policy: string; statement: string; reviewId: string }
-  | {
-      decision: "approved";
-      rule: string;
-      policyId: string;
-      policy: string;
-      statement: string;
-      reviewId: string;
-    }
-  | { decision: "masked"; counts: Record<string, number>; statement: string }
-  | {
-      decision: "rejected";
-      rule: string;
-      policyId: string;
-      policy: string;
-      statement: string;
-      reviewId?: string;
-      reason: string;
-    };
+import type { HeldAction, PendingReview, PolicyEvent, ReviewOutcome } from "../../core/policy-types";
 
 /** What a session enforces. Built by the agent from the connection's policies. */
 export interface SessionPolicy {
@@ -58,7 +20,7 @@ export interface SessionPolicy {
   maskerFor?: (columns: ResultColumn[]) => RowMasker | undefined;
   /** Asks for human approval; calls `onPending` once the review exists, resolves with the decision. */
   requestReview(
-    held: HeldStatement,
+    held: HeldAction,
     onPending: (p: PendingReview) => void,
     signal: AbortSignal,
   ): Promise<ReviewOutcome>;
@@ -178,13 +140,13 @@ export class PolicyGate {
       return GateAction.Drop;
     }
     this.held = { frame: Buffer.from(r.buf.subarray(r.start, r.end)), type };
-    this.review({ verdict, sql }, onReleased);
+    this.review({ kind: "sql", text: sql, verdict }, onReleased);
     return GateAction.Hold;
   }
 
-  private review(held: HeldStatement, onReleased: () => void): void {
+  private review(held: HeldAction, onReleased: () => void): void {
     const v = held.verdict;
-    const base = { rule: v.rule, policyId: v.policyId, policy: v.policyName, statement: held.sql };
+    const base = { rule: v.rule, policyId: v.policyId, policy: v.policyName, statement: held.text };
     let reviewId: string | undefined;
     const onPending = (p: PendingReview) => {
       reviewId = p.reviewId;
@@ -195,7 +157,7 @@ export class PolicyGate {
           V: "NOTICE",
           C: "01000",
           M: `${v.message}: waiting for approval of review ${p.reviewId}`,
-          D: `Statement: ${truncate(held.sql, 200)}`,
+          D: `Statement: ${truncate(held.text, 200)}`,
           H: `A reviewer approves with: sluice reviews approve ${p.reviewId}${p.url ? ` (${p.url})` : ""}`,
         }),
       ]);

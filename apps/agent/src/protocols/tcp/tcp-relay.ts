@@ -1,18 +1,11 @@
 import net from "node:net";
 import type { Duplex } from "node:stream";
-import type { ConnectionSpec } from "@sluice/proto";
-import type { EventSink } from "../recording/event-sink";
-import type { SessionRegistry } from "../sessions/session-registry";
+import type { SessionContext } from "../../core/broker";
 
 export interface TcpRelayOptions {
   client: Duplex;
   initial: Buffer;
-  sessionId: string;
-  identity: string;
-  clientAddress: string;
-  connection: ConnectionSpec;
-  sink: EventSink;
-  registry: SessionRegistry;
+  session: Pick<SessionContext, "connection" | "record" | "started" | "onTerminate" | "end">;
   connectTimeoutMs?: number;
 }
 
@@ -21,38 +14,25 @@ export interface TcpRelayOptions {
  * pipe(). The recording holds connection metadata and byte counts.
  */
 export function relayTcp(o: TcpRelayOptions): void {
+  const conn = o.session.connection;
   let bytesIn = o.initial.length;
   let bytesOut = 0;
   let ended = false;
-  o.sink.append(o.sessionId, "session.start", {
-    connection: o.connection.name,
-    protocol: "tcp",
-    target: `${o.connection.host}:${o.connection.port}`,
-    identity: o.identity,
-    clientAddress: o.clientAddress,
-  });
-  const upstream = net.connect({ host: o.connection.host, port: o.connection.port });
+  o.session.started({ target: `${conn.host}:${conn.port}` });
+  const upstream = net.connect({ host: conn.host, port: conn.port });
   upstream.setNoDelay(true);
   const timer = setTimeout(
     () => upstream.destroy(new Error("connect timeout")),
     o.connectTimeoutMs ?? 10_000,
   );
-  const unregister = o.registry.add({
-    sessionId: o.sessionId,
-    connection: o.connection.name,
-    identity: o.identity,
-    startedAt: Date.now(),
-    terminate: (reason) => finish(reason),
-  });
+  o.session.onTerminate((reason) => finish(reason));
 
   function finish(reason: string, error?: string): void {
     if (ended) return;
     ended = true;
     clearTimeout(timer);
-    unregister();
-    o.sink.append(o.sessionId, "tcp.stats", { bytesIn, bytesOut });
-    o.sink.append(o.sessionId, "session.end", { reason, bytesIn, bytesOut, ...(error ? { error } : {}) });
-    o.sink.endSession(o.sessionId);
+    o.session.record("tcp.stats", { bytesIn, bytesOut });
+    void o.session.end({ reason, bytesIn, bytesOut, ...(error ? { error } : {}) });
     o.client.destroy();
     upstream.destroy();
   }

@@ -1,31 +1,17 @@
-import type { Duplex } from "node:stream";
 import tls from "node:tls";
 import { toAppError } from "@sluice/errors";
 import type { Logger } from "@sluice/logger";
-import type { ConnectionSpec } from "@sluice/proto";
 import { encodeReply, parsePreamble } from "@sluice/tunnel";
-import type { EventSink } from "../recording/event-sink";
-import type { AuthorizedSession, Authorizer } from "../sessions/authorizer";
-import type { SessionRegistry } from "../sessions/session-registry";
-import { relayTcp } from "./tcp-relay";
-
-export interface TunnelHandoff {
-  socket: Duplex;
-  initial: Buffer;
-  session: AuthorizedSession;
-  clientAddress: string;
-}
+import type { Authorizer } from "./authorizer";
+import type { ProtocolHandler } from "./protocol";
 
 export interface TunnelListenerDeps {
   tls: { cert: string; key: string };
   authorizer: Pick<Authorizer, "authorize">;
-  sink: EventSink;
-  registry: SessionRegistry;
   logger: Logger;
-  /** Serves a Postgres connection whose identity the tunnel already proved. */
-  postgres: (handoff: TunnelHandoff) => void;
-  /** Serves an SSH connection whose identity the tunnel already proved. */
-  ssh?: (handoff: TunnelHandoff) => void;
+  /** The protocols the tunnel carries, by connection type. */
+  handlers: readonly Pick<ProtocolHandler, "type" | "serve">[];
+  /** A client must finish TLS and send its preamble within this bound (default 10 s). */
   preambleTimeoutMs?: number;
 }
 
@@ -34,11 +20,16 @@ export interface TunnelListenerDeps {
  * line carries the session grant; afterwards the stream is the target protocol.
  */
 export function createTunnelServer(deps: TunnelListenerDeps): tls.Server {
-  const server = tls.createServer({ ...deps.tls, minVersion: "TLSv1.2" });
+  const preambleMs = deps.preambleTimeoutMs ?? 10_000;
+  const byType = new Map(deps.handlers.map((h) => [h.type, h]));
+  // A socket that never completes TLS is closed by the handshake bound; one that completes
+  // it but never sends its preamble, by the timer below.
+  const server = tls.createServer({ ...deps.tls, minVersion: "TLSv1.2", handshakeTimeout: preambleMs });
+  server.on("tlsClientError", (_err, socket) => socket.destroy());
   server.on("secureConnection", (socket) => {
     const clientAddress = socket.remoteAddress ?? "";
     let buf = Buffer.alloc(0);
-    const timer = setTimeout(() => socket.destroy(), deps.preambleTimeoutMs ?? 10_000);
+    const timer = setTimeout(() => socket.destroy(), preambleMs);
     socket.on("error", () => socket.destroy());
     const onData = (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
@@ -62,8 +53,19 @@ export function createTunnelServer(deps: TunnelListenerDeps): tls.Server {
         .then(
           (session) => {
             if (socket.destroyed) return;
+            const handler = byType.get(session.connection.type);
+            if (!handler) {
+              socket.end(
+                encodeReply({
+                  ok: false,
+                  code: "connection.invalid",
+                  message: `${session.connection.type} connections are not served over the tunnel`,
+                }),
+              );
+              return;
+            }
             socket.write(encodeReply({ ok: true, sessionId: session.claims.sid }));
-            route(session.connection, { socket, initial: rest, session, clientAddress });
+            handler.serve(session, { socket, initial: rest, clientAddress });
           },
           (err: unknown) => {
             const e = toAppError(err);
@@ -75,31 +77,5 @@ export function createTunnelServer(deps: TunnelListenerDeps): tls.Server {
     socket.on("data", onData);
   });
 
-  function route(conn: ConnectionSpec, h: TunnelHandoff): void {
-    if (conn.type === "postgres") {
-      deps.postgres(h);
-    } else if (conn.type === "ssh" && deps.ssh) {
-      deps.ssh(h);
-    } else if (conn.type === "tcp") {
-      relayTcp({
-        client: h.socket,
-        initial: h.initial,
-        sessionId: h.session.claims.sid,
-        identity: h.session.claims.name,
-        clientAddress: h.clientAddress,
-        connection: conn,
-        sink: deps.sink,
-        registry: deps.registry,
-      });
-    } else {
-      h.socket.end(
-        encodeReply({
-          ok: false,
-          code: "connection.invalid",
-          message: `${conn.type} connections are not served over the tunnel`,
-        }),
-      );
-    }
-  }
   return server;
 }

@@ -1,8 +1,8 @@
 import { Metadata, type ServiceError } from "@grpc/grpc-js";
 import type { Logger } from "@sluice/logger";
 import type { AgentServiceClient, ReviewState } from "@sluice/proto";
-import type { HeldStatement, PendingReview, ReviewOutcome } from "../postgres";
-import { statementHash } from "./session-policy";
+import { statementHash } from "./policy-compiler";
+import type { HeldAction, PendingReview, ReviewOutcome } from "./policy-types";
 
 export interface ReviewClientDeps {
   client: Pick<AgentServiceClient, "requestStatementReview" | "getReview">;
@@ -78,18 +78,18 @@ export function createReviewClient(deps: ReviewClientDeps) {
 
   async function request(
     sessionId: string,
-    held: HeldStatement,
+    held: HeldAction,
     onPending: (p: PendingReview) => void,
     signal: AbortSignal,
   ): Promise<ReviewOutcome> {
-    const hash = statementHash(held.sql);
+    const hash = statementHash(held.text);
     let first: ReviewState;
     try {
       first = await call(deps.client.requestStatementReview.bind(deps.client), {
         sessionId,
         policyId: held.verdict.policyId,
         ruleName: held.verdict.reviewRule,
-        statement: held.sql,
+        statement: held.text,
       });
     } catch (err) {
       deps.logger.warn({ sessionId, err: (err as Error).message }, "statement review request failed");

@@ -1,12 +1,13 @@
+import { compileCommandGuard } from "@sluice/policy";
 import { describe, expect, it } from "vitest";
-import type { EventSink } from "../recording/event-sink";
-import { createSshRecorder } from "./ssh-recorder";
+import { createSshRecorder, type SshRecorderSession } from "./ssh-recorder";
 
 function memorySink() {
   const events: { kind: string; payload: Record<string, unknown> }[] = [];
-  const sink: EventSink = {
-    append: (_sid, kind, payload) => void events.push({ kind, payload }),
-    endSession: () => undefined,
+  const sink: SshRecorderSession = {
+    record: (kind, payload) => void events.push({ kind, payload }),
+    started: () => undefined,
+    end: async () => undefined,
   };
   return { sink, events };
 }
@@ -15,14 +16,9 @@ describe("ssh recorder", () => {
   it("records terminal input, but not what is typed after a password prompt", () => {
     const { sink, events } = memorySink();
     const rec = createSshRecorder(sink, {
-      sessionId: "s1",
-      connection: "web",
-      identity: { id: "u", name: "dev", kind: "human" },
-      via: "grant",
-      clientAddress: "127.0.0.1",
       target: "10.0.0.1:22",
       user: "deploy",
-      rules: [],
+      rules: compileCommandGuard([]),
       batchMs: 1,
     });
     const ch = rec.channel();

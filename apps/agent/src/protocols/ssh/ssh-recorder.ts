@@ -1,24 +1,22 @@
 import { StringDecoder } from "node:string_decoder";
+import type { CommandGuard } from "@sluice/policy";
 import {
   type BridgeStats,
   type ChannelObserver,
   createSftpObserver,
   type PtyRequest,
 } from "@sluice/ssh-proxy";
-import type { EventSink } from "../recording/event-sink";
-import { type CommandRule, matchRule, parseScp } from "./ssh-options";
+import type { SessionContext } from "../../core/broker";
+import { parseScp } from "./ssh-options";
 
-export interface SshRecorderContext {
-  sessionId: string;
-  connection: string;
-  identity: { id: string; name: string; kind: string };
-  /** How the client proved who it is: a grant, a token or API key, a public key, a certificate, or the tunnel. */
-  via: "grant" | "credential" | "publickey" | "certificate" | "tunnel";
-  clientAddress: string;
+/** Where an SSH connection's events go: the session's recording, through the broker. */
+export type SshRecorderSession = Pick<SessionContext, "record" | "started" | "end">;
+
+export interface SshRecorderOptions {
   target: string;
   user: string;
-  /** Rules checked against typed shell lines (advisory only). */
-  rules: CommandRule[];
+  /** Rules checked against typed shell lines (advisory only: a shell line is not a command the agent can refuse). */
+  rules: Pick<CommandGuard, "active" | "match">;
   /** Largest `ssh.data` payload; bigger writes are split. */
   maxEventBytes?: number;
   /** Small writes within this window are merged into one event. */
@@ -65,9 +63,8 @@ class DataBatch {
  * shell) are recorded as `ssh.data` for asciicast replay; other channels (exec, scp,
  * sftp) as metadata and byte counts.
  */
-export function createSshRecorder(sink: EventSink, ctx: SshRecorderContext) {
-  const { sessionId } = ctx;
-  const append = (kind: string, payload: Record<string, unknown>) => sink.append(sessionId, kind, payload);
+export function createSshRecorder(session: SshRecorderSession, ctx: SshRecorderOptions) {
+  const append = (kind: string, payload: Record<string, unknown>) => session.record(kind, payload);
   const maxChars = ctx.maxEventBytes ?? 16_384;
   const batchMs = ctx.batchMs ?? 20;
 
@@ -90,7 +87,7 @@ export function createSshRecorder(sink: EventSink, ctx: SshRecorderContext) {
     function typed(chunk: Buffer): void {
       for (const ch of chunk.toString("utf8").replace(ESCAPES, "")) {
         if (ch === "\r" || ch === "\n") {
-          const rule = line.trim() ? matchRule(ctx.rules, line.trim()) : undefined;
+          const rule = line.trim() ? ctx.rules.match(line.trim()) : undefined;
           if (rule) append("ssh.advisory", { rule: rule.name, line: line.trim() });
           line = "";
         } else if (ch === "\x7f" || ch === "\b") line = line.slice(0, -1);
@@ -153,7 +150,7 @@ export function createSshRecorder(sink: EventSink, ctx: SshRecorderContext) {
           if (visible.length === 0) return;
         }
         input.add(visible);
-        if (ctx.rules.length > 0) typed(visible);
+        if (ctx.rules.active) typed(visible);
       },
       output(chunk, stderr) {
         bytesOut += chunk.length;
@@ -197,28 +194,19 @@ export function createSshRecorder(sink: EventSink, ctx: SshRecorderContext) {
 
   return {
     start() {
-      append("session.start", {
-        connection: ctx.connection,
-        protocol: "ssh",
-        identity: ctx.identity,
-        via: ctx.via,
-        clientAddress: ctx.clientAddress,
-        target: ctx.target,
-        user: ctx.user,
-      });
+      session.started({ target: ctx.target, user: ctx.user });
     },
     channel,
     forward(destination: string, allowed: boolean) {
       append("ssh.forward", { destination, allowed });
     },
     end(stats: BridgeStats, reason: string, error?: string) {
-      append("session.end", {
+      void session.end({
         reason,
         bytesIn: stats.bytesIn,
         bytesOut: stats.bytesOut,
         ...(error ? { error } : {}),
       });
-      sink.endSession(sessionId);
     },
   };
 }

@@ -1,13 +1,9 @@
 import { EncodedPayload } from "@sluice/recording";
-import type { PgRecordedResult, PgSessionRecorder } from "../postgres";
-import type { EventSink } from "./event-sink";
+import type { SessionContext } from "../../core/broker";
+import type { PgRecordedResult, PgSessionRecorder } from "./pg-proxy-types";
 
-export interface PgRecorderContext {
-  sessionId: string;
-  connection: string;
-  identity: { id: string; name: string; kind: string };
-  via: "grant" | "credential" | "tunnel";
-}
+/** Where a Postgres session's events go: the session's recording, through the broker. */
+export type PgRecorderSession = Pick<SessionContext, "record" | "started" | "end">;
 
 type StatementEvent = Parameters<PgSessionRecorder["statement"]>[0];
 type Columns = NonNullable<PgRecordedResult["columns"]>;
@@ -74,27 +70,18 @@ class PgRecorder implements PgSessionRecorder {
   private command: string | undefined;
   private commandJson = "";
 
-  constructor(
-    private readonly sink: EventSink,
-    private readonly ctx: PgRecorderContext,
-  ) {}
+  constructor(private readonly session: PgRecorderSession) {}
 
   sessionStart(info: Parameters<PgSessionRecorder["sessionStart"]>[0]): void {
-    const ctx = this.ctx;
-    this.sink.append(ctx.sessionId, "session.start", {
-      connection: ctx.connection,
-      protocol: "postgres",
-      identity: ctx.identity,
-      via: ctx.via,
+    this.session.started({
       database: info.database,
       user: info.user,
-      clientAddress: info.remoteAddress,
       applicationName: info.applicationName ?? null,
     });
   }
 
   statement(ev: StatementEvent): void {
-    this.sink.append(this.ctx.sessionId, "pg.statement", new EncodedPayload(statementJson(ev)));
+    this.session.record("pg.statement", encoded(statementJson(ev)));
   }
 
   result(ev: PgRecordedResult): void {
@@ -113,19 +100,23 @@ class PgRecorder implements PgSessionRecorder {
       columns === undefined ? undefined : this.columnsJson,
       command === undefined ? undefined : this.commandJson,
     );
-    this.sink.append(this.ctx.sessionId, "pg.result", new EncodedPayload(json));
+    this.session.record("pg.result", encoded(json));
   }
 
   notice(ev: { code?: string; message: string }): void {
-    this.sink.append(this.ctx.sessionId, "pg.notice", ev);
+    this.session.record("pg.notice", ev);
   }
 
   sessionEnd(ev: { reason: string; bytesIn: number; bytesOut: number }): void {
-    this.sink.append(this.ctx.sessionId, "session.end", ev);
-    this.sink.endSession(this.ctx.sessionId);
+    void this.session.end(ev);
   }
 }
 
-export function createPgRecorder(sink: EventSink, ctx: PgRecorderContext): PgSessionRecorder {
-  return new PgRecorder(sink, ctx);
+/** A payload already encoded as JSON, appended to the spool as it is. */
+function encoded(json: string): Record<string, unknown> {
+  return new EncodedPayload(json) as unknown as Record<string, unknown>;
+}
+
+export function createPgRecorder(session: PgRecorderSession): PgSessionRecorder {
+  return new PgRecorder(session);
 }

@@ -11,11 +11,4 @@ export {
   type PgSslMode,
   type PgTarget,
 } from "./pg-proxy-types";
-export {
-  type HeldStatement,
-  type PendingReview,
-  type PolicyEvent,
-  PolicyGate,
-  type ReviewOutcome,
-  type SessionPolicy,
-} from "./policy-gate";
+export { PolicyGate, type SessionPolicy } from "./policy-gate";

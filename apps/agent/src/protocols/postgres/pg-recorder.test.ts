@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSpool } from "@sluice/recording";
 import { describe, expect, it } from "vitest";
-import type { PgRecordedResult } from "../postgres";
+import type { PgRecordedResult } from "./pg-proxy-types";
 import { createPgRecorder, millis, resultJson, statementJson } from "./pg-recorder";
 
 // Strings JSON must escape or encode specially: quotes, backslashes, control characters,
@@ -62,16 +62,10 @@ describe("pg recorder payloads", () => {
     const dir = await mkdtemp(join(tmpdir(), "sluice-pg-recorder-"));
     try {
       const spool = await createSpool({ dir });
-      const sink = {
-        append: (sid: string, kind: string, payload: Record<string, unknown>) =>
-          void spool.append(sid, kind, payload),
-        endSession: () => undefined,
-      };
-      const rec = createPgRecorder(sink, {
-        sessionId: "s1",
-        connection: "app",
-        identity: { id: "u1", name: "dev", kind: "user" },
-        via: "credential",
+      const rec = createPgRecorder({
+        record: (kind, payload) => void spool.append("s1", kind, payload),
+        started: () => undefined,
+        end: async () => undefined,
       });
       const columns = [{ name: "note", typeOid: 25 }];
       const statement = { kind: "execute" as const, text: 'SELECT $1 -- "é"', params: ["x\n", null] };
