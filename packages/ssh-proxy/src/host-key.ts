@@ -32,11 +32,28 @@ function describe(privateKey: string): HostKey {
 /** Reads the host key at `file`, generating an ed25519 key there on first use. */
 export function loadOrCreateHostKey(file: string): HostKey {
   if (existsSync(file)) return describe(readFileSync(file, "utf8"));
-  const pair = ssh2.utils.generateKeyPairSync("ed25519");
+  const key = generateReadableKey();
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  writeFileSync(file, pair.private, { mode: 0o600, flag: "wx" });
+  writeFileSync(file, key.privateKey, { mode: 0o600, flag: "wx" });
   chmodSync(file, 0o600);
-  return describe(pair.private);
+  return key;
+}
+
+/**
+ * A new ed25519 key that ssh2 can read back. Now and then ssh2's generator writes a key
+ * its own parser refuses ("Malformed OpenSSH private key"); such a key is never stored,
+ * since an agent would then fail to start on every restart.
+ */
+function generateReadableKey(): HostKey {
+  let last: unknown;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    try {
+      return describe(ssh2.utils.generateKeyPairSync("ed25519").private);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
 }
 
 /** True when a resolved secret is a private key rather than a password. */
