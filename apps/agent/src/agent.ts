@@ -27,6 +27,7 @@ import { createSessionRegistry } from "./core/session-registry";
 import { createTunnelServer } from "./core/tunnel-listener";
 import { type AgentLink, createAgentLink } from "./link/agent-link";
 import { StateStore } from "./link/state-store";
+import { createMysqlHandler } from "./protocols/mysql/mysql-handler";
 import { createPgHandler } from "./protocols/postgres/pg-handler";
 import { createSshHandler } from "./protocols/ssh/ssh-handler";
 import { createTcpHandler } from "./protocols/tcp/tcp-handler";
@@ -199,6 +200,13 @@ export async function startAgent(
       logger: logger.child({ component: "postgres" }),
     }),
     ssh,
+    createMysqlHandler({
+      config,
+      authorizer,
+      broker,
+      tls: () => cert.context(),
+      logger: logger.child({ component: "mysql" }),
+    }),
     createTcpHandler({ broker, logger: logger.child({ component: "tcp" }) }),
   ];
 

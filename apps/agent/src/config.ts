@@ -24,6 +24,9 @@ export const configSchema = z.object({
   SLUICE_PG_LISTEN: hostPort.default("127.0.0.1:6432"),
   SLUICE_TUNNEL_LISTEN: hostPort.default("127.0.0.1:7443"),
   SLUICE_SSH_LISTEN: hostPort.default("127.0.0.1:2222"),
+  SLUICE_MYSQL_LISTEN: hostPort.default("127.0.0.1:3307"),
+  /** Accept the Sluice token as mysql_clear_password without TLS, from loopback clients only. */
+  SLUICE_MYSQL_LOOPBACK_PLAINTEXT: bool,
   SLUICE_PG_REQUIRE_TLS: bool,
   SLUICE_TLS_CERT_FILE: z.string().optional(),
   SLUICE_TLS_KEY_FILE: z.string().optional(),

@@ -70,6 +70,8 @@ export interface AgentProcess {
   readonly tunnelPort: number;
   /** Known once the agent has logged "ssh listener ready". */
   readonly sshPort: number;
+  /** Known once the agent has logged "mysql listener ready". */
+  readonly mysqlPort: number;
   stateDir: string;
   /** The agent's SSH host key as a known_hosts key (`ssh-ed25519 AAAA…`). */
   sshHostPublicKey(): string;
@@ -225,6 +227,7 @@ export async function startStack(): Promise<Stack> {
         SLUICE_CA_FILE: pki.caFile,
         SLUICE_AGENT_STATE_DIR: stateDir,
         SLUICE_PG_LISTEN: "127.0.0.1:0",
+        SLUICE_MYSQL_LISTEN: "127.0.0.1:0",
         SLUICE_TUNNEL_LISTEN: `127.0.0.1:${await newPort()}`,
         SLUICE_HEARTBEAT_SECONDS: "1",
         ...extraEnv,
@@ -244,6 +247,9 @@ export async function startStack(): Promise<Stack> {
         get sshPort() {
           return loggedPort(agent.proc, "ssh listener ready", "ssh");
         },
+        get mysqlPort() {
+          return loggedPort(agent.proc, "mysql listener ready", "mysql");
+        },
         stateDir,
         sshHostPublicKey() {
           const key = join(stateDir, "ssh", "host_ed25519_key");
@@ -255,6 +261,7 @@ export async function startStack(): Promise<Stack> {
           for (const [key, msg, field] of [
             ["SLUICE_TUNNEL_LISTEN", "tunnel listener ready", "tunnel"],
             ["SLUICE_SSH_LISTEN", "ssh listener ready", "ssh"],
+            ["SLUICE_MYSQL_LISTEN", "mysql listener ready", "mysql"],
           ] as const) {
             if (agent.proc.output().includes(msg))
               env[key] = `127.0.0.1:${loggedPort(agent.proc, msg, field)}`;

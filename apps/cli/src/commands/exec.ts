@@ -11,6 +11,7 @@ import {
   type SqlOutputFormat,
   toJsonResult,
 } from "../sql/format";
+import { connectMysql, mysqlServerError, runMysql } from "../sql/mysql-exec";
 import { isServerError, type ServerError, SimpleQuery, type StatementResult } from "../sql/simple-query";
 import { openTunnel } from "../tunnel/open-tunnel";
 import {
@@ -40,7 +41,7 @@ const MAX_SQL_BYTES = 16 * 1024 * 1024;
 export function registerExecCommand(program: Command, ctx: CliContext): void {
   program
     .command("exec")
-    .description("run SQL on a Postgres connection through its agent and print the results")
+    .description("run SQL on a Postgres or MySQL connection through its agent and print the results")
     .argument("<connection>", "connection name or id")
     .option("-c, --command <sql>", "SQL to run; several statements separated by ; are allowed")
     .option("-f, --file <file>", "read the SQL from a file (- for stdin)")
@@ -58,9 +59,14 @@ export function registerExecCommand(program: Command, ctx: CliContext): void {
       const sql = await readSql(ctx.io, flags);
       const client = await ctx.client();
       const started = await startSession(client, connection, flags.reason);
+      if (started.connection.type === "mysql") {
+        const caPem = await fetchAgentCa(client);
+        await execMysql(started, caPem, sql, format, ctx.io);
+        return;
+      }
       if (started.connection.type !== "postgres") {
         throw new CliError(
-          `exec runs SQL on postgres connections only; ${started.connection.name} is a ${started.connection.type} connection (use \`sluice connect\`)`,
+          `exec runs SQL on postgres and mysql connections only; ${started.connection.name} is a ${started.connection.type} connection (use \`sluice connect\`)`,
         );
       }
       const caPem = await fetchAgentCa(client);
@@ -129,6 +135,49 @@ async function readStdin(stdin: AsyncIterable<Buffer | string>): Promise<string>
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** `sluice exec` on a MySQL connection: mysql2 over one tunnel, results printed like Postgres'. */
+async function execMysql(
+  started: StartedSession,
+  caPem: string,
+  sql: string,
+  format: SqlOutputFormat,
+  io: CliIo,
+): Promise<void> {
+  const endpoint = tunnelEndpoint(started);
+  const agentName = started.agent.name;
+  const tunnel = await openTunnel({
+    agentName,
+    host: endpoint.host,
+    port: endpoint.port,
+    caPem,
+    connection: started.connection.name,
+    grant: started.grant,
+  });
+  let db: Awaited<ReturnType<typeof connectMysql>>;
+  try {
+    db = await connectMysql(tunnel.socket, started.connection.database || undefined);
+  } catch (err) {
+    tunnel.socket.destroy();
+    const server = mysqlServerError(err);
+    throw new CliError(
+      `cannot start the MySQL session through agent ${agentName}: ${server ? serverErrorLine(server) : (err as Error).message}`,
+      { exitCode: ExitCode.unreachable, cause: err },
+    );
+  }
+  try {
+    await printResults(format, io, (onResult) =>
+      runMysql(db, sql, onResult).catch((err: unknown) => {
+        throw new CliError(`lost the connection to agent ${agentName}: ${(err as Error).message}`, {
+          exitCode: ExitCode.unreachable,
+          cause: err,
+        });
+      }),
+    );
+  } finally {
+    await db.end().catch(() => tunnel.socket.destroy());
+  }
+}
+
 /** Opens one tunnel and a node-postgres client over it; the agent has already authenticated us. */
 async function connectThroughAgent(started: StartedSession, caPem: string, io: CliIo): Promise<pg.Client> {
   const endpoint = tunnelEndpoint(started);
@@ -170,6 +219,26 @@ async function runSql(
   io: CliIo,
   agentName: string,
 ): Promise<void> {
+  await printResults(format, io, async (onResult) => {
+    const query = new SimpleQuery(sql, onResult);
+    db.query(query);
+    try {
+      return await query.done;
+    } catch (err) {
+      throw new CliError(`lost the connection to agent ${agentName}: ${(err as Error).message}`, {
+        exitCode: ExitCode.unreachable,
+        cause: err,
+      });
+    }
+  });
+}
+
+/** Prints each statement's result as it completes; a server error goes to stderr and fails the command. */
+async function printResults(
+  format: SqlOutputFormat,
+  io: CliIo,
+  execute: (onResult: (result: StatementResult) => void) => Promise<{ error?: ServerError }>,
+): Promise<void> {
   const json: JsonResult[] = [];
   let printed = 0;
   const onResult = (result: StatementResult) => {
@@ -184,16 +253,9 @@ async function runSql(
     const text = format === "csv" ? renderCsv(result) : renderResultTable(result);
     io.stdout(printed++ > 0 ? `\n${text}` : text);
   };
-  const query = new SimpleQuery(sql, onResult);
-  db.query(query);
   let outcome: { error?: ServerError };
   try {
-    outcome = await query.done;
-  } catch (err) {
-    throw new CliError(`lost the connection to agent ${agentName}: ${(err as Error).message}`, {
-      exitCode: ExitCode.unreachable,
-      cause: err,
-    });
+    outcome = await execute(onResult);
   } finally {
     if (format === "json") io.stdout(renderJson(json));
   }

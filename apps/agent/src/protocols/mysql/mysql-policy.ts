@@ -1,0 +1,93 @@
+import type { ColumnDefinition, ResultMasker, Verdict, VerdictResult } from "@sluice/mysql-wire";
+import { compileGuard, type Guard, type GuardVerdict, MaskTally, mysqlDialect } from "@sluice/policy";
+import type { SessionContext } from "../../core/broker";
+import type { PolicyEvent, ReviewVerdict } from "../../core/policy-types";
+import { MysqlCatalog, mysqlMessageMasker, mysqlResultMasker } from "./mysql-masking";
+
+/** ER_SPECIFIC_ACCESS_DENIED_ERROR: what MySQL itself answers for a statement the account may not run. */
+const DENIED_ERRNO = 1227;
+
+/** What a MySQL session enforces: the guard in the MySQL dialect, masking, reviews. */
+export interface MysqlSessionPolicy {
+  readonly guard: Guard;
+  /** The verdict for a COM_QUERY or COM_STMT_PREPARE text: now, or once a reviewer decides. */
+  verdict(sql: string, signal: AbortSignal): VerdictResult;
+  maskerFor?(columns: readonly ColumnDefinition[]): ResultMasker | undefined;
+  /** Masks values quoted in server messages (ERR text). */
+  maskMessage?(message: string): string;
+  /** Records what masking did over the session. */
+  end(): void;
+}
+
+type PolicyContext = Pick<SessionContext, "policy" | "requestReview" | "recordPolicy">;
+
+function deny(message: string): Verdict {
+  return { action: "deny", message, errorCode: DENIED_ERRNO, sqlState: "42000" };
+}
+
+async function review(
+  ctx: PolicyContext,
+  sql: string,
+  v: ReviewVerdict,
+  signal: AbortSignal,
+): Promise<Verdict> {
+  const base = { rule: v.rule, policyId: v.policyId, policy: v.policyName, statement: sql };
+  const outcome = await ctx.requestReview(
+    { kind: "sql", text: sql, verdict: v },
+    (p) => ctx.recordPolicy({ decision: "held", ...base, reviewId: p.reviewId }),
+    signal,
+  );
+  if (outcome.approved) {
+    ctx.recordPolicy({ decision: "approved", ...base, reviewId: outcome.reviewId });
+    return { action: "allow" };
+  }
+  ctx.recordPolicy({
+    decision: "rejected",
+    ...base,
+    ...(outcome.reviewId ? { reviewId: outcome.reviewId } : {}),
+    reason: outcome.reason,
+  });
+  return deny(`Sluice: ${outcome.reason} (rule ${v.rule})`);
+}
+
+function denied(ctx: PolicyContext, sql: string, v: Extract<GuardVerdict, { action: "deny" }>): Verdict {
+  const ev: PolicyEvent = {
+    decision: "denied",
+    rule: v.rule,
+    ...(v.policyId ? { policyId: v.policyId } : {}),
+    ...(v.policyName ? { policy: v.policyName } : {}),
+    statement: sql,
+  };
+  ctx.recordPolicy(ev);
+  return deny(v.message);
+}
+
+/**
+ * The MySQL session's view of its connection's policy. Undefined when the policy holds
+ * nothing a MySQL session enforces.
+ */
+export function mysqlSessionPolicy(ctx: PolicyContext): MysqlSessionPolicy | undefined {
+  const compiled = ctx.policy;
+  if (!compiled) return undefined;
+  const guard = compiled.sqlGuard("mysql", (docs) => compileGuard(docs, { dialect: mysqlDialect }));
+  const plan = compiled.masking;
+  if (!guard.active && !plan) return undefined;
+  const totals = new MaskTally();
+  const catalog = new MysqlCatalog();
+  const messages = plan ? mysqlMessageMasker(plan, catalog, totals) : undefined;
+  return {
+    guard,
+    verdict(sql, signal) {
+      const v = guard.evaluate(sql);
+      if (v.action === "allow") return v;
+      if (v.action === "deny") return denied(ctx, sql, v);
+      return review(ctx, sql, v, signal);
+    },
+    ...(plan ? { maskerFor: (columns) => mysqlResultMasker(plan, catalog, columns, totals) } : {}),
+    ...(messages ? { maskMessage: messages } : {}),
+    end() {
+      const counts = totals.counts() as Record<string, number>;
+      if (Object.keys(counts).length > 0) ctx.recordPolicy({ decision: "masked", counts, statement: "" });
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import {
+  type ClientLogin,
+  type ConnectionRegistry,
+  type connectUpstream,
+  type KillDecision,
+  type MysqlProxyHooks,
+  startMysqlProxy,
+  type TlsMode,
+  type UpstreamSession,
+  type Verdict,
+  type VerdictResult,
+} from "@sluice/mysql-wire";
+import type { SessionContext } from "../../core/broker";
+import { mysqlSessionPolicy } from "./mysql-policy";
+import { createMysqlRecorder } from "./mysql-recorder";
+
+export interface MysqlSessionDeps {
+  ids: ConnectionRegistry;
+  owners: Map<number, string>;
+  maxPayload: number;
+  connect: typeof connectUpstream;
+}
+
+const UNKNOWN_THREAD = (id: number): Extract<Verdict, { action: "deny" }> => ({
+  action: "deny",
+  message: `Unknown thread id: ${id}`,
+  errorCode: 1094,
+  sqlState: "HY000",
+});
+
+function then(v: VerdictResult, f: (v: Verdict) => void): VerdictResult {
+  if (v instanceof Promise) return v.then((r) => (f(r), r));
+  f(v);
+  return v;
+}
+
+async function openUpstream(
+  l: ClientLogin,
+  ctx: SessionContext,
+  deps: MysqlSessionDeps,
+): Promise<UpstreamSession | undefined> {
+  const conn = ctx.connection;
+  const settings = conn.settings?.$case === "mysql" ? conn.settings.value : undefined;
+  try {
+    const cred = await ctx.credential();
+    return await deps.connect({
+      host: conn.host,
+      port: conn.port,
+      user: cred.username,
+      password: cred.secret,
+      ...(conn.database ? { database: conn.database } : {}),
+      capabilities: l.capabilities,
+      collation: l.collation,
+      tls: (conn.tls?.mode || "disable") as TlsMode,
+      ...(conn.tls?.caPem ? { ca: conn.tls.caPem } : {}),
+      ...(conn.tls?.serverName ? { servername: conn.tls.serverName } : {}),
+      ...(settings?.serverPublicKeyPem ? { serverPublicKey: settings.serverPublicKeyPem } : {}),
+      connectTimeoutMs: 10_000,
+      maxPayload: deps.maxPayload,
+    });
+  } catch (err) {
+    // The server's message may name the account; the client learns only that the dial failed.
+    const detail = (err as Error).message.slice(0, 300);
+    ctx.logger.warn({ err: detail }, "mysql upstream connection failed");
+    l.reject({
+      errorCode: 2003,
+      sqlState: "HY000",
+      message: "Sluice could not connect to the target database",
+    });
+    await ctx.end({ reason: `upstream connection failed: ${detail}`, bytesIn: 0, bytesOut: 0 });
+    return undefined;
+  }
+}
+
+/** Runs one authorized MySQL session: upstream login, then the command phase under policy. */
+export async function runMysqlSession(
+  l: ClientLogin,
+  ctx: SessionContext,
+  deps: MysqlSessionDeps,
+): Promise<void> {
+  const conn = ctx.connection;
+  const settings = conn.settings?.$case === "mysql" ? conn.settings.value : undefined;
+  const policy = mysqlSessionPolicy(ctx);
+  ctx.started({ database: conn.database, user: l.user.slice(0, 64), target: `${conn.host}:${conn.port}` });
+  const upstream = await openUpstream(l, ctx, deps);
+  if (!upstream) return;
+  const client = l.accept();
+  const id = client.connectionId;
+  deps.ids.register(id, upstream.threadId);
+  deps.owners.set(id, ctx.identity.id);
+  const abort = new AbortController();
+  const recorder = createMysqlRecorder(ctx, conn.recordRowsLimit);
+  const allowed = (kind: "query" | "prepare", sql: string) => (v: Verdict) => {
+    if (v.action === "allow") recorder.statement(kind, sql);
+  };
+  const hooks: MysqlProxyHooks = {
+    onQuery: (sql) =>
+      then(policy ? policy.verdict(sql, abort.signal) : { action: "allow" }, allowed("query", sql)),
+    onPrepare: (sql) =>
+      then(policy ? policy.verdict(sql, abort.signal) : { action: "allow" }, allowed("prepare", sql)),
+    // The statement was judged when it was prepared; its parameters are data.
+    onExecute: (stmt, params) => {
+      recorder.execute(stmt.statementId, stmt.sql, params);
+      return { action: "allow" };
+    },
+    onKill: (req): KillDecision => {
+      const thread = deps.ids.upstreamThreadId(req.connectionId);
+      if (thread === undefined || deps.owners.get(req.connectionId) !== ctx.identity.id) {
+        return UNKNOWN_THREAD(req.connectionId);
+      }
+      return { action: "allow", upstreamThreadId: thread };
+    },
+    ...(policy?.maskerFor ? { maskerFor: (columns) => policy.maskerFor?.(columns) } : {}),
+    ...(policy?.maskMessage
+      ? { maskError: (err) => ({ ...err, message: policy.maskMessage?.(err.message) ?? err.message }) }
+      : {}),
+    onRow: (payload, columns, binary) => recorder.row(payload, columns, binary),
+    onCommandEnd: (s) => recorder.end(s),
+  };
+  const proxy = startMysqlProxy(client, upstream, hooks, {
+    maxPayload: deps.maxPayload,
+    allowLocalInfile: settings?.allowLocalInfile === true,
+  });
+  let reason: string | undefined;
+  ctx.onTerminate((r) => {
+    reason = r;
+    proxy.stop(`Sluice ended this session: ${r}`);
+  });
+  const end = await proxy.done;
+  deps.ids.release(id);
+  deps.owners.delete(id);
+  abort.abort();
+  policy?.end();
+  await ctx.end({
+    reason: reason ?? end.reason.replace("_", " "),
+    bytesIn: end.stats.bytesFromClient,
+    bytesOut: end.stats.bytesToClient,
+    ...(end.detail ? { error: end.detail } : {}),
+  });
+}

@@ -1,0 +1,204 @@
+import { randomBytes } from "node:crypto";
+import { eventually } from "@sluice/testkit";
+import mysql from "mysql2/promise";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run } from "./psql";
+import { type AgentProcess, type Stack, startStack } from "./stack";
+
+/**
+ * MySQL/MariaDB end to end: the real `mariadb` CLI and mysql2 through the real agent's
+ * native listener against the machine's real MariaDB, with a policy on, checked against
+ * the database itself and the session recording.
+ */
+
+const tag = randomBytes(4).toString("hex");
+const DB = `sl_e2e_${tag}`;
+const USER = `sl_e2e_${tag}`;
+const CANARY = `canary-${randomBytes(8).toString("hex")}`;
+const CONN = "orders-mysql";
+let stack: Stack;
+let agent: AgentProcess;
+let devKey: string;
+let otherKey: string;
+let root: mysql.Connection;
+
+const direct = async (sql: string) => (await root.query(sql))[0] as Record<string, unknown>[];
+
+function viaAgent(key = devKey, extra: Partial<mysql.ConnectionOptions> = {}) {
+  return mysql.createConnection({
+    host: "127.0.0.1",
+    port: agent.mysqlPort,
+    user: "dev",
+    password: key,
+    database: CONN,
+    ssl: { rejectUnauthorized: false },
+    ...extra,
+  });
+}
+
+/** The real mariadb CLI, TLS on, the token sent as mysql_clear_password. */
+function cli(sql: string, key = devKey, tls = true) {
+  const args = ["-h", "127.0.0.1", "-P", String(agent.mysqlPort), "-u", "dev", `-p${key}`, "--batch"];
+  if (tls) args.push("--ssl");
+  else args.push("--skip-ssl");
+  return run("mariadb", [...args, "--enable-cleartext-plugin", CONN, "-e", sql], {}, 60_000);
+}
+
+async function sessionEvents(): Promise<{ kind: string; payload: any }[][]> {
+  const sessions = (await stack.api(`/api/v1/sessions?connection=${CONN}`)).body.items as { id: string }[];
+  return Promise.all(
+    sessions.map(async (s) => (await stack.api(`/api/v1/sessions/${s.id}/events?limit=5000`)).body.items),
+  );
+}
+
+beforeAll(async () => {
+  root = await mysql.createConnection({
+    host: "127.0.0.1",
+    port: 3306,
+    user: "root",
+    multipleStatements: true,
+  });
+  await root.query(
+    `CREATE DATABASE ${DB};
+     CREATE USER '${USER}'@'127.0.0.1' IDENTIFIED BY '${CANARY}';
+     CREATE USER '${USER}'@'localhost' IDENTIFIED BY '${CANARY}';
+     GRANT ALL ON ${DB}.* TO '${USER}'@'127.0.0.1';
+     GRANT ALL ON ${DB}.* TO '${USER}'@'localhost';
+     CREATE TABLE ${DB}.customers (id INT PRIMARY KEY, name VARCHAR(40), email VARCHAR(80), card VARCHAR(30));
+     INSERT INTO ${DB}.customers VALUES
+       (1, 'Ann', 'ann@example.com', '4111 1111 1111 1111'),
+       (2, 'Bob', 'bob@example.net', '5500 0000 0000 0004');`,
+  );
+  stack = await startStack();
+  await stack.api("/api/v1/groups", { method: "POST", body: { name: "eng" } });
+  devKey = await stack.userKey("dev@example.com", ["eng"]);
+  otherKey = await stack.userKey("mallory@example.com", ["eng"]);
+  const policy = await stack.api("/api/v1/policies", {
+    method: "POST",
+    body: {
+      name: "mysql-safety",
+      guardrails: [
+        { name: "no-destructive-ddl", statementKinds: ["DROP TABLE", "DROP", "TRUNCATE"] },
+        { name: "where-required", requireWhere: true },
+      ],
+      masking: [
+        { name: "emails", detector: "email", action: "redact" },
+        { name: "cards", columns: ["^card$"], action: "keep_last", keep: 4 },
+      ],
+    },
+  });
+  expect(policy.status, policy.text).toBe(201);
+  const conn = await stack.api("/api/v1/connections", {
+    method: "POST",
+    body: {
+      name: CONN,
+      type: "mysql",
+      host: "127.0.0.1",
+      port: 3306,
+      database: DB,
+      username: USER,
+      credentialRef: "env:E2E_MYSQL_PASSWORD",
+      allowedGroups: ["eng"],
+      policyIds: [policy.body.id],
+    },
+  });
+  expect(conn.status, conn.text).toBe(201);
+  agent = await stack.startAgent("mysql-edge", { E2E_MYSQL_PASSWORD: CANARY });
+  await agent.proc.waitForOutput(/mysql listener ready/, 30_000);
+  await eventually(async () => (await cli("SELECT 1")).code === 0, 20_000, 250);
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await root?.query(
+    `DROP DATABASE IF EXISTS ${DB}; DROP USER IF EXISTS '${USER}'@'127.0.0.1'; DROP USER IF EXISTS '${USER}'@'localhost';`,
+  );
+  await root?.end();
+});
+
+describe("MySQL through the agent", () => {
+  it("runs queries for the real mariadb CLI over TLS, with emails and cards masked", async () => {
+    const res = await cli("SELECT id, name, email, card FROM customers ORDER BY id");
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain("Ann");
+    expect(res.stdout).not.toContain("ann@example.com");
+    expect(res.stdout).not.toContain("4111 1111 1111 1111");
+    expect(res.stdout).toContain("1111");
+  });
+
+  it("refuses DROP TABLE with an ERR naming the rule, and the table is still there", async () => {
+    const res = await cli("DROP TABLE customers");
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(/ERROR 1227/);
+    expect(res.stderr).toContain("no-destructive-ddl");
+    expect(await direct(`SELECT COUNT(*) AS n FROM ${DB}.customers`)).toEqual([{ n: 2 }]);
+    const del = await cli("DELETE FROM customers");
+    expect(del.stderr).toContain("where-required");
+    expect(await direct(`SELECT COUNT(*) AS n FROM ${DB}.customers`)).toEqual([{ n: 2 }]);
+  });
+
+  it("masks rows of prepared statements (binary protocol) for mysql2, and keeps the session usable", async () => {
+    const c = await viaAgent();
+    try {
+      const [rows] = await c.execute("SELECT id, email FROM customers WHERE id = ?", [1]);
+      expect(rows).toHaveLength(1);
+      expect(JSON.stringify(rows)).not.toContain("ann@example.com");
+      await expect(c.query("DROP TABLE customers")).rejects.toMatchObject({ errno: 1227 });
+      const [again] = await c.query("SELECT name FROM customers ORDER BY id");
+      expect(again).toEqual([{ name: "Ann" }, { name: "Bob" }]);
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("refuses a wrong token, and a token without TLS", async () => {
+    await expect(viaAgent("slk_not_a_real_key")).rejects.toMatchObject({ errno: 1045 });
+    const plain = await cli("SELECT 1", devKey, false);
+    expect(plain.code).not.toBe(0);
+    expect(plain.stdout).not.toContain("1");
+  });
+
+  it("lets KILL QUERY from a second session stop a running query, but not another user's", async () => {
+    const a = await viaAgent();
+    const b = await viaAgent();
+    const m = await viaAgent(otherKey);
+    try {
+      const slow = a.query("SELECT SLEEP(30) AS s");
+      await new Promise((r) => setTimeout(r, 500));
+      await expect(m.query(`KILL QUERY ${a.threadId}`)).rejects.toMatchObject({ errno: 1094 });
+      const started = Date.now();
+      await b.query(`KILL QUERY ${a.threadId}`);
+      const [rows] = (await slow.catch((err: { errno?: number }) => [[{ errno: err.errno }]])) as [unknown[]];
+      expect(Date.now() - started).toBeLessThan(10_000);
+      // MariaDB ends a killed SLEEP early with 1 (or an interrupted-query error).
+      expect(JSON.stringify(rows)).toMatch(/"s":1|1317/);
+    } finally {
+      await Promise.all([a.end(), b.end(), m.end()]);
+    }
+  });
+
+  it("records statements, masked rows and refusals, and never the target password", async () => {
+    const all = await eventually(async () => {
+      const sessions = await sessionEvents();
+      const closed = sessions.filter((e) => e.some((x) => x.kind === "session.end"));
+      return closed.length >= 4 ? sessions : undefined;
+    }, 20_000);
+    const flat = all.flat();
+    const text = JSON.stringify(flat);
+    expect(text).not.toContain(CANARY);
+    expect(text).not.toContain("ann@example.com");
+    expect(flat.find((e) => e.kind === "session.start")?.payload).toMatchObject({
+      protocol: "mysql",
+      connection: CONN,
+      identity: { name: "dev@example.com" },
+    });
+    const statements = flat.filter((e) => e.kind === "mysql.statement").map((e) => e.payload.text);
+    expect(statements).toContain("SELECT id, name, email, card FROM customers ORDER BY id");
+    expect(statements).not.toContain("DROP TABLE customers");
+    const denied = flat.filter((e) => e.kind === "policy" && e.payload.decision === "denied");
+    expect(denied.map((e) => e.payload.rule)).toContain("no-destructive-ddl");
+    const result = flat.find((e) => e.kind === "mysql.result" && e.payload.rows?.length === 2);
+    expect(result?.payload.rows[0][1]).toBe("Ann");
+  });
+});
