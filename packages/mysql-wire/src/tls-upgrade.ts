@@ -1,0 +1,25 @@
+import type { Duplex } from "node:stream";
+import { type SecureContextOptions, TLSSocket } from "node:tls";
+
+/** An `upgradeToTls` for {@link readClientLogin}: server-side TLS over the client's socket. */
+export function createTlsUpgrader(
+  options: SecureContextOptions,
+  timeoutMs = 10_000,
+): (socket: Duplex) => Promise<Duplex> {
+  return (socket) =>
+    new Promise((resolve, reject) => {
+      const t = new TLSSocket(socket, { ...options, isServer: true });
+      const timer = setTimeout(() => {
+        t.destroy();
+        reject(new Error("client TLS handshake timed out"));
+      }, timeoutMs);
+      t.once("secure", () => {
+        clearTimeout(timer);
+        resolve(t);
+      });
+      t.once("error", (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+    });
+}
