@@ -104,7 +104,7 @@ class Engine {
   constructor(
     private readonly client: ClientSession,
     private readonly upstream: UpstreamSession,
-    hooks: MysqlProxyHooks,
+    private readonly hooks: MysqlProxyHooks,
     limits: MysqlProxyLimits,
   ) {
     const maxPayload = limits.maxPayload;
@@ -309,6 +309,7 @@ class Engine {
       case "row":
         s.rows++;
         payload = this.maskRow(cur, payload);
+        this.observeRow(cur, payload);
         break;
       case "result_end":
         cur.masker = undefined;
@@ -333,6 +334,16 @@ class Engine {
     cur.swallowInfile = false;
     this.toClient(serializeErr(INFILE_REFUSED));
     this.finish();
+  }
+
+  private observeRow(cur: InFlight, payload: Buffer): void {
+    const onRow = this.hooks.onRow;
+    if (!onRow) return;
+    try {
+      onRow(payload, this.tracker.columns, cur.binary);
+    } catch {
+      // An observer must not break the session; the row still reaches the client.
+    }
   }
 
   private maskRow(cur: InFlight, payload: Buffer): Buffer {

@@ -109,6 +109,12 @@ export interface MysqlProxyHooks {
   onKill?(request: KillRequest, ctx: CommandContext): KillDecision | Promise<KillDecision>;
   /** Called once per result set when its column definitions are complete; undefined passes rows unchanged. */
   maskerFor?(columns: readonly ColumnDefinition[], ctx: ResultContext): ResultMasker | undefined;
+  /**
+   * Sees each row exactly as the client receives it (after masking), e.g. to record it.
+   * `binary` tells the row encoding (COM_STMT_EXECUTE results). Must not throw; it is called
+   * before the row is written to the client.
+   */
+  onRow?(payload: Buffer, columns: readonly ColumnDefinition[], binary: boolean): void;
   /** Rewrites an ERR from the server before the client sees it (e.g. a duplicate-key message quoting a value). */
   maskError?(err: ErrPacket, ctx: CommandContext): ErrPacket | undefined;
   /** LOAD DATA LOCAL INFILE request from the server (only when `allowLocalInfile`); false refuses. */

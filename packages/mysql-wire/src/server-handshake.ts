@@ -51,6 +51,11 @@ export interface ClientHandshakeOptions {
   allowLocalInfile?: boolean;
   /** Default 10 s for each packet of the handshake. */
   timeoutMs?: number;
+  /**
+   * The identity was proven before the protocol started (a tunnel grant): whatever the
+   * client answers to the greeting is accepted without asking for a token, and `token` is "".
+   */
+  preauthorized?: boolean;
 }
 
 /** What the client sent, after the token was collected. The token is not enumerable, so it is not logged by accident. */
@@ -133,6 +138,9 @@ export async function readClientLogin(socket: Duplex, options: ClientHandshakeOp
     channel.socket.end();
     throw new ProtocolError(code, message);
   };
+  if (options.preauthorized) {
+    return makeLogin(channel, response, "", agentCaps, tls, seq, options.connectionId);
+  }
   if (!tls && !options.allowPlaintextPassword) {
     fail(
       {

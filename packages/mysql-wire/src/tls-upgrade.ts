@@ -1,9 +1,9 @@
 import type { Duplex } from "node:stream";
-import { type SecureContextOptions, TLSSocket } from "node:tls";
+import { TLSSocket, type TLSSocketOptions } from "node:tls";
 
 /** An `upgradeToTls` for {@link readClientLogin}: server-side TLS over the client's socket. */
 export function createTlsUpgrader(
-  options: SecureContextOptions,
+  options: TLSSocketOptions,
   timeoutMs = 10_000,
 ): (socket: Duplex) => Promise<Duplex> {
   return (socket) =>

@@ -18,6 +18,8 @@ export interface LoopbackOptions {
   /** Offer CLIENT_LOCAL_FILES in the handshake (the engine still needs `limits.allowLocalInfile`). */
   allowLocalInfile?: boolean;
   serverVersion?: string;
+  /** Accept any login without asking for a token (as the agent does for tunnel sessions). */
+  preauthorized?: boolean;
 }
 
 export interface LoopbackProxy {
@@ -63,8 +65,9 @@ export async function startLoopbackProxy(o: LoopbackOptions): Promise<LoopbackPr
       ...(o.allowPlaintextPassword ? { allowPlaintextPassword: true } : {}),
       ...(o.allowLocalInfile ? { allowLocalInfile: true } : {}),
       ...(o.serverVersion ? { serverVersion: o.serverVersion } : {}),
+      ...(o.preauthorized ? { preauthorized: true } : {}),
     });
-    if (login.token !== o.token) return login.reject(ACCESS_DENIED(login.user));
+    if (!o.preauthorized && login.token !== o.token) return login.reject(ACCESS_DENIED(login.user));
     result.logins.push({ user: login.user, tls: login.tls });
     const upstream = await connectUpstream({
       ...MARIADB,

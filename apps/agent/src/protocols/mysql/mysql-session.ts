@@ -84,7 +84,7 @@ export async function runMysqlSession(
   ctx.started({ database: conn.database, user: l.user.slice(0, 64), target: `${conn.host}:${conn.port}` });
   const upstream = await openUpstream(l, ctx, deps);
   if (!upstream) return;
-  const client = l.accept();
+  const client = l.accept({ status: upstream.status });
   const id = client.connectionId;
   deps.ids.register(id, upstream.threadId);
   deps.owners.set(id, ctx.identity.id);
