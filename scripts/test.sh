@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command: installs the workspace if needed, makes sure PostgreSQL (127.0.0.1:5432)
-# and Redis (127.0.0.1:6379) are reachable (starting local ones when they are installed but
+# The test command: installs the workspace if needed, makes sure PostgreSQL (127.0.0.1:5432),
+# MariaDB (127.0.0.1:3306) and Redis (127.0.0.1:6379) are reachable (starting local ones when they are installed but
 # stopped), then builds and runs the whole suite against them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +23,14 @@ if ! redis_up && command -v redis-server >/dev/null; then
   for _ in $(seq 1 50); do redis_up && break; sleep 0.2; done
 fi
 redis_up || { echo "Redis is not reachable on 127.0.0.1:6379 (install redis-server)" >&2; exit 1; }
+
+mariadb_up() { mariadb-admin -h 127.0.0.1 -P 3306 -u root --connect-timeout=2 ping >/dev/null 2>&1; }
+if ! mariadb_up && [[ -x /usr/sbin/mariadbd ]]; then
+  mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld 2>/dev/null || true
+  start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql || true
+  for _ in $(seq 1 100); do mariadb_up && break; sleep 0.2; done
+fi
+mariadb_up || { echo "MariaDB is not reachable on 127.0.0.1:3306 (install mariadb-server)" >&2; exit 1; }
 
 if [[ "${1:-}" == "--ci" ]]; then
   pnpm proto:check
