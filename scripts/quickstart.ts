@@ -10,7 +10,9 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createCertificateAuthority, issueCertificate } from "@sluice/pki";
 import pg from "pg";
-import { ensureRedis, startEmbeddedPostgres } from "./lib/services";
+import { type DemoPostgres, ensureDemoPostgres } from "./lib/demo-postgres";
+import { secretFile } from "./lib/secret-file";
+import { ensureRedis, reachable, startEmbeddedPostgres } from "./lib/services";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const home = resolve(process.env.SLUICE_HOME ?? join(root, ".sluice"));
@@ -22,11 +24,6 @@ const cleanups: (() => Promise<void>)[] = [];
 
 function say(line = ""): void {
   process.stdout.write(`${line}\n`);
-}
-
-function secretFile(path: string, make: () => string): string {
-  if (!existsSync(path)) writeFileSync(path, `${make()}\n`, { mode: 0o600 });
-  return readFileSync(path, "utf8").trim();
 }
 
 async function ensurePki(): Promise<{ ca: string; caKey: string; cert: string; key: string }> {
@@ -118,10 +115,50 @@ async function demoQuery(host: string, port: number, apiKey: string): Promise<De
       () => "not blocked",
       (err: Error) => err.message,
     );
-    const email = await client.query<{ email: string }>("SELECT 'ada@example.com' AS email");
+    const email = await client.query<{ email: string }>("SELECT email FROM users ORDER BY id LIMIT 1");
     return { who: res.rows[0]?.who ?? "?", blocked, masked: email.rows[0]?.email ?? "?" };
   } finally {
     await client.end();
+  }
+}
+
+const DEMO_POLICY = {
+  name: "demo-safety",
+  description: "no destructive statements on the demo database; emails masked",
+  guardrails: [
+    { name: "no-destructive-ddl", statementKinds: ["DROP", "TRUNCATE", "ALTER", "GRANT", "COPY PROGRAM"] },
+    { name: "where-required", requireWhere: true },
+  ],
+  masking: [{ name: "emails", detector: "email", action: "redact" }],
+};
+
+/**
+ * Registers (or, from an earlier quickstart, repoints) demo-pg at the demo database, with
+ * the demo role's password file as its credential: only the agent reads it.
+ */
+async function registerDemo(adminKey: string, demo: DemoPostgres): Promise<void> {
+  const existingPolicy = await api("/policies/demo-safety", adminKey).catch(() => undefined);
+  const policy =
+    existingPolicy?.id !== undefined
+      ? existingPolicy
+      : await api("/policies", adminKey, { method: "POST", body: DEMO_POLICY });
+  const settings = {
+    policyIds: [policy.id],
+    description: "the quickstart's demo database (sample users and orders)",
+    host: demo.host,
+    port: demo.port,
+    database: demo.database,
+    username: demo.username,
+    credentialRef: `file:${demo.passwordFile}`,
+  };
+  const existing = await api("/connections/demo-pg", adminKey).catch(() => undefined);
+  if (existing?.id !== undefined) {
+    await api(`/connections/${existing.id}`, adminKey, { method: "PATCH", body: settings });
+  } else {
+    await api("/connections", adminKey, {
+      method: "POST",
+      body: { name: "demo-pg", type: "postgres", ...settings },
+    });
   }
 }
 
@@ -189,42 +226,16 @@ async function main(): Promise<void> {
       (await api("/agents/local-agent/rotate-token", adminKey, { method: "POST" })).enrollmentToken;
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   }
-  const demoPassword = new URL(databaseUrl).password || "";
-  const dbUrl = new URL(databaseUrl);
-  // demo-pg is the control plane's own database: guard it and mask emails.
-  const existingPolicy = await api("/policies/demo-safety", adminKey).catch(() => undefined);
-  const policy =
-    existingPolicy?.id !== undefined
-      ? existingPolicy
-      : await api("/policies", adminKey, {
-          method: "POST",
-          body: {
-            name: "demo-safety",
-            description: "no destructive statements on the quickstart's database; emails masked",
-            guardrails: [
-              {
-                name: "no-destructive-ddl",
-                statementKinds: ["DROP", "TRUNCATE", "ALTER", "GRANT", "COPY PROGRAM"],
-              },
-              { name: "where-required", requireWhere: true },
-            ],
-            masking: [{ name: "emails", detector: "email", action: "redact" }],
-          },
-        });
-  await api("/connections", adminKey, {
-    method: "POST",
-    body: {
-      name: "demo-pg",
-      policyIds: [policy.id],
-      type: "postgres",
-      description: "the quickstart's own database",
-      host: dbUrl.hostname,
-      port: Number(dbUrl.port || 5432),
-      database: dbUrl.pathname.slice(1) || "postgres",
-      username: decodeURIComponent(dbUrl.username || "postgres"),
-      credentialRef: "env:SLUICE_DEMO_PG_PASSWORD",
-    },
+  const demo = await ensureDemoPostgres({
+    adminUrl: databaseUrl,
+    home,
+    name: process.env.SLUICE_DEMO_PG_DATABASE ?? "sluice_demo",
+    privateServer: !process.env.DATABASE_URL,
   });
+  say(
+    `• demo database: ${demo.database} on ${demo.host}:${demo.port}, owned by role ${demo.username} (not a superuser)`,
+  );
+  await registerDemo(adminKey, demo);
   run(
     "agent",
     "apps/agent/src/main.ts",
@@ -234,7 +245,6 @@ async function main(): Promise<void> {
       SLUICE_CA_FILE: pki.ca,
       SLUICE_AGENT_STATE_DIR: join(home, "agent"),
       SLUICE_PG_LISTEN: pgListen,
-      SLUICE_DEMO_PG_PASSWORD: decodeURIComponent(demoPassword),
     },
     "agent.log",
   );
@@ -242,20 +252,23 @@ async function main(): Promise<void> {
     async () => (await api("/agents/local-agent", adminKey)).status === "online",
     "the agent to connect",
   );
-  say("• agent: local-agent is online and serving demo-pg");
   const [pgHost, pgPort] = pgListen.split(":");
-  const demo = await demoQuery(pgHost ?? "127.0.0.1", Number(pgPort), adminKey);
+  // After a restart the control plane may still list the previous agent as online:
+  // wait until this agent's own listener answers.
+  await waitFor(() => reachable(pgHost ?? "127.0.0.1", Number(pgPort)), "the agent's Postgres listener");
+  say("• agent: local-agent is online and serving demo-pg");
+  const result = await demoQuery(pgHost ?? "127.0.0.1", Number(pgPort), adminKey);
   say(
-    `• demo query through the agent: connected to demo-pg as ${demo.who} (the agent holds that password; you don't)`,
+    `• demo query through the agent: connected to demo-pg as ${result.who} (the agent holds that password; you don't)`,
   );
-  say(`• policy demo-safety: DROP TABLE users → ${demo.blocked}`);
-  say(`• policy demo-safety: SELECT 'ada@example.com' → ${demo.masked}`);
+  say(`• policy demo-safety: DROP TABLE users → ${result.blocked}`);
+  say(`• policy demo-safety: SELECT email FROM users → ${result.masked}`);
   say();
   say("Sluice is running. In another terminal:");
   say(`  node apps/cli/bin/sluice.js login --url http://127.0.0.1:${apiPort} --api-key - < ${adminKeyFile}`);
   say("  node apps/cli/bin/sluice.js exec demo-pg -c 'select now()'");
   say(
-    "  node apps/cli/bin/sluice.js connect demo-pg --port 5433   # then: psql 'host=127.0.0.1 port=5433 dbname=sluice sslmode=disable'",
+    `  node apps/cli/bin/sluice.js connect demo-pg --port 5433   # then: psql 'host=127.0.0.1 port=5433 dbname=${demo.database} sslmode=disable'`,
   );
   say(
     `  PGPASSWORD="$(cat ${adminKeyFile})" psql "host=${pgHost} port=${pgPort} dbname=demo-pg user=admin sslmode=disable"`,

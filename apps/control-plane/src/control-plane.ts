@@ -14,7 +14,7 @@ import { createReviewsGrpc } from "./modules/reviews/reviews.grpc";
 import { endSessionsChannel, parseEndSessions } from "./modules/sessions/session-revoker";
 import { createSessionGrpc } from "./modules/sessions/sessions.grpc";
 import { stateChannel } from "./modules/state/state.service";
-import { buildApp } from "./server/app";
+import { buildApp, type RouteSummary } from "./server/app";
 import { createServices } from "./services";
 
 export const VERSION = "0.1.0";
@@ -24,6 +24,8 @@ export interface RunningControlPlane {
   grpcPort: number;
   /** The bootstrap admin key, only on the very first start. */
   bootstrapKey: string | undefined;
+  /** Every route the REST API registered. */
+  routes: readonly RouteSummary[];
   stop(): Promise<void>;
 }
 
@@ -181,6 +183,7 @@ export async function startControlPlane(
     apiUrl: address,
     grpcPort: grpc.port,
     bootstrapKey,
+    routes: app.routeTable,
     async stop() {
       clearInterval(sweeper);
       await reviewSweeper.stop();

@@ -1,3 +1,4 @@
+import type { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import ssh2, { type AuthContext, type Client, type Connection } from "ssh2";
@@ -42,6 +43,45 @@ export interface SshProxyServerOptions {
   maxAuthAttempts?: number;
   /** Refused public keys before the connection is closed (a client offers each key it holds). */
   maxKeyAttempts?: number;
+  /** Authentication requests of any method (none, queries, failures) before the connection is closed. */
+  maxAuthRequests?: number;
+  /** A connection that has not authenticated this long after it was accepted is closed (default 30 s). */
+  authTimeoutMs?: number;
+}
+
+export const DEFAULT_AUTH_TIMEOUT_MS = 30_000;
+const DEFAULT_MAX_AUTH_REQUESTS = 20;
+/** How long a client may take to read the disconnect message before its socket is destroyed. */
+const DISCONNECT_GRACE_MS = 1000;
+
+/**
+ * Arms a deadline on every socket the server accepts (listened or injected), from the
+ * first byte on: a client that never speaks, stops after the banner, or never finishes
+ * authenticating is closed. `settle` disarms it once the client is authenticated.
+ */
+function authDeadlines(server: ssh2.Server, timeoutMs: number) {
+  const timers = new WeakMap<object, NodeJS.Timeout>();
+  const connections = new WeakMap<object, Connection>();
+  const accepted = (server as unknown as { _srv: EventEmitter })._srv;
+  accepted.on("connection", (socket: Duplex) => {
+    const timer = setTimeout(() => {
+      const conn = connections.get(socket);
+      if (!conn) return socket.destroy();
+      conn.end();
+      setTimeout(() => socket.destroy(), DISCONNECT_GRACE_MS).unref();
+    }, timeoutMs);
+    timer.unref();
+    timers.set(socket, timer);
+    socket.once("close", () => clearTimeout(timer));
+  });
+  return {
+    track(socket: object, conn: Connection): void {
+      connections.set(socket, conn);
+    },
+    settle(socket: object): void {
+      clearTimeout(timers.get(socket));
+    },
+  };
 }
 
 const METHODS: AuthContext["method"][] = ["publickey", "password", "keyboard-interactive"];
@@ -53,16 +93,22 @@ const METHODS: AuthContext["method"][] = ["publickey", "password", "keyboard-int
 export function createSshProxyServer(o: SshProxyServerOptions) {
   const preauthorized = new WeakMap<object, ProxySession>();
   const server = new ssh2.Server({ hostKeys: [o.hostKey], ident: "Sluice" });
+  const deadlines = authDeadlines(server, o.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS);
+  const maxAuthRequests = o.maxAuthRequests ?? DEFAULT_MAX_AUTH_REQUESTS;
   server.on("connection", (conn: Connection, info) => {
     const socket = (conn as unknown as { _sock: Socket })._sock;
     if (typeof socket.cork === "function") coalesceWrites(socket);
+    deadlines.track(socket, conn);
     let session = preauthorized.get(socket);
     const given = session !== undefined;
     let failures = 0;
     let keyFailures = 0;
+    let requests = 0;
     conn.on("error", () => undefined);
     conn.on("authentication", (ctx) => {
       if (given) return ctx.accept();
+      requests += 1;
+      if (requests > maxAuthRequests) return conn.end();
       const check = (credential: ClientCredential) => {
         o.authenticate({ username: ctx.username, credential, clientAddress: info.ip }).then(
           (s) => {
@@ -104,6 +150,7 @@ export function createSshProxyServer(o: SshProxyServerOptions) {
     conn.on("ready", () => {
       const s = session;
       if (!s) return conn.end();
+      deadlines.settle(socket);
       const upstream = s.upstream();
       upstream.catch(() => undefined);
       const b = bridge(conn, upstream, s.hooks, (stats, error) => s.onEnd(stats, error));

@@ -1,6 +1,16 @@
 import { z } from "zod";
 
 /** Shared bounded input shapes. Every string a client sends has a maximum length. */
+
+/** C0 and C1 control characters, DEL included. PostgreSQL refuses NUL in text. */
+export const CONTROL_CHARACTERS = /\p{Cc}/u;
+
+/** A single-line string of at most `max` characters, without control characters. */
+export const plainText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^\P{Cc}*$/u, "must not contain control characters");
 export const name = z
   .string()
   .min(1)
@@ -8,7 +18,10 @@ export const name = z
   .regex(/^[a-z0-9]([a-z0-9._-]*[a-z0-9])?$/, "use lowercase letters, digits, '.', '_' and '-'");
 export const displayName = z.string().trim().min(1).max(200);
 export const description = z.string().max(1000);
-export const ref = z.string().min(1).max(200).describe("an id or a name");
+export const ref = plainText(200).min(1).describe("an id or a name");
+export const id = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "must be an id (a UUID)");
 export const labels = z
   .record(
     z

@@ -27,6 +27,7 @@ import { usersRoutes } from "../modules/users/users.routes";
 import type { Services } from "../services";
 import { installAuth } from "./auth";
 import { installErrorHandler } from "./error-handler";
+import { installInputGuard, MAX_PARAM_LENGTH, routerErrors } from "./input-guard";
 
 export interface AppOptions {
   logger: Logger;
@@ -42,11 +43,25 @@ export interface AppOptions {
 
 export const BODY_LIMIT = 1024 * 1024;
 
+/** A registered route, as the router knows it (`/api/v1/connections/:id`). */
+export interface RouteSummary {
+  method: string;
+  url: string;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Every route registered on the app, in registration order. */
+    routeTable: readonly RouteSummary[];
+  }
+}
+
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: opts.logger as FastifyBaseLogger,
     bodyLimit: BODY_LIMIT,
-    routerOptions: { maxParamLength: 200 },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    ...routerErrors,
     requestIdHeader: false,
     genReqId: () => crypto.randomUUID(),
     trustProxy: false,
@@ -54,6 +69,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
+  const routeTable: RouteSummary[] = [];
+  app.decorate("routeTable", routeTable);
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) routeTable.push({ method, url: route.url });
+  });
+  installInputGuard(app);
 
   await app.register(swagger, {
     openapi: {

@@ -47,6 +47,19 @@ export function toHttpError(err: FastifyError | Error): AppError {
   return toAppError(err);
 }
 
+/** RFC 6749 §5.2 error codes for the statuses an OAuth endpoint answers with. */
+function oauthBody(err: AppError, status: number): { error: string; error_description: string } {
+  const error =
+    status === 401
+      ? "invalid_client"
+      : status === 429
+        ? "slow_down"
+        : status >= 500
+          ? "temporarily_unavailable"
+          : "invalid_request";
+  return { error, error_description: err.message };
+}
+
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const appErr = toHttpError(err);
@@ -56,7 +69,11 @@ export function installErrorHandler(app: FastifyInstance): void {
     } else {
       req.log.info({ code: appErr.code, status }, "request rejected");
     }
-    void reply.status(status).send({ error: appErr.toJSON() });
+    const body =
+      req.routeOptions.config?.errorFormat === "oauth"
+        ? oauthBody(appErr, status)
+        : { error: appErr.toJSON() };
+    void reply.status(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({

@@ -18,5 +18,7 @@ declare module "fastify" {
   interface FastifyContextConfig {
     /** Roles allowed to call the route; `"public"` skips authentication. */
     auth?: "public" | Role[];
+    /** `"oauth"`: failures are answered as RFC 6749 `{ error, error_description }`. */
+    errorFormat?: "oauth";
   }
 }

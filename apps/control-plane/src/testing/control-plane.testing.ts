@@ -71,6 +71,9 @@ export async function startTestControlPlane(
       return `localhost:${grpcPort}`;
     },
     bootstrapKey: adminKey,
+    get routes() {
+      return running.routes;
+    },
     logs: () => logText,
     async api(path, init = {}) {
       const headers: Record<string, string> = { ...init.headers };

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { Db } from "../../lib/db";
-import { timestamp } from "../../lib/schemas";
+import { plainText, timestamp } from "../../lib/schemas";
 import { errors, readers } from "../../server/route-helpers";
 import { verifyChain } from "./audit-verify";
 
@@ -21,9 +21,9 @@ const auditEventDto = z.object({
 });
 
 const listQuery = z.object({
-  action: z.string().max(100).optional(),
-  actor: z.string().max(100).optional(),
-  targetId: z.string().max(100).optional(),
+  action: plainText(100).optional(),
+  actor: plainText(100).optional(),
+  targetId: plainText(100).optional(),
   outcome: z.enum(["success", "denied", "failure"]).optional(),
   since: z.iso.datetime().optional(),
   until: z.iso.datetime().optional(),

@@ -43,7 +43,7 @@ const loopback = z
     const u = new URL(v);
     return u.protocol === "http:" && ["127.0.0.1", "[::1]", "localhost"].includes(u.hostname);
   }, "must be a loopback http URL (http://127.0.0.1:<port>/...)");
-const publicRoute = { auth: "public" as const };
+const publicRoute = { auth: "public" as const, errorFormat: "oauth" as const };
 
 async function oauth<T>(reply: FastifyReply, fn: () => Promise<T>) {
   void reply.header("cache-control", "no-store").header("pragma", "no-cache");

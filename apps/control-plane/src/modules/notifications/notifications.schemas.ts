@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { name, nullableTimestamp, ref, timestamp } from "../../lib/schemas";
+import { name, nullableTimestamp, plainText, ref, timestamp } from "../../lib/schemas";
 import { notificationEvents } from "./events";
 
 export const channelKinds = ["webhook", "slack"] as const;
@@ -91,7 +91,7 @@ export const deliveryDto = z.object({
 export const listDeliveriesQuery = z.object({
   status: z.enum(deliveryStatuses).optional(),
   channel: ref.optional(),
-  event: z.string().max(64).optional(),
+  event: plainText(64).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   before: z.iso.datetime().optional().describe("only deliveries created before this time"),
 });

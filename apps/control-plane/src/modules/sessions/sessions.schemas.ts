@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { nullableTimestamp, ref, timestamp } from "../../lib/schemas";
+import { id, nullableTimestamp, ref, timestamp } from "../../lib/schemas";
 
 export const sessionDto = z.object({
   id: z.string(),
@@ -41,7 +41,7 @@ export const startSessionResponse = z.object({
 
 export const listSessionsQuery = z.object({
   connection: ref.optional(),
-  user: ref.optional(),
+  user: id.optional().describe("a user's id (admins and auditors)"),
   status: z.enum(["pending", "active", "closed", "failed"]).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   before: z.iso.datetime().optional(),

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { listOf } from "../../lib/schemas";
+import { listOf, plainText } from "../../lib/schemas";
 import { actorOf, principalOf } from "../../server/auth";
 import { admins, anyRole, errors, noContent } from "../../server/route-helpers";
 import {
@@ -51,7 +51,7 @@ export function sshRoutes(deps: { ssh: SshService }): FastifyPluginAsyncZod {
           tags,
           description:
             "Removes one of your SSH keys (admins: anyone's), by id or fingerprint, and ends the sessions it opened.",
-          params: z.object({ id: z.string().min(1).max(100) }),
+          params: z.object({ id: plainText(100).min(1) }),
           response: { ...noContent, ...errors },
         },
       },

@@ -1,0 +1,170 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "./lib/services";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const PG_HOST = process.env.SLUICE_TEST_PG_HOST ?? "127.0.0.1";
+const PG_PORT = Number(process.env.SLUICE_TEST_PG_PORT ?? 5432);
+const suffix = randomBytes(4).toString("hex");
+const cpDb = `sluice_qs_${suffix}`;
+const demoDb = `sluice_qs_demo_${suffix}`;
+const home = mkdtempSync(join(tmpdir(), "sluice-quickstart-"));
+let child: ChildProcess | undefined;
+let output = "";
+let pgListen = { host: "127.0.0.1", port: 0 };
+
+async function admin(sql: string, database = "postgres"): Promise<void> {
+  const c = new pg.Client({ host: PG_HOST, port: PG_PORT, user: "postgres", database });
+  await c.connect();
+  await c.query(sql).finally(() => c.end());
+}
+
+function waitForOutput(pattern: RegExp, timeoutMs: number): Promise<void> {
+  return new Promise((done, fail) => {
+    const timer = setTimeout(
+      () => fail(new Error(`quickstart did not print ${pattern}:\n${output}`)),
+      timeoutMs,
+    );
+    const check = () => {
+      if (pattern.test(output)) {
+        clearTimeout(timer);
+        done();
+      } else if (/quickstart failed/.test(output) || child?.exitCode !== null) {
+        clearTimeout(timer);
+        fail(new Error(`quickstart stopped:\n${output}`));
+      } else setTimeout(check, 200);
+    };
+    check();
+  });
+}
+
+/** A Postgres client through the agent's native listener, signed in with the admin key. */
+async function throughDemoPg<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const password = readFileSync(join(home, "admin.key"), "utf8").trim();
+  const c = new pg.Client({ ...pgListen, database: "demo-pg", user: "admin", password, ssl: false });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+let quickstartEnv: NodeJS.ProcessEnv = {};
+
+async function startQuickstart(): Promise<void> {
+  output = "";
+  child = spawn(process.execPath, ["--import", "tsx", "scripts/quickstart.ts"], {
+    cwd: root,
+    env: quickstartEnv,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const append = (d: Buffer) => {
+    output += d.toString();
+  };
+  child.stdout?.on("data", append);
+  child.stderr?.on("data", append);
+  await waitForOutput(/Sluice is running/, 150_000);
+}
+
+async function stopQuickstart(): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((r) => child?.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
+}
+
+beforeAll(async () => {
+  await admin(`CREATE DATABASE ${cpDb}`);
+  const [api, grpc, pgPort, tunnel, ssh, mysql] = await Promise.all(Array.from({ length: 6 }, freePort));
+  pgListen = { host: "127.0.0.1", port: pgPort as number };
+  quickstartEnv = {
+    ...process.env,
+    DATABASE_URL: `postgres://postgres@${PG_HOST}:${PG_PORT}/${cpDb}`,
+    SLUICE_HOME: home,
+    SLUICE_API_PORT: String(api),
+    SLUICE_GRPC_PORT: String(grpc),
+    SLUICE_PG_LISTEN: `127.0.0.1:${pgPort}`,
+    SLUICE_TUNNEL_LISTEN: `127.0.0.1:${tunnel}`,
+    SLUICE_SSH_LISTEN: `127.0.0.1:${ssh}`,
+    SLUICE_MYSQL_LISTEN: `127.0.0.1:${mysql}`,
+    SLUICE_REDIS_PREFIX: `sluice-qs-${suffix}:`,
+    SLUICE_DEMO_PG_DATABASE: demoDb,
+  };
+  await startQuickstart();
+}, 180_000);
+
+afterAll(async () => {
+  await stopQuickstart();
+  for (const db of [demoDb, cpDb]) await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await admin(`DROP ROLE IF EXISTS ${demoDb}`);
+  rmSync(home, { recursive: true, force: true });
+}, 60_000);
+
+describe("quickstart demo-pg", () => {
+  it("reaches a separate demo database as a role that is not a superuser", async () => {
+    const row = await throughDemoPg(async (c) => {
+      const res = await c.query<{ rolsuper: boolean; db: string; who: string }>(
+        "select rolsuper, current_database() as db, current_user as who from pg_roles where rolname = current_user",
+      );
+      return res.rows[0];
+    });
+    expect(row).toEqual({ rolsuper: false, db: demoDb, who: demoDb });
+  });
+
+  it("cannot read the control plane's tables", async () => {
+    const code = (p: Promise<unknown>) =>
+      p.then(
+        () => "read",
+        (err: { code?: string }) => err.code,
+      );
+    // Through demo-pg: the control plane's tables are in another database.
+    expect(await throughDemoPg((c) => code(c.query("select * from api_keys")))).toBe("42P01");
+    const demoUsers = await throughDemoPg((c) => c.query("select count(*)::int as n from users"));
+    expect(demoUsers.rows[0]?.n).toBe(4);
+    // The demo role itself, straight into the control plane's database: no table is granted to it.
+    const direct = new pg.Client({ host: PG_HOST, port: PG_PORT, user: demoDb, database: cpDb });
+    await direct.connect();
+    try {
+      expect(await code(direct.query("select * from api_keys"))).toBe("42501");
+      expect(await code(direct.query("select * from users"))).toBe("42501");
+    } finally {
+      await direct.end();
+    }
+  });
+
+  it("shows the policy demo on the sample data and prints the demo database in its hints", () => {
+    expect(output).toMatch(/DROP TABLE users → .*(denied|blocked|refused|not allowed)/i);
+    expect(output).toMatch(/SELECT email FROM users → /);
+    expect(output).not.toMatch(/SELECT email FROM users → ada@example\.com/);
+    expect(output).toContain(`dbname=${demoDb}`);
+    expect(output).not.toMatch(/postgres:\/\/[^\s]*:[^*\s]+@/);
+  });
+
+  it("keeps the demo role's password in a 0600 file the agent reads", () => {
+    expect(statSync(join(home, `${demoDb}.pg.password`)).mode & 0o777).toBe(0o600);
+    const password = readFileSync(join(home, `${demoDb}.pg.password`), "utf8").trim();
+    const logs = readdirSync(join(home, "logs")).map((f) => readFileSync(join(home, "logs", f), "utf8"));
+    expect(logs.length).toBeGreaterThan(0);
+    for (const text of [output, ...logs]) expect(text).not.toContain(password);
+  });
+
+  it("starts again on the same state: same password, same rows, demo-pg still works", async () => {
+    const password = readFileSync(join(home, `${demoDb}.pg.password`), "utf8");
+    await stopQuickstart();
+    await startQuickstart();
+    expect(readFileSync(join(home, `${demoDb}.pg.password`), "utf8")).toBe(password);
+    const res = await throughDemoPg((c) =>
+      c.query<{ n: number; rolsuper: boolean }>(
+        "select (select count(*)::int from users) as n, rolsuper from pg_roles where rolname = current_user",
+      ),
+    );
+    expect(res.rows[0]).toEqual({ n: 4, rolsuper: false });
+  }, 180_000);
+});
