@@ -1,6 +1,7 @@
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import type tls from "node:tls";
+import { connectionTypeSpecs } from "@sluice/connection-types";
 import { type AppError, isAppError } from "@sluice/errors";
 import type { Logger } from "@sluice/logger";
 import {
@@ -116,7 +117,7 @@ export function createMysqlHandler(deps: MysqlHandlerDeps): ProtocolHandler {
 
   return {
     type: "mysql",
-    enforces: ["guardrails", "masking", "reviews", "recording", "cancel"],
+    enforces: connectionTypeSpecs.mysql.enforces,
     listener: {
       endpoint: "mysql",
       hostPort: deps.config.SLUICE_MYSQL_LISTEN,

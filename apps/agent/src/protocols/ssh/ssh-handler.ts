@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { Duplex } from "node:stream";
+import { connectionTypeSpecs } from "@sluice/connection-types";
 import { type AppError, toAppError } from "@sluice/errors";
 import type { Logger } from "@sluice/logger";
 import {
@@ -136,7 +137,7 @@ export function createSshHandler(deps: SshHandlerDeps): ProtocolHandler & {
   return {
     hostKey: { publicKey: hostKey.publicKey, fingerprint: hostKey.fingerprint },
     type: "ssh",
-    enforces: ["command-rules", "recording", "port-forwarding"],
+    enforces: connectionTypeSpecs.ssh.enforces,
     listener: {
       endpoint: "ssh",
       hostPort: deps.config.SLUICE_SSH_LISTEN,

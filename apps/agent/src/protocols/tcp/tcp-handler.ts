@@ -1,4 +1,5 @@
 import type { Duplex } from "node:stream";
+import { connectionTypeSpecs } from "@sluice/connection-types";
 import { type AppError, toAppError } from "@sluice/errors";
 import type { Logger } from "@sluice/logger";
 import type { AuthorizedSession } from "../../core/authorizer";
@@ -10,7 +11,7 @@ import { relayTcp } from "./tcp-relay";
 export function createTcpHandler(deps: { broker: SessionBroker; logger: Logger }): ProtocolHandler {
   return {
     type: "tcp",
-    enforces: ["recording"],
+    enforces: connectionTypeSpecs.tcp.enforces,
     serve(session: AuthorizedSession, client: ClientStream): void {
       deps.broker.open(session, { type: "tcp", via: "tunnel", clientAddress: client.clientAddress }).then(
         (ctx) => relayTcp({ client: client.socket, initial: client.initial, session: ctx }),
