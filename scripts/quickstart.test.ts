@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +14,8 @@ const PG_PORT = Number(process.env.SLUICE_TEST_PG_PORT ?? 5432);
 const suffix = randomBytes(4).toString("hex");
 const cpDb = `sluice_qs_${suffix}`;
 const demoDb = `sluice_qs_demo_${suffix}`;
+const mysqlDemoDb = `sl_qs_${suffix}`;
+let mysqlListen = { host: "127.0.0.1", port: 0 };
 const home = mkdtempSync(join(tmpdir(), "sluice-quickstart-"));
 let child: ChildProcess | undefined;
 let output = "";
@@ -96,7 +98,9 @@ beforeAll(async () => {
     SLUICE_MYSQL_LISTEN: `127.0.0.1:${mysql}`,
     SLUICE_REDIS_PREFIX: `sluice-qs-${suffix}:`,
     SLUICE_DEMO_PG_DATABASE: demoDb,
+    SLUICE_DEMO_MYSQL_DATABASE: mysqlDemoDb,
   };
+  mysqlListen = { host: "127.0.0.1", port: mysql as number };
   await startQuickstart();
 }, 180_000);
 
@@ -104,6 +108,14 @@ afterAll(async () => {
   await stopQuickstart();
   for (const db of [demoDb, cpDb]) await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
   await admin(`DROP ROLE IF EXISTS ${demoDb}`);
+  spawnSync("mariadb", [
+    "-h",
+    "127.0.0.1",
+    "-u",
+    "root",
+    "-e",
+    `DROP DATABASE IF EXISTS ${mysqlDemoDb}; DROP USER IF EXISTS '${mysqlDemoDb}'@'%'`,
+  ]);
   rmSync(home, { recursive: true, force: true });
 }, 60_000);
 
@@ -167,4 +179,40 @@ describe("quickstart demo-pg", () => {
     );
     expect(res.rows[0]).toEqual({ n: 4, rolsuper: false });
   }, 180_000);
+});
+
+describe("quickstart demo-mysql", () => {
+  it("registers demo-mysql on the machine's MariaDB and serves it through the agent, guarded and masked", () => {
+    expect(output).toContain(`demo MySQL database: ${mysqlDemoDb}`);
+    const key = readFileSync(join(home, "admin.key"), "utf8").trim();
+    const mariadb = (sql: string) =>
+      spawnSync(
+        "mariadb",
+        [
+          "-h",
+          mysqlListen.host,
+          "-P",
+          String(mysqlListen.port),
+          "--ssl",
+          "-u",
+          "admin",
+          `-p${key}`,
+          "--batch",
+          "demo-mysql",
+          "-e",
+          sql,
+        ],
+        { encoding: "utf8", timeout: 30_000 },
+      );
+    const rows = mariadb("SELECT name, email FROM users ORDER BY name");
+    expect(rows.status, rows.stderr).toBe(0);
+    expect(rows.stdout).toMatch(/name\temail/);
+    expect(rows.stdout).not.toMatch(/@example\.com/);
+    const drop = mariadb("DROP TABLE users");
+    expect(drop.status).not.toBe(0);
+    expect(drop.stderr).toContain("no-destructive-ddl");
+    expect(readFileSync(join(home, `${mysqlDemoDb}.mysql.password`), "utf8").trim().length).toBeGreaterThan(
+      10,
+    );
+  });
 });

@@ -10,6 +10,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createCertificateAuthority, issueCertificate } from "@sluice/pki";
 import pg from "pg";
+import { type DemoMysql, ensureDemoMysql } from "./lib/demo-mysql";
 import { type DemoPostgres, ensureDemoPostgres } from "./lib/demo-postgres";
 import { secretFile } from "./lib/secret-file";
 import { ensureRedis, reachable, startEmbeddedPostgres } from "./lib/services";
@@ -19,6 +20,7 @@ const home = resolve(process.env.SLUICE_HOME ?? join(root, ".sluice"));
 const apiPort = Number(process.env.SLUICE_API_PORT ?? 8080);
 const grpcPort = Number(process.env.SLUICE_GRPC_PORT ?? 8443);
 const pgListen = process.env.SLUICE_PG_LISTEN ?? "127.0.0.1:6432";
+const mysqlListen = process.env.SLUICE_MYSQL_LISTEN ?? "127.0.0.1:3307";
 const children: ChildProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 
@@ -162,6 +164,29 @@ async function registerDemo(adminKey: string, demo: DemoPostgres): Promise<void>
   }
 }
 
+/** Registers (or repoints) demo-mysql at the MySQL/MariaDB demo database, under the same policy. */
+async function registerMysqlDemo(adminKey: string, demo: DemoMysql): Promise<void> {
+  const policy = await api("/policies/demo-safety", adminKey);
+  const settings = {
+    policyIds: [policy.id],
+    description: "the quickstart's MySQL/MariaDB demo database (sample users and cards)",
+    host: demo.host,
+    port: demo.port,
+    database: demo.database,
+    username: demo.username,
+    credentialRef: `file:${demo.passwordFile}`,
+  };
+  const existing = await api("/connections/demo-mysql", adminKey).catch(() => undefined);
+  if (existing?.id !== undefined) {
+    await api(`/connections/${existing.id}`, adminKey, { method: "PATCH", body: settings });
+  } else {
+    await api("/connections", adminKey, {
+      method: "POST",
+      body: { name: "demo-mysql", type: "mysql", ...settings },
+    });
+  }
+}
+
 let shuttingDown = false;
 async function shutdown(code: number): Promise<never> {
   shuttingDown = true;
@@ -236,6 +261,21 @@ async function main(): Promise<void> {
     `• demo database: ${demo.database} on ${demo.host}:${demo.port}, owned by role ${demo.username} (not a superuser)`,
   );
   await registerDemo(adminKey, demo);
+  const mysqlDemo = await ensureDemoMysql({
+    home,
+    ...(process.env.SLUICE_DEMO_MYSQL_URL ? { adminUrl: process.env.SLUICE_DEMO_MYSQL_URL } : {}),
+    name: process.env.SLUICE_DEMO_MYSQL_DATABASE ?? "sluice_demo",
+  });
+  if (mysqlDemo.available) {
+    await registerMysqlDemo(adminKey, mysqlDemo.demo);
+    say(
+      `• demo MySQL database: ${mysqlDemo.demo.database} on ${mysqlDemo.demo.host}:${mysqlDemo.demo.port} (user ${mysqlDemo.demo.username})`,
+    );
+  } else {
+    say(
+      `• no MySQL/MariaDB demo: ${mysqlDemo.reason} (start one on 127.0.0.1:3306, or set SLUICE_DEMO_MYSQL_URL=mysql://admin@host:port, and run the quickstart again)`,
+    );
+  }
   run(
     "agent",
     "apps/agent/src/main.ts",
@@ -245,6 +285,7 @@ async function main(): Promise<void> {
       SLUICE_CA_FILE: pki.ca,
       SLUICE_AGENT_STATE_DIR: join(home, "agent"),
       SLUICE_PG_LISTEN: pgListen,
+      SLUICE_MYSQL_LISTEN: mysqlListen,
     },
     "agent.log",
   );
@@ -273,6 +314,13 @@ async function main(): Promise<void> {
   say(
     `  PGPASSWORD="$(cat ${adminKeyFile})" psql "host=${pgHost} port=${pgPort} dbname=demo-pg user=admin sslmode=disable"`,
   );
+  if (mysqlDemo.available) {
+    const [myHost, myPort] = mysqlListen.split(":");
+    say("  node apps/cli/bin/sluice.js exec demo-mysql -c 'SELECT name, email FROM users'");
+    say(
+      `  mysql -h ${myHost} -P ${myPort} --ssl -u admin -p"$(cat ${adminKeyFile})" demo-mysql   # the password is your Sluice key`,
+    );
+  }
   say("  node apps/cli/bin/sluice.js sessions list");
   say("  node apps/cli/bin/sluice.js policies test demo-safety -c 'DELETE FROM users'");
   say(`Logs: ${join(home, "logs")}. Stop with Ctrl-C.`);

@@ -139,5 +139,6 @@ export {
 } from "./server-handshake";
 export { createTlsUpgrader } from "./tls-upgrade";
 export { SUPPORTED_AUTH_PLUGINS } from "./upstream-auth";
+export { upstreamQuery } from "./upstream-query";
 export { binaryValueToText, textToBinaryValue } from "./value-text";
 export { withLeftover } from "./with-leftover";
