@@ -6,6 +6,15 @@ export {
   MAX_COMMAND_LENGTH,
 } from "./commands/command-guard";
 export * from "./masking/index";
+export * from "./mysql/index";
 export * from "./rules";
-export { type Classification, classify, initSqlParser, type StatementInfo } from "./sql/classify";
+export {
+  type Classification,
+  classify,
+  initSqlParser,
+  referencedColumns,
+  type StatementInfo,
+} from "./sql/classify";
+export { compileConnectionGuard, maskedCopyPolicy } from "./sql/connection-guard";
+export { postgresDialect, type SqlDialect } from "./sql/dialect";
 export { compileGuard, type Guard, type GuardOptions, type GuardVerdict } from "./sql/guard";

@@ -1,5 +1,7 @@
 import type { GuardrailRule, PolicyDocument, ReviewRule } from "../rules";
-import { type Classification, classify, type StatementInfo } from "./classify";
+import type { Classification, StatementInfo } from "./classify";
+import { postgresDialect, type SqlDialect } from "./dialect";
+import { builtInRefusal } from "./refusals";
 
 /** What the agent does with a query string. */
 export type GuardVerdict =
@@ -37,6 +39,8 @@ export interface GuardOptions {
   cacheEntries?: number;
   /** Longer texts are evaluated every time (default 16 KiB). */
   cacheMaxText?: number;
+  /** How statements are split and classified (default PostgreSQL). */
+  dialect?: SqlDialect;
 }
 
 interface CompiledRule {
@@ -134,6 +138,7 @@ export function compileGuard(policies: PolicyDocument[], options: GuardOptions =
   const active = denies.length > 0 || reviews.length > 0;
   const maxEntries = options.cacheEntries ?? 4096;
   const maxText = options.cacheMaxText ?? 16 * 1024;
+  const dialect = options.dialect ?? postgresDialect;
   /**
    * Verdicts by exact statement text. The key is the whole text, never a literal-normalized
    * shape: a literal can be a DO body, an EXPLAIN option or a function's SQL argument, so two
@@ -157,6 +162,8 @@ export function compileGuard(policies: PolicyDocument[], options: GuardOptions =
       };
     }
     for (const s of c.statements) {
+      const builtIn = builtInRefusal(s, "before-rules");
+      if (builtIn) return { action: "deny", ...builtIn, statement: s.text };
       if (s.opaque) {
         return {
           action: "deny",
@@ -177,6 +184,8 @@ export function compileGuard(policies: PolicyDocument[], options: GuardOptions =
           statement: s.text,
         };
       }
+      const outside = builtInRefusal(s, "after-rules");
+      if (outside) return { action: "deny", ...outside, statement: s.text };
     }
     for (const s of c.statements) {
       for (const { rule, reviewRule } of reviews) {
@@ -201,7 +210,7 @@ export function compileGuard(policies: PolicyDocument[], options: GuardOptions =
       if (!active) return ALLOW;
       const hit = cache.get(sql);
       if (hit) return hit;
-      const verdict = decide(sql, classify(sql));
+      const verdict = decide(sql, dialect.classify(sql));
       remember(sql, verdict);
       return verdict;
     },

@@ -2,7 +2,7 @@ import { AppError } from "@sluice/errors";
 import { DataRowReader, serializeDataRow } from "@sluice/pg-wire";
 import {
   classify,
-  compileGuard,
+  compileConnectionGuard,
   compileMasking,
   type GuardrailRule,
   initSqlParser,
@@ -179,7 +179,7 @@ export function createPoliciesService(deps: { prisma: Db; mutate: Mutate }) {
     async evaluate(ref: string, input: z.infer<typeof evaluateBody>): Promise<EvaluationDto> {
       const policy = toDocument(await find(ref));
       await initSqlParser();
-      const verdict = compileGuard([policy], { cacheEntries: 1 }).evaluate(input.sql);
+      const verdict = compileConnectionGuard([policy], { cacheEntries: 1 }).evaluate(input.sql);
       const c = classify(input.sql);
       const statements = c.ok
         ? c.statements.map((s) => ({
