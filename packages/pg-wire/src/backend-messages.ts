@@ -74,6 +74,20 @@ export function parseParameterStatus(body: Buffer): { name: string; value: strin
   return { name, value };
 }
 
+/** NotificationResponse (LISTEN/NOTIFY): the notifying backend's process id, the channel and the payload. */
+export function parseNotificationResponse(body: Buffer): {
+  processId: number;
+  channel: string;
+  payload: string;
+} {
+  const r = new MessageReader(body, "NotificationResponse");
+  const processId = r.int32();
+  const channel = r.cstring();
+  const payload = r.cstring();
+  r.done();
+  return { processId, channel, payload };
+}
+
 export function parseBackendKeyData(body: Buffer): BackendKeyData {
   const r = new MessageReader(body, "BackendKeyData");
   const processId = r.int32();

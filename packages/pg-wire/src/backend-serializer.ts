@@ -39,6 +39,12 @@ export const backend = {
     auth(AuthCode.SASLFinal, (w) => (typeof data === "string" ? w.string(data) : w.bytes(data))),
   parameterStatus: (name: string, value: string): Buffer =>
     new MessageWriter(BackendCode.ParameterStatus).cstring(name).cstring(value).finish(),
+  notificationResponse: (processId: number, channel: string, payload: string): Buffer =>
+    new MessageWriter(BackendCode.NotificationResponse)
+      .int32(processId)
+      .cstring(channel)
+      .cstring(payload)
+      .finish(),
   backendKeyData: (k: BackendKeyData): Buffer =>
     new MessageWriter(BackendCode.BackendKeyData, 16).int32(k.processId).bytes(k.secretKey).finish(),
   rowDescription(fieldList: readonly FieldDescription[]): Buffer {

@@ -12,6 +12,7 @@ export {
   parseCommandComplete,
   parseNegotiateProtocolVersion,
   parseNoticeFields,
+  parseNotificationResponse,
   parseParameterStatus,
   parseReadyForQuery,
   parseRowDescription,

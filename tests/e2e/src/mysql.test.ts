@@ -32,6 +32,8 @@ function viaAgent(key = devKey, extra: Partial<mysql.ConnectionOptions> = {}) {
     password: key,
     database: CONN,
     ssl: { rejectUnauthorized: false },
+    // The Sluice token travels as mysql_clear_password, inside TLS.
+    enableCleartextPlugin: true,
     ...extra,
   });
 }
@@ -188,17 +190,18 @@ describe("MySQL through the agent", () => {
     const text = JSON.stringify(flat);
     expect(text).not.toContain(CANARY);
     expect(text).not.toContain("ann@example.com");
-    expect(flat.find((e) => e.kind === "session.start")?.payload).toMatchObject({
-      protocol: "mysql",
-      connection: CONN,
-      identity: { name: "dev@example.com" },
-    });
+    const starts = flat.filter((e) => e.kind === "session.start").map((e) => e.payload);
+    for (const p of starts) expect(p).toMatchObject({ protocol: "mysql", connection: CONN, via: "credential" });
+    expect(starts.map((p) => p.identity.name)).toContain("dev@example.com");
     const statements = flat.filter((e) => e.kind === "mysql.statement").map((e) => e.payload.text);
     expect(statements).toContain("SELECT id, name, email, card FROM customers ORDER BY id");
     expect(statements).not.toContain("DROP TABLE customers");
     const denied = flat.filter((e) => e.kind === "policy" && e.payload.decision === "denied");
     expect(denied.map((e) => e.payload.rule)).toContain("no-destructive-ddl");
-    const result = flat.find((e) => e.kind === "mysql.result" && e.payload.rows?.length === 2);
-    expect(result?.payload.rows[0][1]).toBe("Ann");
+    const result = flat.find((e) => e.kind === "mysql.result" && e.payload.columns?.length === 4);
+    expect(result?.payload.columns.map((c: { name: string }) => c.name)).toEqual(["id", "name", "email", "card"]);
+    expect(result?.payload.rows).toHaveLength(2);
+    expect(result?.payload.rows[0].slice(0, 2)).toEqual(["1", "Ann"]);
+    expect(result?.payload.rows[0][3]).toMatch(/1111$/);
   });
 });

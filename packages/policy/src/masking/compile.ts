@@ -5,6 +5,7 @@ import { compileRule } from "./compiled-rule";
 import { MaskingError } from "./errors";
 import { isBuiltinTypeName } from "./pg-types";
 import { createRowMasker } from "./row-masker";
+import { createTextMasker } from "./text-masker";
 import type { MaskingOptions, MaskingPlan } from "./types";
 
 /**
@@ -31,6 +32,9 @@ export function compileMasking(rules: readonly MaskingRule[], opts: MaskingOptio
       if (compiled.length === 0) return undefined;
       const plans = planColumns(compiled, columns, names);
       return plans ? createRowMasker(plans, hasher, totals) : undefined;
+    },
+    textMasker(totals) {
+      return createTextMasker(compiled, hasher, totals);
     },
   };
 }

@@ -59,6 +59,16 @@ export interface MaskingOptions {
   hashKey: Buffer;
 }
 
+/** Masks free text that is not a column value: error and notice fields, notification payloads, settings. */
+export interface TextMasker {
+  /** Some rule replaces whole values of the columns it covers (by name, table or type). */
+  readonly wholeValues: boolean;
+  /** Some rule has a content detector that runs on text. */
+  readonly detects: boolean;
+  /** The masked text, or undefined when nothing in it changed. */
+  mask(text: string): string | undefined;
+}
+
 /** A compiled set of masking rules; compile once per policy set, use for every result set. */
 export interface MaskingPlan {
   /** Table patterns the rules filter on (`schema.table`, `schema.*` or bare `table`), lower case. */
@@ -77,4 +87,6 @@ export interface MaskingPlan {
     names: CatalogNames,
     totals?: MaskTally,
   ): RowMasker | undefined;
+  /** The masker of free text (messages), counting into `totals` when given. */
+  textMasker(totals?: MaskTally): TextMasker;
 }

@@ -1,5 +1,5 @@
 import type { ColumnDefinition, ResultMasker, Verdict, VerdictResult } from "@sluice/mysql-wire";
-import { compileGuard, type Guard, type GuardVerdict, MaskTally, mysqlDialect } from "@sluice/policy";
+import { compileGuard, createMysqlDialect, type Guard, type GuardVerdict, MaskTally } from "@sluice/policy";
 import type { SessionContext } from "../../core/broker";
 import type { PolicyEvent, ReviewVerdict } from "../../core/policy-types";
 import { MysqlCatalog, mysqlMessageMasker, mysqlResultMasker } from "./mysql-masking";
@@ -66,10 +66,20 @@ function denied(ctx: PolicyContext, sql: string, v: Extract<GuardVerdict, { acti
  * The MySQL session's view of its connection's policy. Undefined when the policy holds
  * nothing a MySQL session enforces.
  */
-export function mysqlSessionPolicy(ctx: PolicyContext): MysqlSessionPolicy | undefined {
+export function mysqlSessionPolicy(
+  ctx: PolicyContext,
+  server: { version: string; sqlMode: string },
+): MysqlSessionPolicy | undefined {
   const compiled = ctx.policy;
   if (!compiled) return undefined;
-  const guard = compiled.sqlGuard("mysql", (docs) => compileGuard(docs, { dialect: mysqlDialect }));
+  // The server's version decides which executable comments run and its sql_mode how quotes
+  // and backslashes read: the guard classifies with exactly those.
+  const dialectKey = `mysql\0${server.version}\0${server.sqlMode}`;
+  const guard = compiled.sqlGuard(dialectKey, (docs) =>
+    compileGuard(docs, {
+      dialect: createMysqlDialect({ serverVersion: server.version, sqlMode: server.sqlMode }),
+    }),
+  );
   const plan = compiled.masking;
   if (!guard.active && !plan) return undefined;
   const totals = new MaskTally();

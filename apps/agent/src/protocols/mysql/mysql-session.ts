@@ -7,11 +7,12 @@ import {
   startMysqlProxy,
   type TlsMode,
   type UpstreamSession,
+  upstreamQuery,
   type Verdict,
   type VerdictResult,
 } from "@sluice/mysql-wire";
 import type { SessionContext } from "../../core/broker";
-import { mysqlSessionPolicy } from "./mysql-policy";
+import { type MysqlSessionPolicy, mysqlSessionPolicy } from "./mysql-policy";
 import { createMysqlRecorder } from "./mysql-recorder";
 
 export interface MysqlSessionDeps {
@@ -72,6 +73,33 @@ async function openUpstream(
   }
 }
 
+/**
+ * The session's policy, with the guard classifying as this server parses: its version
+ * (executable comments) and its `sql_mode` (quotes and backslashes), read before relaying.
+ */
+async function preparePolicy(
+  l: ClientLogin,
+  ctx: SessionContext,
+  opened: UpstreamSession,
+): Promise<{ upstream: UpstreamSession; policy: MysqlSessionPolicy | undefined } | undefined> {
+  if (!ctx.policy) return { upstream: opened, policy: undefined };
+  try {
+    const { rows, upstream } = await upstreamQuery(opened, "SELECT @@SESSION.sql_mode");
+    const sqlMode = rows[0]?.[0] ?? "";
+    return { upstream, policy: mysqlSessionPolicy(ctx, { version: opened.serverVersion, sqlMode }) };
+  } catch (err) {
+    ctx.logger.warn({ err: (err as Error).message }, "mysql session policy preparation failed");
+    opened.socket.destroy();
+    l.reject({
+      errorCode: 1227,
+      sqlState: "42000",
+      message: "Sluice could not prepare this connection's policy; the session is refused",
+    });
+    await ctx.end({ reason: "policy preparation failed", bytesIn: 0, bytesOut: 0 });
+    return undefined;
+  }
+}
+
 /** Runs one authorized MySQL session: upstream login, then the command phase under policy. */
 export async function runMysqlSession(
   l: ClientLogin,
@@ -80,10 +108,12 @@ export async function runMysqlSession(
 ): Promise<void> {
   const conn = ctx.connection;
   const settings = conn.settings?.$case === "mysql" ? conn.settings.value : undefined;
-  const policy = mysqlSessionPolicy(ctx);
   ctx.started({ database: conn.database, user: l.user.slice(0, 64), target: `${conn.host}:${conn.port}` });
-  const upstream = await openUpstream(l, ctx, deps);
-  if (!upstream) return;
+  const opened = await openUpstream(l, ctx, deps);
+  if (!opened) return;
+  const prepared = await preparePolicy(l, ctx, opened);
+  if (!prepared) return;
+  const { upstream, policy } = prepared;
   const client = l.accept({ status: upstream.status });
   const id = client.connectionId;
   deps.ids.register(id, upstream.threadId);

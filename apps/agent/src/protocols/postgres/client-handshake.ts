@@ -13,14 +13,19 @@ import { PgClientError, type PgClientOptions, type PgProxyDeps } from "./pg-prox
 import { ignore } from "./upstream-connect";
 
 export type ClientHello =
-  | { kind: "cancel"; processId: number; secretKey: Buffer }
+  /** `socket` is the stream the request came on (TLS when the client upgraded). */
+  | { kind: "cancel"; processId: number; secretKey: Buffer; socket: Duplex }
   | { kind: "session"; stream: FrameStream; params: Record<string, string>; password: string; tls: boolean };
 
 type HandshakeDeps = Pick<PgProxyDeps, "limits" | "tls" | "requireTls"> & PgClientOptions;
 
 const protocolViolation = (message: string) => new PgClientError("08P01", message);
 
-async function upgrade(stream: FrameStream, context: tls.SecureContext): Promise<tls.TLSSocket> {
+async function upgrade(
+  stream: FrameStream,
+  context: tls.SecureContext,
+  timeoutMs: number,
+): Promise<tls.TLSSocket> {
   // Bytes sent after SSLRequest but before the handshake would be unencrypted data
   // injected ahead of TLS: refuse them.
   if (stream.reader.buffered > 0) throw protocolViolation("unexpected data after SSLRequest");
@@ -29,11 +34,21 @@ async function upgrade(stream: FrameStream, context: tls.SecureContext): Promise
   raw.write("S");
   const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
   secure.on("error", ignore);
-  await new Promise<void>((resolve, reject) => {
-    secure.once("secure", resolve);
-    secure.once("error", reject);
-    secure.once("close", () => reject(new Error("connection closed during the TLS handshake")));
-  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      secure.once("secure", resolve);
+      secure.once("error", reject);
+      secure.once("close", () => reject(new Error("connection closed during the TLS handshake")));
+      timer = setTimeout(() => reject(new Error("timed out during the TLS handshake")), timeoutMs);
+    });
+  } catch (err) {
+    // the TLS socket owns the connection now: closing the raw socket would not close it
+    secure.destroy();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
   return secure;
 }
 
@@ -53,29 +68,35 @@ function checkVersion(frame: Extract<StartupFrame, { kind: "startup" }>, socket:
 /**
  * Runs the client side of the startup phase: SSL/GSS negotiation, StartupMessage and
  * the cleartext password request that carries the Sluice token. Returns the client's
- * parameters and token, or the cancel request the connection was opened for.
+ * parameters and token, or the cancel request the connection was opened for. The whole
+ * phase has one deadline, however many requests the client sends. `current.socket` is
+ * kept on the stream errors must be written to (the TLS socket once upgraded).
  */
 export async function clientHandshake(
   socket: Duplex,
   deps: HandshakeDeps,
   timeoutMs: number,
+  current: { socket: Duplex } = { socket },
 ): Promise<ClientHello> {
+  const deadline = Date.now() + timeoutMs;
+  const left = () => Math.max(1, deadline - Date.now());
   const reader = newReader(true, deps.limits);
   if (deps.initial) reader.push(deps.initial);
   let stream = new FrameStream(socket, reader, "startup message");
   let encrypted = false;
   for (;;) {
-    const frame = parseStartupFrame((stream.buffered() ?? (await stream.next(timeoutMs))).body);
+    const frame = parseStartupFrame((stream.buffered() ?? (await stream.next(left()))).body);
     if (frame.kind === "cancel") {
       stream.detach();
-      return frame;
+      return { ...frame, socket: stream.socket };
     }
     if (frame.kind === "gssenc" || (frame.kind === "ssl" && (!deps.tls || encrypted))) {
       stream.socket.write("N");
       continue;
     }
     if (frame.kind === "ssl") {
-      const secure = await upgrade(stream, deps.tls!.context);
+      const secure = await upgrade(stream, deps.tls!.context, left());
+      current.socket = secure;
       stream = new FrameStream(secure, newReader(true, deps.limits), "startup message");
       encrypted = true;
       continue;
@@ -87,7 +108,7 @@ export async function clientHandshake(
       stream.reader.setStartup(false);
       return { kind: "session", stream, params: frame.params, password: "", tls: encrypted };
     }
-    const password = await askPassword(stream, deps.limits, timeoutMs);
+    const password = await askPassword(stream, deps.limits, left());
     return { kind: "session", stream, params: frame.params, password, tls: encrypted };
   }
 }

@@ -1,6 +1,7 @@
 import net from "node:net";
 import type { Duplex } from "node:stream";
 import type tls from "node:tls";
+import { connectionTypeSpecs } from "@sluice/connection-types";
 import { type AppError, isAppError } from "@sluice/errors";
 import type { Logger } from "@sluice/logger";
 import { errorFrame } from "@sluice/pg-wire";
@@ -130,7 +131,7 @@ export function createPgHandler(deps: PgHandlerDeps): ProtocolHandler & { cancel
 
   return {
     type: "postgres",
-    enforces: ["guardrails", "masking", "reviews", "recording", "cancel"],
+    enforces: connectionTypeSpecs.postgres.enforces,
     cancels,
     listener: {
       endpoint: "postgres",

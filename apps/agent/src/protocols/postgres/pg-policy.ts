@@ -1,6 +1,6 @@
 import {
   type CatalogNames,
-  compileGuard,
+  compileConnectionGuard,
   type MaskingPlan,
   MaskTally,
   type PolicyDocument,
@@ -11,22 +11,6 @@ import type { SessionPolicy } from "./policy-gate";
 
 /** Runs one catalog query on the upstream before the session starts; rows as text. */
 export type CatalogQuery = (sql: string) => Promise<(string | null)[][]>;
-
-/** Refuses COPY … TO on masked connections: its rows are not DataRows the masker sees. */
-const maskedCopyRule: PolicyDocument = {
-  id: "",
-  name: "sluice-masking",
-  guardrails: [
-    {
-      name: "sluice.masked_copy",
-      action: "deny",
-      statementKinds: ["COPY TO"],
-      message: "COPY … TO is not available on a masked connection; use SELECT, whose rows Sluice masks",
-    },
-  ],
-  masking: [],
-  reviewRules: [],
-};
 
 function literalArray(values: string[]): string {
   const quoted = values.map((v) => `'${v.replace(/'/g, "''")}'`);
@@ -70,9 +54,8 @@ export function pgSessionPolicy(
   const compiled = ctx.policy;
   if (!compiled) return undefined;
   const plan = compiled.masking;
-  const guard = compiled.sqlGuard("postgres", (docs) =>
-    compileGuard(plan ? [...docs, maskedCopyRule] : docs),
-  );
+  // The same guard as the control plane's dry run (`policies test`): one verdict per statement.
+  const guard = compiled.sqlGuard("postgres", (docs) => compileConnectionGuard(docs));
   if (!guard.active && !plan) return undefined;
   let names: CatalogNames | undefined;
   const totals = new MaskTally();
@@ -85,6 +68,7 @@ export function pgSessionPolicy(
             if (!names) throw new Error("masking used before the catalog was resolved");
             return plan.forColumns(columns, names, totals);
           },
+          textMasker: plan.textMasker(totals),
         }
       : {}),
     async prepare(query) {

@@ -71,6 +71,11 @@ export interface PgSessionRecorder {
   /** Once per statement completion (CommandComplete, ErrorResponse, EmptyQueryResponse, PortalSuspended). */
   result(ev: PgRecordedResult): void;
   notice?(ev: { code?: string; message: string }): void;
+  /**
+   * Makes the events so far survive the agent's death (handed to the kernel), called before
+   * the frames that completed them go to the client; throws when they cannot be written.
+   */
+  commit?(): void;
   sessionEnd(ev: { reason: string; bytesIn: number; bytesOut: number }): void;
 }
 

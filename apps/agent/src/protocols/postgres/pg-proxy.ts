@@ -13,6 +13,7 @@ import {
 } from "./pg-proxy-types";
 import { type RelayEnd, type RelaySession, relay } from "./pg-relay";
 import { PolicyGate } from "./policy-gate";
+import { refusedStartupParams } from "./startup-params";
 import { createStatementTracker } from "./statement-tracker";
 import { connectUpstream, ignore, type UpstreamSession } from "./upstream-connect";
 import { upstreamQuery } from "./upstream-query";
@@ -80,17 +81,26 @@ async function startClient(socket: net.Socket, deps: ClientDeps, done: () => voi
   const remoteAddress = socket.remoteAddress ?? "";
   const log = deps.logger;
   let hello: ClientHello;
+  // errors go on the stream the client speaks (the TLS socket once it upgraded)
+  const current: { socket: Duplex } = { socket };
   try {
-    hello = await clientHandshake(socket, deps, deps.timeouts?.handshakeMs ?? DEFAULT_HANDSHAKE_MS);
+    hello = await clientHandshake(socket, deps, deps.timeouts?.handshakeMs ?? DEFAULT_HANDSHAKE_MS, current);
   } catch (err) {
     if (err instanceof PgClientError || isProtocolError(err)) {
       log.info({ remoteAddress, err: (err as Error).message }, "postgres client rejected during startup");
-      reject(socket, toClientError(err, new PgClientError("08P01", "protocol violation")));
-    } else socket.destroy();
+      reject(current.socket, toClientError(err, new PgClientError("08P01", "protocol violation")));
+      if (current.socket !== socket) setTimeout(() => socket.destroy(), 1_000).unref();
+    } else {
+      log.debug({ remoteAddress, err: (err as Error).message }, "postgres client left during startup");
+      current.socket.destroy();
+      socket.destroy();
+    }
     return done();
   }
   if (hello.kind === "cancel") {
-    socket.destroy();
+    // a clean close: over TLS, end() sends close_notify once pending data is flushed
+    hello.socket.end();
+    setTimeout(() => socket.destroy(), 1_000).unref();
     const forwarded = await deps.cancels.cancel(hello.processId, hello.secretKey);
     log.debug({ remoteAddress, forwarded }, "postgres cancel request");
     return done();
@@ -146,6 +156,15 @@ async function serveSession(
     remoteAddress,
     ...(applicationName !== undefined ? { applicationName } : {}),
   });
+  const refused = target.policy ? refusedStartupParams(hello.params) : undefined;
+  if (refused) {
+    deps.logger.info({ sessionId: target.sessionId, err: refused.publicMessage }, "postgres startup refused");
+    recorder?.sessionEnd({ reason: `startup refused: ${refused.publicMessage}`, bytesIn: 0, bytesOut: 0 });
+    hello.stream.detach();
+    reject(client, refused);
+    await callOnEnd(target, deps);
+    return done();
+  }
   const upstream = await openUpstream(hello, target, deps);
   if (upstream && (await preparePolicy(hello, upstream, target, deps))) {
     return runSession(hello, upstream, target, deps, done);
@@ -250,16 +269,8 @@ function runSession(
   const client = hello.stream.socket;
   hello.stream.detach();
   upstream.stream.detach();
-  client.cork();
-  client.write(backend.authenticationOk());
-  for (const f of upstream.startupFrames) client.write(f);
-  if (registration) client.write(backend.backendKeyData(registration.key));
-  client.write(upstream.readyFrame);
-  client.uncork();
   const standardConformingStrings =
     startupSetting(upstream.startupFrames, "standard_conforming_strings") !== "off";
-  deps.logger.info({ sessionId: target.sessionId, tls: hello.tls }, "postgres session started");
-  const recorder = target.recorder ?? deps.recorder;
   // Closures are made only for what asks for them: a session without policy or start hook keeps none.
   let session: RelaySession | undefined;
   const gate = target.policy
@@ -272,6 +283,18 @@ function runSession(
         { standardConformingStrings },
       )
     : undefined;
+  client.cork();
+  client.write(backend.authenticationOk());
+  // startup settings and notices are masked like those sent later (an echoed application_name)
+  for (const f of upstream.startupFrames) {
+    const out = gate ? maskedStartupFrame(gate, f) : f;
+    if (out) client.write(out);
+  }
+  if (registration) client.write(backend.backendKeyData(registration.key));
+  client.write(upstream.readyFrame);
+  client.uncork();
+  deps.logger.info({ sessionId: target.sessionId, tls: hello.tls }, "postgres session started");
+  const recorder = target.recorder ?? deps.recorder;
   const live = new LiveSession(deps, target, recorder, registration, done);
   session = relay({
     client,
@@ -289,6 +312,15 @@ function runSession(
   if (target.onStart) {
     const relaying = session;
     live.unregister = target.onStart((reason) => relaying.terminate(reason));
+  }
+}
+
+/** A startup frame as the client may see it; a malformed one that cannot be masked is dropped (fail closed). */
+function maskedStartupFrame(gate: PolicyGate, frame: Buffer): Buffer | undefined {
+  try {
+    return gate.maskMessage(frame, 0, frame.length) ?? frame;
+  } catch {
+    return undefined;
   }
 }
 

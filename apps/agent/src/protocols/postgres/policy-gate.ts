@@ -10,14 +10,24 @@ import {
   parseRowDescription,
   type TransactionStatus,
 } from "@sluice/pg-wire";
-import { type Guard, type GuardVerdict, type ResultColumn, RowArena, type RowMasker } from "@sluice/policy";
+import {
+  type Guard,
+  type GuardVerdict,
+  type ResultColumn,
+  RowArena,
+  type RowMasker,
+  type TextMasker,
+} from "@sluice/policy";
 import type { HeldAction, PendingReview, PolicyEvent, ReviewOutcome } from "../../core/policy-types";
+import { maskMessageFrame } from "./message-masking";
 
 /** What a session enforces. Built by the agent from the connection's policies. */
 export interface SessionPolicy {
   guard: Guard;
   /** Builds the masker of one result set; undefined when no masking rule can apply to it. */
   maskerFor?: (columns: ResultColumn[]) => RowMasker | undefined;
+  /** Masks server text outside DataRows (errors, notices, notifications, settings); set on masked connections. */
+  textMasker?: TextMasker;
   /** Asks for human approval; calls `onPending` once the review exists, resolves with the decision. */
   requestReview(
     held: HeldAction,
@@ -50,7 +60,8 @@ const DENIED = "42501";
  * - a statement that needs review is held (the client's input is paused) until a
  *   reviewer decides; the client sees a NoticeResponse with the review id meanwhile;
  * - DataRows are masked before they reach the client or the recording; a DataRow
- *   whose result columns are unknown on a masked connection ends the session.
+ *   whose result columns are unknown on a masked connection ends the session;
+ * - errors, notices, notifications and reported settings are masked too (maskMessage).
  */
 export class PolicyGate {
   /** ReadyForQuery frames the upstream owes for what was forwarded. */
@@ -301,6 +312,26 @@ export class PolicyGate {
     // A denied simple Query answers with its error and a ReadyForQuery of its own.
     for (const error of post ?? []) parts.push(error, backend.readyForQuery(this.status));
     return Buffer.concat(parts);
+  }
+
+  /**
+   * On a masked connection, the masked copy of an ErrorResponse, NoticeResponse,
+   * NotificationResponse or ParameterStatus frame (`buf[start]` is its type byte), or
+   * undefined to forward it unchanged. Sluice's own errors and notices never pass here.
+   */
+  maskMessage(buf: Buffer, start: number, end: number): Buffer | undefined {
+    const masker = this.policy.textMasker;
+    if (masker === undefined) return undefined;
+    const type = buf[start];
+    if (
+      type !== BackendCode.ErrorResponse &&
+      type !== BackendCode.NoticeResponse &&
+      type !== BackendCode.NotificationResponse &&
+      type !== BackendCode.ParameterStatus
+    ) {
+      return undefined;
+    }
+    return maskMessageFrame(buf, start, end, masker);
   }
 
   /** The client cancelled: a held statement is withdrawn (true); otherwise the cancel goes upstream. */
