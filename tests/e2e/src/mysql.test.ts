@@ -1,9 +1,11 @@
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { eventually } from "@sluice/testkit";
+import { join } from "node:path";
+import { eventually, type ManagedProcess, startProcess } from "@sluice/testkit";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "./psql";
-import { type AgentProcess, type Stack, startStack } from "./stack";
+import { type AgentProcess, repoRoot, type Stack, startStack } from "./stack";
 
 /**
  * MySQL/MariaDB end to end: the real `mariadb` CLI and mysql2 through the real agent's
@@ -21,6 +23,21 @@ let agent: AgentProcess;
 let devKey: string;
 let otherKey: string;
 let root: mysql.Connection;
+const cliPath = join(repoRoot, "apps/cli/bin/sluice.js");
+const connects: ManagedProcess[] = [];
+
+function cliEnv(): Record<string, string> {
+  return { SLUICE_URL: stack.cp.apiUrl, SLUICE_API_KEY: devKey, SLUICE_CONFIG_DIR: join(stack.home, "cli") };
+}
+
+function sluice(args: string[]) {
+  const res = spawnSync(process.execPath, [cliPath, ...args], {
+    env: { ...process.env, ...cliEnv() },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+}
 
 const direct = async (sql: string) => (await root.query(sql))[0] as Record<string, unknown>[];
 
@@ -111,6 +128,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  await Promise.all(connects.map((p) => p.stop("SIGTERM")));
   await stack?.stop();
   await root?.query(
     `DROP DATABASE IF EXISTS ${DB}; DROP USER IF EXISTS '${USER}'@'127.0.0.1'; DROP USER IF EXISTS '${USER}'@'localhost';`,
@@ -191,7 +209,8 @@ describe("MySQL through the agent", () => {
     expect(text).not.toContain(CANARY);
     expect(text).not.toContain("ann@example.com");
     const starts = flat.filter((e) => e.kind === "session.start").map((e) => e.payload);
-    for (const p of starts) expect(p).toMatchObject({ protocol: "mysql", connection: CONN, via: "credential" });
+    for (const p of starts)
+      expect(p).toMatchObject({ protocol: "mysql", connection: CONN, via: "credential" });
     expect(starts.map((p) => p.identity.name)).toContain("dev@example.com");
     const statements = flat.filter((e) => e.kind === "mysql.statement").map((e) => e.payload.text);
     expect(statements).toContain("SELECT id, name, email, card FROM customers ORDER BY id");
@@ -199,9 +218,62 @@ describe("MySQL through the agent", () => {
     const denied = flat.filter((e) => e.kind === "policy" && e.payload.decision === "denied");
     expect(denied.map((e) => e.payload.rule)).toContain("no-destructive-ddl");
     const result = flat.find((e) => e.kind === "mysql.result" && e.payload.columns?.length === 4);
-    expect(result?.payload.columns.map((c: { name: string }) => c.name)).toEqual(["id", "name", "email", "card"]);
+    expect(result?.payload.columns.map((c: { name: string }) => c.name)).toEqual([
+      "id",
+      "name",
+      "email",
+      "card",
+    ]);
     expect(result?.payload.rows).toHaveLength(2);
     expect(result?.payload.rows[0].slice(0, 2)).toEqual(["1", "Ann"]);
     expect(result?.payload.rows[0][3]).toMatch(/1111$/);
+  });
+
+  it("runs SQL with sluice exec through the tunnel, masked and guarded, with the server's errors in the exit code", () => {
+    const ok = sluice(["exec", CONN, "-c", "SELECT name, email FROM customers ORDER BY id; SELECT 2 AS two"]);
+    expect(ok.stderr).toBe("");
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("Ann");
+    expect(ok.stdout).not.toContain("ann@example.com");
+    expect(ok.stdout).toContain("two");
+    const denied = sluice(["exec", CONN, "-c", "TRUNCATE TABLE customers"]);
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toContain("no-destructive-ddl");
+  });
+
+  it("serves the stock client through sluice connect, without a password of its own", async () => {
+    const proc = startProcess(process.execPath, [cliPath, "connect", CONN, "--port", "0"], { env: cliEnv() });
+    connects.push(proc);
+    const m = await proc.waitForOutput(/listening on 127\.0\.0\.1:(\d+)/, 30_000);
+    const port = Number(m[1]);
+    const res = await run(
+      "mariadb",
+      [
+        "-h",
+        "127.0.0.1",
+        "-P",
+        String(port),
+        "--protocol=TCP",
+        "-u",
+        "me",
+        "--skip-ssl",
+        "--batch",
+        DB,
+        "-e",
+        "SELECT email FROM customers WHERE id = 2",
+      ],
+      {},
+      60_000,
+    );
+    expect(res.stderr).toBe("");
+    expect(res.stdout).toContain("email");
+    expect(res.stdout).not.toContain("bob@example.net");
+    const c = await mysql.createConnection({ host: "127.0.0.1", port, user: "me" });
+    try {
+      const [rows] = await c.execute("SELECT COUNT(*) AS n FROM customers WHERE id > ?", [0]);
+      expect(rows).toEqual([{ n: 2 }]);
+    } finally {
+      await c.end();
+    }
   });
 });

@@ -123,7 +123,9 @@ describe("sluice exec through a real tunnel to PostgreSQL", () => {
     cp.route("POST /sessions", () => ({ status: 201, body: startedSession(peer, { type: "tcp" }) }));
     const tcp = await exec(["-c", "select 1"]);
     expect(tcp.code).toBe(1);
-    expect(tcp.err).toContain("exec runs SQL on postgres and mysql connections only; pg-local is a tcp connection");
+    expect(tcp.err).toContain(
+      "exec runs SQL on postgres and mysql connections only; pg-local is a tcp connection",
+    );
 
     cp.route("POST /sessions", errorResponse(404, "connection.not_found", "connection pg-local not found"));
     const missing = await exec(["-c", "select 1"]);

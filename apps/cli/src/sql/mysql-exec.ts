@@ -8,7 +8,11 @@ export const MAX_MYSQL_SQL = 16 * 1024 * 1024;
 /** A mysql2 connection over a tunnel stream; the agent has already authenticated us by the grant. */
 export async function connectMysql(stream: Duplex, database: string | undefined): Promise<mysql.Connection> {
   return mysql.createConnection({
-    stream: () => stream as never,
+    // The tunnel socket was paused after its reply was read; mysql2 reads once it listens.
+    stream: () => {
+      process.nextTick(() => stream.resume());
+      return stream as never;
+    },
     user: "sluice",
     ...(database ? { database } : {}),
     multipleStatements: true,
