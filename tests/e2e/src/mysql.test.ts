@@ -22,6 +22,7 @@ let stack: Stack;
 let agent: AgentProcess;
 let devKey: string;
 let otherKey: string;
+let reviewerKey: string;
 let root: mysql.Connection;
 const cliPath = join(repoRoot, "apps/cli/bin/sluice.js");
 const connects: ManagedProcess[] = [];
@@ -92,6 +93,8 @@ beforeAll(async () => {
   await stack.api("/api/v1/groups", { method: "POST", body: { name: "eng" } });
   devKey = await stack.userKey("dev@example.com", ["eng"]);
   otherKey = await stack.userKey("mallory@example.com", ["eng"]);
+  await stack.api("/api/v1/groups", { method: "POST", body: { name: "dba" } });
+  reviewerKey = await stack.userKey("rita@example.com", ["dba"]);
   const policy = await stack.api("/api/v1/policies", {
     method: "POST",
     body: {
@@ -103,6 +106,15 @@ beforeAll(async () => {
       masking: [
         { name: "emails", detector: "email", action: "redact" },
         { name: "cards", columns: ["^card$"], action: "keep_last", keep: 4 },
+      ],
+      reviewRules: [
+        {
+          name: "renames",
+          statementKinds: ["UPDATE"],
+          objects: ["customers"],
+          reviewerGroups: ["dba"],
+          timeoutSeconds: 30,
+        },
       ],
     },
   });
@@ -274,6 +286,30 @@ describe("MySQL through the agent", () => {
       expect(rows).toEqual([{ n: 2 }]);
     } finally {
       await c.end();
+    }
+  });
+
+  it("holds an UPDATE inside the live session until a reviewer approves it, then runs it", async () => {
+    const c = await viaAgent();
+    try {
+      const held = c.query("UPDATE customers SET name = 'Ann B' WHERE id = 1");
+      const review = await eventually(async () => {
+        const res = await stack.api("/api/v1/reviews?status=pending&kind=statement", { key: reviewerKey });
+        return res.body.items?.[0] as { id: string; statement: string } | undefined;
+      }, 15_000);
+      expect(review.statement).toBe("UPDATE customers SET name = 'Ann B' WHERE id = 1");
+      expect(await direct(`SELECT name FROM ${DB}.customers WHERE id = 1`)).toEqual([{ name: "Ann" }]);
+      const ok = await stack.api(`/api/v1/reviews/${review.id}/approve`, {
+        method: "POST",
+        body: {},
+        key: reviewerKey,
+      });
+      expect(ok.status).toBe(200);
+      const [res] = (await held) as [{ affectedRows: number }, unknown];
+      expect(res.affectedRows).toBe(1);
+      expect(await direct(`SELECT name FROM ${DB}.customers WHERE id = 1`)).toEqual([{ name: "Ann B" }]);
+    } finally {
+      c.destroy();
     }
   });
 });

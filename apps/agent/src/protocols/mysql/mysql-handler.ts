@@ -58,11 +58,18 @@ export function createMysqlHandler(deps: MysqlHandlerDeps): ProtocolHandler {
   const owners = new Map<number, string>();
   const maxPayload = deps.config.SLUICE_MAX_FRAME_BYTES;
 
-  async function login(socket: Duplex, remoteAddress: string, preauthorized: boolean): Promise<ClientLogin> {
+  async function login(
+    socket: Duplex,
+    remoteAddress: string,
+    preauthorized: boolean,
+    allowLocalInfile = false,
+  ): Promise<ClientLogin> {
     const context = deps.tls();
     return readClientLogin(socket, {
       connectionId: ids.allocate(),
       ...(deps.serverVersion ? { serverVersion: deps.serverVersion } : {}),
+      // Offered only where the connection is known before the greeting (the tunnel) and allows it.
+      ...(allowLocalInfile ? { allowLocalInfile: true } : {}),
       // Through the tunnel TLS already ran between the CLI and the agent, and the grant named the identity.
       ...(preauthorized
         ? { preauthorized: true, allowPlaintextPassword: true }
@@ -129,7 +136,9 @@ export function createMysqlHandler(deps: MysqlHandlerDeps): ProtocolHandler {
     serve(session: AuthorizedSession, client: ClientStream): void {
       if (client.initial.length > 0) client.socket.unshift(client.initial);
       client.socket.on("error", () => client.socket.destroy());
-      login(client.socket, client.clientAddress, true).then(
+      const settings = session.connection.settings;
+      const infile = settings?.$case === "mysql" && settings.value.allowLocalInfile;
+      login(client.socket, client.clientAddress, true, infile).then(
         (l) => serveLogin(l, () => open(session, "tunnel", client.clientAddress)),
         () => client.socket.destroy(),
       );
