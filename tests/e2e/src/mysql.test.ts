@@ -312,4 +312,29 @@ describe("MySQL through the agent", () => {
       c.destroy();
     }
   });
+
+  it("gives the same verdict in sluice policies test as the agent does", async () => {
+    const [v] = await direct("SELECT VERSION() AS v, @@GLOBAL.sql_mode AS m");
+    for (const sql of [
+      "DROP TABLE customers",
+      "DELETE FROM customers",
+      "SELECT 1 /*!99999 ; DROP TABLE t */",
+    ]) {
+      const dry = await stack.api("/api/v1/policies/mysql-safety/evaluate", {
+        method: "POST",
+        body: { sql, dialect: "mysql", serverVersion: String(v?.v), sqlMode: String(v?.m) },
+      });
+      expect(dry.status, dry.text).toBe(200);
+      const verdict = dry.body as { verdict: string; message?: string };
+      // mysql2 sends the text whole, as the agent sees it (the mariadb CLI splits at ';' itself).
+      const c = await viaAgent(devKey, { multipleStatements: true });
+      const live = await c.query(sql).then(
+        () => undefined,
+        (err: { errno?: number; sqlMessage?: string }) => err,
+      );
+      await c.end();
+      if (verdict.verdict === "deny") expect(live?.sqlMessage).toBe(verdict.message);
+      else expect(live?.errno).not.toBe(1227);
+    }
+  });
 });

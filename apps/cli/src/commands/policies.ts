@@ -10,6 +10,9 @@ interface TestFlags {
   command?: string;
   file?: string;
   value?: string[];
+  dialect?: string;
+  serverVersion?: string;
+  sqlMode?: string;
 }
 
 interface Evaluation {
@@ -85,6 +88,9 @@ export function registerPoliciesCommands(program: Command, ctx: CliContext): voi
     .argument("<policy>", "policy name or id")
     .option("-c, --command <sql>", "the SQL to check")
     .option("-f, --file <file>", "read the SQL from a file")
+    .option("--dialect <dialect>", "how the SQL is read: postgres (default) or mysql")
+    .option("--server-version <version>", "mysql: the server's version, e.g. 10.11.19-MariaDB or 8.0.36")
+    .option("--sql-mode <mode>", "mysql: the session's sql_mode (the agent reads it from the server)")
     .option(
       "--value <column=value>",
       "a sample value to mask, e.g. email=ann@example.com or users.card:text=4111111111111111 (repeatable)",
@@ -99,7 +105,13 @@ export function registerPoliciesCommands(program: Command, ctx: CliContext): voi
         throw usageError("nothing to test: pass -c <sql>, -f <file> or --value");
       const client = await ctx.client();
       const result = expectObject(
-        await client.post(`${apiPath("policies", policy)}/evaluate`, { sql, values }),
+        await client.post(`${apiPath("policies", policy)}/evaluate`, {
+          sql,
+          values,
+          ...(flags.dialect ? { dialect: flags.dialect } : {}),
+          ...(flags.serverVersion ? { serverVersion: flags.serverVersion } : {}),
+          ...(flags.sqlMode !== undefined ? { sqlMode: flags.sqlMode } : {}),
+        }),
       ) as unknown as Evaluation;
       ctx.io.stdout(outputFormat(cmd) === "json" ? renderJson(result) : renderEvaluation(result));
     });

@@ -1,5 +1,5 @@
 import type { ColumnDefinition, ResultMasker, Verdict, VerdictResult } from "@sluice/mysql-wire";
-import { compileGuard, createMysqlDialect, type Guard, type GuardVerdict, MaskTally } from "@sluice/policy";
+import { compileConnectionGuard, createMysqlDialect, type Guard, type GuardVerdict, MaskTally } from "@sluice/policy";
 import type { SessionContext } from "../../core/broker";
 import type { PolicyEvent, ReviewVerdict } from "../../core/policy-types";
 import { MysqlCatalog, mysqlMessageMasker, mysqlResultMasker } from "./mysql-masking";
@@ -76,7 +76,7 @@ export function mysqlSessionPolicy(
   // and backslashes read: the guard classifies with exactly those.
   const dialectKey = `mysql\0${server.version}\0${server.sqlMode}`;
   const guard = compiled.sqlGuard(dialectKey, (docs) =>
-    compileGuard(docs, {
+    compileConnectionGuard(docs, {
       dialect: createMysqlDialect({ serverVersion: server.version, sqlMode: server.sqlMode }),
     }),
   );

@@ -38,6 +38,19 @@ export const evaluateBody = z.strictObject({
     .string()
     .max(64 * 1024)
     .describe("one or more SQL statements, as a client would send them"),
+  dialect: z.enum(["postgres", "mysql"]).default("postgres").describe("how the agent reads the SQL"),
+  serverVersion: z
+    .string()
+    .max(100)
+    .regex(/^[\w.+~-]+$/)
+    .optional()
+    .describe("mysql: the server's version (decides which executable comments run)"),
+  sqlMode: z
+    .string()
+    .max(1000)
+    .regex(/^[A-Z_,]*$/i)
+    .optional()
+    .describe("mysql: the session's sql_mode (decides how quotes and backslashes read)"),
   /** Sample values to show what masking does to them. */
   values: z
     .array(

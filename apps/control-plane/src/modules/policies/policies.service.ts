@@ -4,9 +4,11 @@ import {
   classify,
   compileConnectionGuard,
   compileMasking,
+  createMysqlDialect,
   type GuardrailRule,
   initSqlParser,
   type PolicyDocument,
+  postgresDialect,
   type ReviewRule,
 } from "@sluice/policy";
 import type { z } from "zod";
@@ -179,8 +181,16 @@ export function createPoliciesService(deps: { prisma: Db; mutate: Mutate }) {
     async evaluate(ref: string, input: z.infer<typeof evaluateBody>): Promise<EvaluationDto> {
       const policy = toDocument(await find(ref));
       await initSqlParser();
-      const verdict = compileConnectionGuard([policy], { cacheEntries: 1 }).evaluate(input.sql);
-      const c = classify(input.sql);
+      // The same dialect the agent's protocol uses (for MySQL: with the server's version and sql_mode).
+      const dialect =
+        input.dialect === "mysql"
+          ? createMysqlDialect({
+              ...(input.serverVersion ? { serverVersion: input.serverVersion } : {}),
+              ...(input.sqlMode !== undefined ? { sqlMode: input.sqlMode } : {}),
+            })
+          : postgresDialect;
+      const verdict = compileConnectionGuard([policy], { cacheEntries: 1, dialect }).evaluate(input.sql);
+      const c = dialect.classify(input.sql);
       const statements = c.ok
         ? c.statements.map((s) => ({
             text: s.text,
