@@ -125,6 +125,8 @@ function credentialCandidates(req: unknown): string[] {
 interface SpoolLike {
   append(sessionId: string, kind: string, payload: unknown): number;
   endSession(sessionId: string): Promise<void>;
+  /** Hands buffered events to the kernel before the client sees them (absent in older spools). */
+  writeSync?(): void;
   spoolBytes(): number;
   close(): Promise<void>;
 }
@@ -181,6 +183,7 @@ async function spoolRecording(dir: string): Promise<Recording> {
     forSession: (sessionId) =>
       createPgRecorder({
         record: (kind: string, payload: Record<string, unknown>) => sink.append(sessionId, kind, payload),
+        commit: () => spool.writeSync?.(),
         started: (details: Record<string, unknown>) =>
           sink.append(sessionId, "session.start", {
             protocol: "postgres",

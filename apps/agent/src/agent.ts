@@ -21,16 +21,12 @@ import type { EventSink } from "./core/event-sink";
 import { createGrantVerifier } from "./core/grant-verifier";
 import { listen } from "./core/listen";
 import { createPolicyCompiler } from "./core/policy-compiler";
-import type { ProtocolHandler } from "./core/protocol";
 import { createReviewClient } from "./core/review-client";
 import { createSessionRegistry } from "./core/session-registry";
 import { createTunnelServer } from "./core/tunnel-listener";
 import { type AgentLink, createAgentLink } from "./link/agent-link";
 import { StateStore } from "./link/state-store";
-import { createMysqlHandler } from "./protocols/mysql/mysql-handler";
-import { createPgHandler } from "./protocols/postgres/pg-handler";
-import { createSshHandler } from "./protocols/ssh/ssh-handler";
-import { createTcpHandler } from "./protocols/tcp/tcp-handler";
+import { createProtocolHandlers } from "./protocols/index";
 import { createAgentCertificate } from "./tls/agent-certificate";
 
 export const AGENT_VERSION = "0.1.0";
@@ -46,17 +42,35 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-/** Closes sessions a previous process left open: their clients are gone with it. */
-function closeOrphans(spool: Spool): void {
-  for (const p of spool.pending()) {
-    if (p.ended) continue;
-    spool.append(p.sessionId, "session.end", {
-      reason: "agent restarted",
-      bytesIn: 0,
-      bytesOut: 0,
-      error: "agent restarted",
-    });
-    void spool.endSession(p.sessionId);
+/**
+ * Closes sessions a previous process left open: their clients are gone with it. Nothing
+ * proves the recording is complete up to the moment that process died (events it had not
+ * handed to the kernel, the session's own end), so each gets an explicit `gap` before its
+ * `session.end`. A torn segment tail already got its own gap when the spool opened.
+ */
+async function closeOrphans(spool: Spool, logger: Logger): Promise<void> {
+  for (const r of spool.recovered()) {
+    if (r.tornBytes > 0)
+      logger.warn(
+        { sessionId: r.sessionId, bytes: r.tornBytes },
+        "recording had a torn tail; marked as a gap",
+      );
+    if (r.ended) continue;
+    try {
+      spool.appendGap(r.sessionId, "agent_restart");
+      spool.append(r.sessionId, "session.end", {
+        reason: "agent restarted",
+        bytesIn: 0,
+        bytesOut: 0,
+        error: "agent restarted",
+      });
+      await spool.endSession(r.sessionId);
+    } catch (err) {
+      logger.error(
+        { err, sessionId: r.sessionId },
+        "could not close a session left open by the previous agent",
+      );
+    }
   }
 }
 
@@ -96,9 +110,10 @@ export async function startAgent(
     dir: join(stateDir, "spool"),
     onError: (err) => logger.error({ err }, "recording spool flush failed"),
   });
-  closeOrphans(spool);
+  await closeOrphans(spool, logger);
   const sink: EventSink = {
     append: (sid, kind, payload) => void spool.append(sid, kind, payload),
+    commit: () => spool.writeSync(),
     endSession: (sid) =>
       void spool.endSession(sid).catch((err: unknown) => logger.warn({ err }, "spool end failed")),
   };
@@ -189,26 +204,13 @@ export async function startAgent(
     floorBytes: config.SLUICE_SPOOL_FLOOR_MB * 1024 * 1024,
     logger,
   });
-  const ssh = createSshHandler({ config, authorizer, broker, logger: logger.child({ component: "ssh" }) });
-  // Every protocol the agent serves: adding one is a folder under protocols/ and a line here.
-  const handlers: ProtocolHandler[] = [
-    createPgHandler({
-      config,
-      authorizer,
-      broker,
-      tls: () => cert.context(),
-      logger: logger.child({ component: "postgres" }),
-    }),
-    ssh,
-    createMysqlHandler({
-      config,
-      authorizer,
-      broker,
-      tls: () => cert.context(),
-      logger: logger.child({ component: "mysql" }),
-    }),
-    createTcpHandler({ broker, logger: logger.child({ component: "tcp" }) }),
-  ];
+  const { handlers, sshHostKey } = createProtocolHandlers({
+    config,
+    authorizer,
+    broker,
+    tls: () => cert.context(),
+    logger,
+  });
 
   const ports: Record<string, number> = { tunnel: 0 };
   uploader.start();
@@ -255,7 +257,7 @@ export async function startAgent(
     secrets,
     spool,
     ports,
-    sshHostKey: ssh.hostKey,
+    sshHostKey,
     async stop() {
       stopped = true;
       clearInterval(renew);

@@ -6,6 +6,7 @@ import { payloadOf, readAll, withTempDir } from "./spool.testing";
 type Op =
   | { op: "append"; session: string; count: number; size: number }
   | { op: "flush" }
+  | { op: "writeSync" }
   | { op: "reopen" }
   | { op: "crash" }
   | { op: "idle" }
@@ -14,6 +15,8 @@ type Op =
 interface ModelSession {
   events: { seq: number; payload: unknown }[];
   durableSeq: number;
+  /** Handed to the kernel: survives a crash of the process (not fsync'd, so not offered yet). */
+  writtenSeq: number;
   ackedSeq: number;
   nextSeq: number;
 }
@@ -33,6 +36,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.constant({ op: "flush" as const }) },
+  { weight: 2, arbitrary: fc.constant({ op: "writeSync" as const }) },
   { weight: 1, arbitrary: fc.constant({ op: "reopen" as const }) },
   { weight: 1, arbitrary: fc.constant({ op: "crash" as const }) },
   { weight: 1, arbitrary: fc.constant({ op: "idle" as const }) },
@@ -49,7 +53,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 function modelFor(model: Map<string, ModelSession>, id: string): ModelSession {
   let s = model.get(id);
   if (!s) {
-    s = { events: [], durableSeq: 0, ackedSeq: 0, nextSeq: 1 };
+    s = { events: [], durableSeq: 0, writtenSeq: 0, ackedSeq: 0, nextSeq: 1 };
     model.set(id, s);
   }
   return s;
@@ -74,16 +78,22 @@ async function apply(spool: Spool, open: () => Promise<Spool>, op: Op, model: Ma
     }
     case "flush":
       await spool.flush();
-      for (const s of model.values()) s.durableSeq = s.nextSeq - 1;
+      for (const s of model.values()) s.durableSeq = s.writtenSeq = s.nextSeq - 1;
+      return spool;
+    case "writeSync":
+      spool.writeSync();
+      for (const s of model.values()) s.writtenSeq = s.nextSeq - 1;
       return spool;
     case "reopen":
       await spool.close();
-      for (const s of model.values()) s.durableSeq = s.nextSeq - 1;
+      for (const s of model.values()) s.durableSeq = s.writtenSeq = s.nextSeq - 1;
       return open();
     case "crash":
+      // The process dies: what it wrote with write(2) is in the page cache and is read back.
       for (const s of model.values()) {
-        s.events = s.events.filter((e) => e.seq <= s.durableSeq);
-        s.nextSeq = s.durableSeq + 1;
+        s.events = s.events.filter((e) => e.seq <= s.writtenSeq);
+        s.nextSeq = s.writtenSeq + 1;
+        s.durableSeq = s.writtenSeq;
       }
       return open();
     case "ack": {

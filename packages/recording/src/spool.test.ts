@@ -60,7 +60,7 @@ describe("spool", () => {
       await spool.close();
     }));
 
-  it("repairs a torn tail after a crash and continues after the last valid record", () =>
+  it("repairs a torn tail after a crash, marks it with a gap and continues after it", () =>
     withTempDir(async (dir) => {
       const spool = await createSpool({ dir });
       for (let i = 1; i <= 10; i++) spool.append("s1", "pg.statement", { text: `select ${i}` });
@@ -73,11 +73,15 @@ describe("spool", () => {
       const reopened = await createSpool({ dir });
       expect((await stat(path)).size).toBe(frames[9]!.offset);
       expect((await readAll(reopened, "s1")).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-      expect(reopened.append("s1", "pg.statement", { text: "after crash" })).toBe(10);
+      expect(reopened.recovered()).toEqual([{ sessionId: "s1", lastSeq: 9, ended: false, tornBytes: 5 }]);
+      // The cut is not silent: the record after the last valid one says events may be missing.
+      expect(reopened.append("s1", "pg.statement", { text: "after crash" })).toBe(11);
       await reopened.flush();
       const all = await readAll(reopened, "s1");
-      expect(all.map((r) => r.kind)).not.toContain("gap");
-      expect(payloadOf(all[9]!)).toEqual({ text: "after crash" });
+      expect(all.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+      expect(all[9]!.kind).toBe("gap");
+      expect(payloadOf(all[9]!)).toEqual({ fromSeq: 10, toSeq: 10, reason: "torn_tail", bytes: 5 });
+      expect(payloadOf(all[10]!)).toEqual({ text: "after crash" });
       await reopened.close();
     }));
 

@@ -1,18 +1,18 @@
 import { EventEmitter } from "node:events";
 import { mkdir, rm, statfs, unlink } from "node:fs/promises";
-import { join } from "node:path";
 import type { StoredRecord } from "./frame";
 import { encodePayload } from "./payload";
 import { bufferRecord } from "./spool-buffer";
-import { isValidSessionId, listSessionDirs, scanSession, writeAck } from "./spool-files";
+import { writeAck } from "./spool-files";
 import { readRecords } from "./spool-reader";
+import { loadSessions, newSession, type RecoveredSession } from "./spool-session";
 import { createSessionWriter, type SessionState } from "./spool-writer";
 
 export interface SpoolOptions {
   dir: string;
   /** Largest record body; bigger payloads are stored truncated. Default 1 MiB. */
   maxRecordBytes?: number;
-  /** Buffered appends are written and fsync'd at least this often. Default 50 ms. */
+  /** Buffered appends are written and fsync'd at least this often (`writeSync` writes sooner). Default 50 ms. */
   flushIntervalMs?: number;
   /** Buffered bytes that trigger an immediate flush. Default 256 KiB. */
   flushBytes?: number;
@@ -35,6 +35,8 @@ export interface PendingSession {
   ended: boolean;
 }
 
+export type { RecoveredSession } from "./spool-session";
+
 export interface ReadBatch {
   sessionId: string;
   /** Contiguous from `afterSeq + 1`; unreadable stretches are `gap` records. */
@@ -47,6 +49,21 @@ export interface Spool {
    * batches (at the latest by the next flush), so it must not be changed after this call.
    */
   append(sessionId: string, kind: string, payload: unknown, atUnixMs?: number): number;
+  /**
+   * Hands every buffered record to the kernel now: one write(2) per session with new
+   * records, no fsync. When it returns the records survive the process being killed;
+   * they survive a power loss after the next flush's fdatasync (at most `flushIntervalMs`
+   * later). Throws when a write fails; the records stay buffered and are retried.
+   */
+  writeSync(): void;
+  /**
+   * Appends a `gap` record `{ fromSeq, toSeq, reason }` covering its own sequence number:
+   * events may be missing just before it (e.g. the process that wrote the session died).
+   */
+  appendGap(sessionId: string, reason: string): number;
+  /** Sessions found on disk at open, as the previous process left them (torn tails already cut). */
+  recovered(): RecoveredSession[];
+  /** Resolves once everything appended before it is written and fsync'd. */
   flush(): Promise<void>;
   read(sessionId: string, afterSeq: number, maxBytes: number, maxEvents?: number): Promise<ReadBatch>;
   ack(sessionId: string, seq: number): Promise<void>;
@@ -72,58 +89,6 @@ function serialQueue(): <T>(fn: () => Promise<T>) => Promise<T> {
   };
 }
 
-async function loadSessions(dir: string, maxBodyBytes: number): Promise<SessionState[]> {
-  const loaded: SessionState[] = [];
-  for (const id of await listSessionDirs(dir)) {
-    const sessionDir = join(dir, id);
-    const scan = await scanSession(sessionDir, maxBodyBytes);
-    const lastSeq = Math.max(scan.lastSeq, scan.ack.ackedSeq);
-    loaded.push({
-      id,
-      dir: sessionDir,
-      nextSeq: lastSeq + 1,
-      durableSeq: lastSeq,
-      ackedSeq: Math.min(scan.ack.ackedSeq, lastSeq),
-      ended: scan.ack.ended,
-      segments: scan.segments,
-      active: undefined,
-      buffer: [],
-      queued: undefined,
-      queuedBytes: 0,
-      bufferedBytes: 0,
-      bufferedSeq: 0,
-      dropped: undefined,
-      dirReady: true,
-      cursor: undefined,
-      writtenAt: 0,
-    });
-  }
-  return loaded;
-}
-
-function newSession(dir: string, id: string): SessionState {
-  if (!isValidSessionId(id)) throw new Error(`invalid recording session id: ${JSON.stringify(id)}`);
-  return {
-    id,
-    dir: join(dir, id),
-    nextSeq: 1,
-    durableSeq: 0,
-    ackedSeq: 0,
-    ended: false,
-    segments: [],
-    active: undefined,
-    buffer: [],
-    queued: undefined,
-    queuedBytes: 0,
-    bufferedBytes: 0,
-    bufferedSeq: 0,
-    dropped: undefined,
-    dirReady: false,
-    cursor: undefined,
-    writtenAt: 0,
-  };
-}
-
 /** Opens (or creates) the spool in `options.dir`, repairing torn tails left by a crash. */
 export async function createSpool(options: SpoolOptions): Promise<Spool> {
   const maxBody = Math.max(4096, options.maxRecordBytes ?? MiB);
@@ -135,13 +100,17 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
   const onError = options.onError ?? (() => undefined);
   await mkdir(options.dir, { recursive: true });
   const sessions = new Map<string, SessionState>();
-  for (const s of await loadSessions(options.dir, maxBody)) sessions.set(s.id, s);
+  const loaded = await loadSessions(options.dir, maxBody);
+  for (const { state } of loaded) sessions.set(state.id, state);
+  const recovered = loaded.map((l) => l.recovered);
   const finished = new Set<string>();
   const emitter = new EventEmitter();
   const exclusive = serialQueue();
   const writer = createSessionWriter({ segmentBytes: options.segmentBytes ?? 4 * MiB });
   /** Sessions with buffered records (or a pending gap record). */
   const dirty = new Set<SessionState>();
+  /** Sessions with records written but not fsync'd yet. */
+  const unsynced = new Set<SessionState>();
   /** Sessions whose segment file is open. */
   const openFiles = new Set<SessionState>();
   let buffered = 0;
@@ -149,12 +118,16 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
   let idleTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
+  const bufferGap = (s: SessionState, fromSeq: number, toSeq: number, reason: string, extra = ""): void => {
+    const payloadJson = `{"fromSeq":${fromSeq},"toSeq":${toSeq},"reason":${JSON.stringify(reason)}${extra}}`;
+    buffered += bufferRecord(s, toSeq, now(), "gap", payloadJson);
+    dirty.add(s);
+  };
   const pushDropped = (s: SessionState): void => {
     if (!s.dropped) return;
     const { fromSeq, toSeq } = s.dropped;
     s.dropped = undefined;
-    const payloadJson = JSON.stringify({ fromSeq, toSeq, reason: "dropped" });
-    buffered += bufferRecord(s, toSeq, now(), "gap", payloadJson);
+    bufferGap(s, fromSeq, toSeq, "dropped");
   };
   const onFlushTimer = (): void => {
     timer = undefined;
@@ -173,49 +146,73 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
    * Closes the segment files of sessions that stopped writing, so an idle session holds
    * no file; the next write reopens its newest segment.
    */
-  const closeIdleFiles = async (): Promise<void> => {
+  const closeIdleFiles = (): void => {
     const t = now();
     for (const s of openFiles) {
-      if (t - s.writtenAt < idleFileMs || dirty.has(s)) continue;
+      if (t - s.writtenAt < idleFileMs || dirty.has(s) || unsynced.has(s)) continue;
       openFiles.delete(s);
-      await writer.closeActive(s);
+      writer.closeActive(s);
     }
   };
   const onIdleTimer = (): void => {
     idleTimer = undefined;
-    exclusive(closeIdleFiles).then(scheduleIdleClose).catch(onError);
+    exclusive(async () => closeIdleFiles())
+      .then(scheduleIdleClose)
+      .catch(onError);
   };
   const scheduleIdleClose = (): void => {
     if (idleTimer || closed || openFiles.size === 0) return;
     idleTimer = setTimeout(onIdleTimer, idleFileMs);
     idleTimer.unref();
   };
-  const writeSessions = async (work: SessionState[]): Promise<void> => {
-    for (const s of work) pushDropped(s);
+  /** Hands the sessions' buffers to the kernel (synchronous); throws the first failure. */
+  const writeSessions = (work: Iterable<SessionState>): void => {
     const t = now();
-    const results = await Promise.allSettled(work.map((s) => writer.write(s, t)));
-    const written: string[] = [];
+    let failure: unknown;
+    for (const s of work) {
+      pushDropped(s);
+      try {
+        writer.write(s, t);
+      } catch (err) {
+        failure ??= err;
+      }
+      if (s.bufferedBytes > 0 || s.dropped) dirty.add(s);
+      else dirty.delete(s);
+      if (s.writtenSeq > s.durableSeq) unsynced.add(s);
+      if (s.active) openFiles.add(s);
+    }
+    buffered = 0;
+    for (const s of dirty) buffered += s.bufferedBytes;
+    if (failure !== undefined) throw failure;
+  };
+  /** fsyncs what the sessions have written; call under `exclusive`. */
+  const syncSessions = async (work: SessionState[]): Promise<void> => {
+    for (const s of work) unsynced.delete(s);
+    const before = work.map((s) => s.durableSeq);
+    const results = await Promise.allSettled(work.map((s) => writer.sync(s)));
+    const advanced: string[] = [];
     let failure: unknown;
     for (let i = 0; i < work.length; i++) {
       const s = work[i]!;
       const r = results[i]!;
-      if (s.bufferedBytes > 0 || s.dropped) dirty.add(s);
-      if (s.active) openFiles.add(s);
-      if (r.status === "fulfilled") written.push(s.id);
-      else failure ??= r.reason;
+      if (r.status === "rejected") failure ??= r.reason;
+      if (s.writtenSeq > s.durableSeq || r.status === "rejected") unsynced.add(s);
+      if (s.durableSeq > before[i]!) advanced.push(s.id);
     }
-    buffered = 0;
-    for (const s of dirty) buffered += s.bufferedBytes;
     scheduleIdleClose();
-    if (written.length > 0) emitter.emit("flushed", written);
+    if (advanced.length > 0) emitter.emit("flushed", advanced);
     if (failure !== undefined) throw failure;
   };
   const flushLocked = async (): Promise<void> => {
-    await closeIdleFiles();
-    if (dirty.size === 0) return;
-    const work = [...dirty];
-    dirty.clear();
-    await writeSessions(work);
+    closeIdleFiles();
+    let failure: unknown;
+    try {
+      writeSessions([...dirty]);
+    } catch (err) {
+      failure = err;
+    }
+    if (unsynced.size > 0) await syncSessions([...unsynced]);
+    if (failure !== undefined) throw failure;
   };
   const flush = (): Promise<void> => exclusive(flushLocked);
   const bytesFree = async (): Promise<number> => {
@@ -224,45 +221,63 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
   };
   const removeIfDone = async (s: SessionState): Promise<void> => {
     const complete =
-      s.ended && s.buffer.length === 0 && !s.queued && !s.dropped && s.ackedSeq >= s.nextSeq - 1;
+      s.ended &&
+      s.buffer.length === 0 &&
+      !s.queued &&
+      !s.dropped &&
+      !unsynced.has(s) &&
+      s.ackedSeq >= s.nextSeq - 1;
     if (!complete) return;
     openFiles.delete(s);
     dirty.delete(s);
-    await writer.closeActive(s);
-    await rm(s.dir, { recursive: true, force: true });
+    writer.closeActive(s);
     sessions.delete(s.id);
     finished.add(s.id);
+    await rm(s.dir, { recursive: true, force: true });
   };
   const dropCovered = async (s: SessionState): Promise<void> => {
+    // Decided in one step, so a write meanwhile never reopens a segment being deleted.
     const keep = [];
+    const drop = [];
     for (let i = 0; i < s.segments.length; i++) {
       const segment = s.segments[i]!;
-      const upper = (s.segments[i + 1]?.firstSeq ?? s.durableSeq + 1) - 1;
-      if (upper > s.ackedSeq) {
-        keep.push(segment);
-        continue;
-      }
-      if (s.active?.segment === segment) await writer.closeActive(s);
-      await unlink(segment.path).catch(() => undefined);
+      const upper = (s.segments[i + 1]?.firstSeq ?? s.writtenSeq + 1) - 1;
+      if (upper > s.ackedSeq) keep.push(segment);
+      else drop.push(segment);
     }
+    if (drop.length === 0) return;
+    if (s.active && drop.includes(s.active.segment)) writer.closeActive(s);
     s.segments = keep;
+    for (const segment of drop) await unlink(segment.path).catch(() => undefined);
   };
 
-  for (const s of [...sessions.values()]) {
+  for (const r of recovered) {
+    const s = sessions.get(r.sessionId)!;
+    // Whatever stood after the last whole record is lost, and the reader must be told.
+    if (r.tornBytes > 0) {
+      const seq = s.nextSeq++;
+      bufferGap(s, seq, seq, "torn_tail", `,"bytes":${r.tornBytes}`);
+    }
     await dropCovered(s);
     await removeIfDone(s);
   }
+  if (dirty.size > 0) schedule();
+
+  const liveSession = (sessionId: string): SessionState => {
+    if (closed) throw new Error("recording spool is closed");
+    let s = sessions.get(sessionId);
+    if (!s) {
+      if (finished.has(sessionId)) throw new Error(`recording session ${sessionId} has ended`);
+      s = newSession(options.dir, sessionId);
+      sessions.set(sessionId, s);
+    }
+    if (s.ended) throw new Error(`recording session ${sessionId} has ended`);
+    return s;
+  };
 
   return {
     append(sessionId, kind, payload, atUnixMs = now()) {
-      if (closed) throw new Error("recording spool is closed");
-      let s = sessions.get(sessionId);
-      if (!s) {
-        if (finished.has(sessionId)) throw new Error(`recording session ${sessionId} has ended`);
-        s = newSession(options.dir, sessionId);
-        sessions.set(sessionId, s);
-      }
-      if (s.ended) throw new Error(`recording session ${sessionId} has ended`);
+      const s = liveSession(sessionId);
       const seq = s.nextSeq++;
       if (buffered >= maxBufferedBytes) {
         s.dropped = { fromSeq: s.dropped?.fromSeq ?? seq, toSeq: seq };
@@ -275,6 +290,23 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
       schedule();
       return seq;
     },
+    appendGap(sessionId, reason) {
+      const s = liveSession(sessionId);
+      pushDropped(s);
+      const seq = s.nextSeq++;
+      bufferGap(s, seq, seq, reason);
+      schedule();
+      return seq;
+    },
+    writeSync() {
+      if (closed || dirty.size === 0) return;
+      try {
+        writeSessions([...dirty]);
+      } finally {
+        schedule();
+      }
+    },
+    recovered: () => recovered.map((r) => ({ ...r })),
     flush,
     read: (sessionId, afterSeq, maxBytes, maxEvents = 1000) =>
       exclusive(async () => {
@@ -308,10 +340,11 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
       exclusive(async () => {
         const s = sessions.get(sessionId);
         if (!s || s.ended) return;
-        if (dirty.delete(s)) await writeSessions([s]);
+        if (dirty.has(s)) writeSessions([s]);
+        if (unsynced.has(s)) await syncSessions([s]);
         s.ended = true;
         openFiles.delete(s);
-        await writer.closeActive(s);
+        writer.closeActive(s);
         if (s.dirReady) await writeAck(s.dir, { ackedSeq: s.ackedSeq, ended: true });
         await removeIfDone(s);
       }),
@@ -341,7 +374,7 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
       await flush();
       closed = true;
       await exclusive(async () => {
-        for (const s of sessions.values()) await writer.closeActive(s);
+        for (const s of sessions.values()) writer.closeActive(s);
       });
     },
   };

@@ -40,6 +40,7 @@ function setup(opts: { policies?: PolicySpec[]; room?: boolean; releases?: strin
     secrets,
     sink: {
       append: (sid, kind, payload) => void events.push({ sid, kind, payload }),
+      commit: () => undefined,
       endSession: (sid) => void ended.push(sid),
     },
     registry,

@@ -48,6 +48,8 @@ export interface SessionContext {
   recordPolicy(ev: PolicyEvent): void;
   /** Appends a protocol event to the session's recording. */
   record(kind: string, payload: Record<string, unknown>): void;
+  /** Hands what was recorded so far to the kernel before the client sees it (see EventSink.commit); throws on failure. */
+  commit(): void;
   /** The session is live: writes `session.start` (envelope + the protocol's details). Once. */
   started(details?: Omit<Partial<EventPayload<"session.start">>, "protocol" | "connection">): void;
   /** Registers how the control plane (or shutdown) ends this session; returns an unregister. */
@@ -144,6 +146,9 @@ export function createSessionBroker(deps: SessionBrokerDeps) {
       },
       record(kind, payload) {
         deps.sink.append(sid, kind, payload);
+      },
+      commit() {
+        deps.sink.commit();
       },
       started(details = {}) {
         if (startedAt !== undefined || ended) return;

@@ -88,6 +88,14 @@ export class FramedPump implements Pump {
       owner.protocolError(this.fromClient, err);
       return;
     }
+    if (!this.fromClient && batch.length > 0) {
+      // What the recording made of these frames is committed before the client sees them.
+      owner.commit();
+      if (owner.ended) {
+        batch.take();
+        return;
+      }
+    }
     if (this.fromClient) owner.bytesIn += chunk?.length ?? 0;
     else owner.bytesOut += batch.length;
     if (batch.length > 0 && !writeAll(this.dst, batch.take()) && !this.waiting) {
@@ -124,7 +132,14 @@ export class FramedPump implements Pump {
     }
     const replaced = gate.fromUpstream(reader);
     if (this.owner.ended) return false;
-    if (replaced === undefined) return true;
+    if (replaced === undefined) {
+      const masked = gate.maskMessage(reader.buf, reader.start, reader.end);
+      if (masked === undefined) return true;
+      // the recording reads the masked message, as the client does
+      this.sink.onFrame(reader.type, masked, 0, masked.length);
+      this.batch.add(masked);
+      return false;
+    }
     this.sink.onFrame(reader.type, reader.buf, reader.start, reader.end);
     this.batch.add(replaced);
     return false;

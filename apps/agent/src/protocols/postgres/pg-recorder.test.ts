@@ -64,6 +64,7 @@ describe("pg recorder payloads", () => {
       const spool = await createSpool({ dir });
       const rec = createPgRecorder({
         record: (kind, payload) => void spool.append("s1", kind, payload),
+        commit: () => spool.writeSync(),
         started: () => undefined,
         end: async () => undefined,
       });

@@ -3,7 +3,7 @@ import type { SessionContext } from "../../core/broker";
 import type { PgRecordedResult, PgSessionRecorder } from "./pg-proxy-types";
 
 /** Where a Postgres session's events go: the session's recording, through the broker. */
-export type PgRecorderSession = Pick<SessionContext, "record" | "started" | "end">;
+export type PgRecorderSession = Pick<SessionContext, "record" | "commit" | "started" | "end">;
 
 type StatementEvent = Parameters<PgSessionRecorder["statement"]>[0];
 type Columns = NonNullable<PgRecordedResult["columns"]>;
@@ -105,6 +105,10 @@ class PgRecorder implements PgSessionRecorder {
 
   notice(ev: { code?: string; message: string }): void {
     this.session.record("pg.notice", ev);
+  }
+
+  commit(): void {
+    this.session.commit();
   }
 
   sessionEnd(ev: { reason: string; bytesIn: number; bytesOut: number }): void {

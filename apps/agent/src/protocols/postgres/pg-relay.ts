@@ -46,6 +46,7 @@ class Relay implements PumpOwner {
   private readonly client: Duplex;
   private readonly upstream: Duplex;
   private readonly gate: PolicyGate | undefined;
+  private readonly tracker: StatementTracker | undefined;
   private readonly onEnd: (end: RelayEnd) => void;
   private readonly clientFrames: ClientFrames;
   private readonly upstreamFrames: UpstreamFrames;
@@ -56,6 +57,7 @@ class Relay implements PumpOwner {
     this.client = o.client;
     this.upstream = o.upstream;
     this.gate = o.gate;
+    this.tracker = o.tracker;
     this.onEnd = o.onEnd;
     this.clientFrames = new ClientFrames(o.tracker);
     this.upstreamFrames = new UpstreamFrames(o.tracker);
@@ -86,6 +88,19 @@ class Relay implements PumpOwner {
       undefined,
       errorFrame("57P01", `session terminated by Sluice: ${reason}`),
     );
+  }
+
+  commit(): void {
+    try {
+      this.tracker?.commit();
+    } catch (err) {
+      // Fail closed: a result the recording could not keep is not shown.
+      this.finish(
+        "recording failed",
+        err,
+        errorFrame("58030", "Sluice could not write the session recording; the session is closed"),
+      );
+    }
   }
 
   protocolError(fromClient: boolean, err: unknown): void {

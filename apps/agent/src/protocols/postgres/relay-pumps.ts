@@ -7,6 +7,12 @@ export interface PumpOwner {
   bytesIn: number;
   bytesOut: number;
   protocolError(fromClient: boolean, err: unknown): void;
+  /**
+   * Called before upstream frames go to the client: what the recording made of the frames
+   * read so far is handed to the kernel first, so the client never sees a result the
+   * recording lacks. Ends the session (`ended`) when the recording cannot be written.
+   */
+  commit(): void;
 }
 
 /** Moves one direction's bytes. */
@@ -63,6 +69,7 @@ export class PassPump implements Pump {
       owner.protocolError(this.fromClient, err);
       return;
     }
+    if (!this.fromClient && !this.recordFirst()) return;
     const held = scanner.released;
     const dst = this.dst;
     let ok = true;
@@ -82,7 +89,7 @@ export class PassPump implements Pump {
       this.onDrain ??= this.drained.bind(this);
       dst.once("drain", this.onDrain);
     }
-    // The bytes are on their way; reading the frames for the recording is off the latency path.
+    // Client bytes are on their way; reading their frames for the recording is off the latency path.
     try {
       scanner.deliver();
     } catch (err) {
@@ -93,5 +100,18 @@ export class PassPump implements Pump {
   private drained(): void {
     this.waiting = false;
     this.src.resume();
+  }
+
+  /** Upstream: the recording reads the chunk's frames and commits before they are forwarded. */
+  private recordFirst(): boolean {
+    const owner = this.owner;
+    try {
+      this.scanner.deliver();
+    } catch (err) {
+      owner.protocolError(false, err);
+      return false;
+    }
+    owner.commit();
+    return !owner.ended;
   }
 }

@@ -123,4 +123,36 @@ describe("statement tracker", () => {
       ["UPDATE 4", 4],
     ]);
   });
+
+  it("commits once per batch of recorded events, and not at all when nothing was recorded", () => {
+    const { recorder, tracker } = setup();
+    let commits = 0;
+    recorder.commit = () => void commits++;
+    tracker.commit();
+    expect(commits).toBe(0);
+    tracker.onQuery(body(frontend.query("SELECT 1; SELECT 2")));
+    tracker.onCommandComplete(body(backend.commandComplete("SELECT 1")));
+    tracker.onCommandComplete(body(backend.commandComplete("SELECT 1")));
+    tracker.commit();
+    tracker.commit();
+    expect(commits).toBe(1);
+    tracker.onReady();
+    tracker.commit();
+    expect(commits).toBe(1);
+  });
+
+  it("keeps events uncommitted when the commit fails, and retries them on the next call", () => {
+    const { recorder, tracker } = setup();
+    let fail = true;
+    let commits = 0;
+    recorder.commit = () => {
+      if (fail) throw new Error("disk full");
+      commits++;
+    };
+    tracker.onQuery(body(frontend.query("SELECT 1")));
+    expect(() => tracker.commit()).toThrow("disk full");
+    fail = false;
+    tracker.commit();
+    expect(commits).toBe(1);
+  });
 });

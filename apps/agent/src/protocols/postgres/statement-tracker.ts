@@ -134,9 +134,13 @@ const defaultNow = () => performance.now();
  * matched to results in FIFO order: a simple Query stays current until ReadyForQuery
  * (one result per statement in it), an Execute completes at its CommandComplete,
  * ErrorResponse, EmptyQueryResponse or PortalSuspended. Recorded rows per statement
- * are capped at `rowsLimit`; rows beyond it are counted, not decoded.
+ * are capped at `rowsLimit`; rows beyond it are counted, not decoded. `commit()` hands the
+ * events recorded since the last one to the recorder's storage, before the relay forwards
+ * the frames that completed them.
  */
 export class StatementTracker {
+  /** Events were recorded since the last commit. */
+  private uncommitted = false;
   /** Statements waiting for their results, oldest first; created on the first one. */
   private queue: Pending[] | undefined = undefined;
   private statements: Map<string, string> | undefined;
@@ -158,6 +162,7 @@ export class StatementTracker {
   onQuery(buf: Buffer, start = 0, end = buf.length): void {
     const text = wholeCString(buf, start, end, "Query");
     this.pending("query", NO_FORMATS);
+    this.uncommitted = true;
     this.recorder.statement({ kind: "query", text });
   }
 
@@ -185,6 +190,7 @@ export class StatementTracker {
     const portal = this.portals?.get(name);
     const statementName = portal?.statement ?? "";
     this.pending("execute", portal?.resultFormats ?? NO_FORMATS);
+    this.uncommitted = true;
     this.recorder.statement({
       kind: "execute",
       text: this.statements?.get(statementName) ?? "",
@@ -268,7 +274,19 @@ export class StatementTracker {
 
   onNotice(body: Buffer): void {
     const f = parseNoticeFields(body);
+    this.uncommitted = true;
     this.recorder.notice?.({ ...(f.C ? { code: f.C } : {}), message: f.M ?? "" });
+  }
+
+  /**
+   * Makes the events recorded since the last call survive the agent's death (one write to
+   * the kernel for all of them; nothing to do when none were). Throws when the recorder
+   * cannot write them; they are then still uncommitted.
+   */
+  commit(): void {
+    if (!this.uncommitted) return;
+    this.recorder.commit?.();
+    this.uncommitted = false;
   }
 
   /** ReadyForQuery ends the current simple Query or Sync; Executes skipped after an error get an error result. */
@@ -310,6 +328,7 @@ export class StatementTracker {
       : { rows, rowCount, truncated: p.truncated, durationMs };
     if (error) ev.error = error;
     else ev.command = command;
+    this.uncommitted = true;
     this.recorder.result(ev);
     p.startedAt = t;
     p.rows = NO_ROWS;

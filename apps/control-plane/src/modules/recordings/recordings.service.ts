@@ -1,5 +1,6 @@
 import { AppError } from "@sluice/errors";
 import type { RecordingBatch } from "@sluice/proto";
+import { readEvent } from "@sluice/recording";
 import type { Db } from "../../lib/db";
 import { isUuid } from "../../lib/ids";
 import type { AuditService } from "../audit/audit.service";
@@ -14,7 +15,8 @@ export type RecordingsService = ReturnType<typeof createRecordingsService>;
 /**
  * Stores recording batches from agents. (sessionId, seq) is the primary key, so a batch
  * re-sent after a reconnect is stored once. Session lifecycle events also move the
- * session's status.
+ * session's status, and a `gap` (events the agent could not vouch for: it was killed, a
+ * spool file was torn or damaged) goes to the audit log, once, when first stored.
  */
 export function createRecordingsService(deps: {
   prisma: Db;
@@ -68,6 +70,24 @@ export function createRecordingsService(deps: {
     return false;
   }
 
+  async function auditGap(agentId: string, sessionId: string, payload: Record<string, unknown>, seq: bigint) {
+    const gap = readEvent("gap", payload);
+    await deps.audit.append({
+      actorId: agentId,
+      actorKind: "agent",
+      action: "recording.gap",
+      targetType: "session",
+      targetId: sessionId,
+      outcome: "failure",
+      details: {
+        seq: Number(seq),
+        fromSeq: gap?.fromSeq ?? null,
+        toSeq: gap?.toSeq ?? null,
+        reason: (gap?.reason ?? "unknown").slice(0, 100),
+      },
+    });
+  }
+
   return {
     /** Stores a batch and returns the highest sequence number now safely stored. */
     async ingest(agentId: string, batch: RecordingBatch): Promise<number> {
@@ -112,6 +132,7 @@ export function createRecordingsService(deps: {
       const fresh = new Set(inserted.map((r) => r.seq));
       const transitioned: RecordedEvent[] = [];
       for (const r of rows) {
+        if (r.kind === "gap" && fresh.has(r.seq)) await auditGap(agentId, r.sessionId, r.payload, r.seq);
         if (r.kind === "session.start" || r.kind === "session.end") {
           if (await applyLifecycle(agentId, r.sessionId, r.kind, r.payload, r.at)) transitioned.push(r);
         }
