@@ -242,6 +242,9 @@ class Engine {
   private flushClient(): void {
     const bufs = this.out;
     this.out = [];
+    // A session stopped while packets were queued (e.g. by a hook that could not record
+    // the result) never delivers them.
+    if (this.ended) return;
     if (!writeBatch(this.client.socket, bufs) || this.client.socket.writableLength > this.clientHwm) {
       this.uFlow.pause("client_full");
     }

@@ -119,7 +119,11 @@ export interface MysqlProxyHooks {
   maskError?(err: ErrPacket, ctx: CommandContext): ErrPacket | undefined;
   /** LOAD DATA LOCAL INFILE request from the server (only when `allowLocalInfile`); false refuses. */
   onLocalInfile?(fileName: string, ctx: CommandContext): boolean;
-  /** Called when each command's response is complete (or it was denied). */
+  /**
+   * Called when each command's response is complete (or it was denied), before the packet
+   * that completes it is written to the client: a hook that must make the result durable
+   * first can do so here, and stop the session (`MysqlProxy.stop`) to withhold it.
+   */
   onCommandEnd?(summary: CommandSummary): void;
 }
 

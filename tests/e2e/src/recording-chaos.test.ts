@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { eventually } from "@sluice/testkit";
+import mysql from "mysql2/promise";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "./psql";
@@ -13,6 +14,10 @@ import { type AgentProcess, type Stack, startStack } from "./stack";
 const DB = `sluice_chaos_${randomBytes(4).toString("hex")}`;
 const CONNECTION = "chaos-pg";
 const ROUNDS = 5;
+const MYSQL_CONNECTION = "chaos-mysql";
+const MYSQL_USER = `sl_chaos_${randomBytes(4).toString("hex")}`;
+const MYSQL_PASSWORD = randomBytes(12).toString("hex");
+let mysqlRoot: mysql.Connection;
 let stack: Stack;
 let agent: AgentProcess;
 let devKey: string;
@@ -86,8 +91,8 @@ async function closedEvents(sessionId: string): Promise<RecordedEvent[]> {
   );
 }
 
-async function sessionIds(): Promise<string[]> {
-  const res = await stack.api(`/api/v1/sessions?connection=${CONNECTION}`);
+async function sessionIds(connection = CONNECTION): Promise<string[]> {
+  const res = await stack.api(`/api/v1/sessions?connection=${connection}`);
   return (res.body.items as { id: string }[]).map((s) => s.id);
 }
 
@@ -110,11 +115,42 @@ beforeAll(async () => {
     },
   });
   expect(conn.status).toBe(201);
-  agent = await stack.startAgent("chaos-edge");
+  mysqlRoot = await mysql.createConnection({
+    host: "127.0.0.1",
+    port: 3306,
+    user: "root",
+    multipleStatements: true,
+  });
+  await mysqlRoot.query(
+    `CREATE USER '${MYSQL_USER}'@'127.0.0.1' IDENTIFIED BY '${MYSQL_PASSWORD}';
+     CREATE USER '${MYSQL_USER}'@'localhost' IDENTIFIED BY '${MYSQL_PASSWORD}';`,
+  );
+  const my = await stack.api("/api/v1/connections", {
+    method: "POST",
+    body: {
+      name: MYSQL_CONNECTION,
+      type: "mysql",
+      host: "127.0.0.1",
+      port: 3306,
+      database: "information_schema",
+      username: MYSQL_USER,
+      credentialRef: "env:CHAOS_MYSQL_PASSWORD",
+      allowedGroups: ["chaos"],
+      recordRowsLimit: 3,
+    },
+  });
+  expect(my.status, my.text).toBe(201);
+  agent = await stack.startAgent("chaos-edge", { CHAOS_MYSQL_PASSWORD: MYSQL_PASSWORD });
 }, 60_000);
 
 afterAll(async () => {
   await stack?.stop();
+  await mysqlRoot
+    ?.query(
+      `DROP USER IF EXISTS '${MYSQL_USER}'@'127.0.0.1'; DROP USER IF EXISTS '${MYSQL_USER}'@'localhost';`,
+    )
+    .catch(() => undefined);
+  await mysqlRoot?.end();
   await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
 });
 
@@ -157,6 +193,67 @@ describe("recording under kill -9", () => {
       expect(audit.body.items).toMatchObject([
         { action: "recording.gap", outcome: "failure", details: { reason: "agent_restart" } },
       ]);
+    }
+  }, 120_000);
+});
+
+/** The same stream through the agent's MySQL listener, with mysql2. */
+async function mysqlStreamUntilKilled(port: number, killAfterMs: number): Promise<number[]> {
+  const client = await mysql.createConnection({
+    host: "127.0.0.1",
+    port,
+    user: "dev",
+    password: devKey,
+    database: MYSQL_CONNECTION,
+    ssl: { rejectUnauthorized: false },
+    enableCleartextPlugin: true,
+  });
+  client.on("error", () => undefined);
+  const seen: number[] = [];
+  let killed = false;
+  const killing = new Promise<void>((resolve) => setTimeout(resolve, killAfterMs)).then(async () => {
+    await agent.restart();
+    killed = true;
+  });
+  try {
+    for (let n = 1; ; n++) {
+      const [rows] = (await client.query(`SELECT ${n} AS n`)) as [{ n: number }[], unknown];
+      if (Number(rows[0]?.n) !== n) throw new Error(`statement ${n} returned ${rows[0]?.n}`);
+      seen.push(n);
+    }
+  } catch (err) {
+    await killing;
+    if (!killed) throw err;
+  } finally {
+    client.destroy();
+  }
+  return seen;
+}
+
+describe("MySQL recording under kill -9", () => {
+  it("holds every result the client received", async () => {
+    const known = new Set<string>();
+    for (let round = 1; round <= 3; round++) {
+      await agent.proc.waitForOutput(/mysql listener ready/, 30_000);
+      const killAfterMs = 150 + Math.floor(Math.random() * 600);
+      const seen = await mysqlStreamUntilKilled(agent.mysqlPort, killAfterMs);
+      await agent.proc.waitForOutput(/mysql listener ready/, 30_000);
+      expect(seen.length, `round ${round}: the client saw results before the kill`).toBeGreaterThan(0);
+      const sid = (await sessionIds(MYSQL_CONNECTION)).find((id) => !known.has(id));
+      expect(sid).toBeDefined();
+      known.add(sid!);
+      const events = await closedEvents(sid!);
+      const recorded = new Set(
+        events
+          .filter((e) => e.kind === "mysql.result" && !e.payload.error)
+          .map((e) => Number(e.payload.rows?.[0]?.[0])),
+      );
+      expect(
+        seen.filter((n) => !recorded.has(n)),
+        `round ${round}, ${seen.length} seen`,
+      ).toEqual([]);
+      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+      expect(events.slice(-2).map((e) => e.kind)).toEqual(["gap", "session.end"]);
     }
   }, 120_000);
 });

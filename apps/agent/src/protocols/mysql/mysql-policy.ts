@@ -1,5 +1,11 @@
 import type { ColumnDefinition, ResultMasker, Verdict, VerdictResult } from "@sluice/mysql-wire";
-import { compileConnectionGuard, createMysqlDialect, type Guard, type GuardVerdict, MaskTally } from "@sluice/policy";
+import {
+  compileConnectionGuard,
+  createMysqlDialect,
+  type Guard,
+  type GuardVerdict,
+  MaskTally,
+} from "@sluice/policy";
 import type { SessionContext } from "../../core/broker";
 import type { PolicyEvent, ReviewVerdict } from "../../core/policy-types";
 import { MysqlCatalog, mysqlMessageMasker, mysqlResultMasker } from "./mysql-masking";

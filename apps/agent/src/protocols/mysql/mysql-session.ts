@@ -145,13 +145,24 @@ export async function runMysqlSession(
       ? { maskError: (err) => ({ ...err, message: policy.maskMessage?.(err.message) ?? err.message }) }
       : {}),
     onRow: (payload, columns, binary) => recorder.row(payload, columns, binary),
-    onCommandEnd: (s) => recorder.end(s),
+    // The result is recorded and handed to the kernel before its last packet reaches the
+    // client; if that fails the session ends and the client never sees an unrecorded result.
+    onCommandEnd: (s) => {
+      recorder.end(s);
+      try {
+        ctx.commit();
+      } catch (err) {
+        ctx.logger.error({ err: (err as Error).message }, "mysql session recording failed; ending it");
+        reason = "recording failed";
+        proxy.stop("Sluice could not record this session, so it was ended");
+      }
+    },
   };
+  let reason: string | undefined;
   const proxy = startMysqlProxy(client, upstream, hooks, {
     maxPayload: deps.maxPayload,
     allowLocalInfile: settings?.allowLocalInfile === true,
   });
-  let reason: string | undefined;
   ctx.onTerminate((r) => {
     reason = r;
     proxy.stop(`Sluice ended this session: ${r}`);
