@@ -99,9 +99,10 @@ const sink: EventSink = spool
         events += 1;
         void spool.append(sid, kind, payload);
       },
+      commit: () => spool.writeSync(),
       endSession: (sid) => void spool.endSession(sid).catch(() => undefined),
     }
-  : { append: () => undefined, endSession: () => undefined };
+  : { append: () => undefined, commit: () => undefined, endSession: () => undefined };
 
 const logger = createLogger({ name: "sluice-bench-ssh", level: "warn" });
 const broker = createSessionBroker({

@@ -173,6 +173,7 @@ async function start() {
         throw err;
       }
     },
+    commit: () => spool.writeSync(),
     endSession: (sid) =>
       void spool.endSession(sid).catch((err: unknown) => {
         endFailures++;
