@@ -74,6 +74,12 @@ export const maskingRule = z.strictObject({
   pattern: regex.optional(),
   action: z.enum(["redact", "keep_last", "hash"]).default("redact"),
   keep: z.number().int().min(1).max(32).optional(),
+  /**
+   * Lets statements filter, join, group and order by the columns of this whole-value rule
+   * (`WHERE email LIKE 'a%'`), which the built-in `sluice.masked_lineage` refuses otherwise:
+   * such predicates reveal masked values one guess at a time (see the README, "Masking probes").
+   */
+  allowProbes: z.boolean().optional(),
 });
 
 export const reviewRule = z.strictObject({

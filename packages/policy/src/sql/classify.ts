@@ -1,4 +1,5 @@
 import { loadModule, parseSync } from "libpg-query";
+import { type Lineage, lineageOf } from "./lineage";
 import { statementKind } from "./statement-kinds";
 import { newWalk, visitStatement } from "./walk";
 
@@ -29,6 +30,8 @@ export interface StatementInfo {
   columns?: string[];
   /** The column references that filter, join, group or order rows (WHERE, ON, HAVING, ORDER BY, GROUP BY). */
   predicateColumns?: string[];
+  /** Where its column references sit, for the masked-lineage check (absent when the dialect does not report it). */
+  lineage?: Lineage;
   /** An UPDATE, DELETE or MERGE (at any depth) has no condition bounding its target (see write-bounds.ts). */
   unboundedWrite: boolean;
   /** It only reads: SELECT without INTO/locking, calling only known read-only built-ins, SHOW, plain EXPLAIN, transaction control… */
@@ -78,6 +81,7 @@ function describeStatement(sql: string, raw: RawStatement): StatementInfo | unde
     functions: [...new Set(w.functions)],
     columns: [...new Set(w.columns)],
     predicateColumns: [...new Set(w.predicateColumns)],
+    lineage: lineageOf(type, node as Record<string, unknown>, w),
     unboundedWrite: w.unboundedWrite,
     readOnly: !w.writes && !w.opaque && !w.guardedSetting && !w.parseState && !w.outside,
     opaque: w.opaque,

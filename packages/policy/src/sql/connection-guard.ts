@@ -1,11 +1,13 @@
 import type { PolicyDocument } from "../rules";
 import { compileGuard, type Guard, type GuardOptions } from "./guard";
+import { compileLineageCheck } from "./masked-lineage";
 
 /**
  * The one way to build a connection's guard, shared by the agent (which enforces) and the
  * control plane's dry run (`policies test`), so both give the same verdict for the same
  * statement: the connection's policies in order, plus the built-in refusal of `COPY … TO`
- * when any of them masks (COPY output bypasses the DataRow masking).
+ * when any of them masks (COPY output bypasses the DataRow masking), plus `sluice.masked_lineage`
+ * when a masking rule replaces whole values by column or table (see masked-lineage.ts).
  */
 
 export const maskedCopyPolicy: PolicyDocument = {
@@ -25,5 +27,7 @@ export const maskedCopyPolicy: PolicyDocument = {
 
 export function compileConnectionGuard(documents: PolicyDocument[], options: GuardOptions = {}): Guard {
   const masked = documents.some((d) => d.masking.length > 0);
-  return compileGuard(masked ? [...documents, maskedCopyPolicy] : documents, options);
+  const lineage = options.lineage ?? compileLineageCheck(documents);
+  const all = masked ? [...documents, maskedCopyPolicy] : documents;
+  return compileGuard(all, lineage ? { ...options, lineage } : options);
 }

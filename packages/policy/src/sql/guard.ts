@@ -1,6 +1,7 @@
 import type { GuardrailRule, PolicyDocument, ReviewRule } from "../rules";
 import type { Classification, StatementInfo } from "./classify";
 import { postgresDialect, type SqlDialect } from "./dialect";
+import type { LineageCheck } from "./masked-lineage";
 import { builtInRefusal } from "./refusals";
 
 /** What the agent does with a query string. */
@@ -41,6 +42,8 @@ export interface GuardOptions {
   cacheMaxText?: number;
   /** How statements are split and classified (default PostgreSQL). */
   dialect?: SqlDialect;
+  /** The masked-lineage check of the connection's masking rules (see masked-lineage.ts). */
+  lineage?: LineageCheck;
 }
 
 interface CompiledRule {
@@ -135,7 +138,8 @@ export function compileGuard(policies: PolicyDocument[], options: GuardOptions =
       if (rule) reviews.push({ rule, reviewRule: r.name });
     }
   }
-  const active = denies.length > 0 || reviews.length > 0;
+  const lineage = options.lineage;
+  const active = denies.length > 0 || reviews.length > 0 || lineage !== undefined;
   const maxEntries = options.cacheEntries ?? 4096;
   const maxText = options.cacheMaxText ?? 16 * 1024;
   const dialect = options.dialect ?? postgresDialect;
@@ -186,6 +190,8 @@ export function compileGuard(policies: PolicyDocument[], options: GuardOptions =
       }
       const outside = builtInRefusal(s, "after-rules");
       if (outside) return { action: "deny", ...outside, statement: s.text };
+      const leak = lineage?.(s);
+      if (leak) return { action: "deny", ...leak, statement: s.text };
     }
     for (const s of c.statements) {
       for (const { rule, reviewRule } of reviews) {

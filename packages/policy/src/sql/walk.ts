@@ -21,6 +21,10 @@ export interface Walk {
   functions: string[];
   columns: string[];
   predicateColumns: string[];
+  /** Range aliases and CTE names (whole-row references use them), lower case. */
+  ranges: string[];
+  /** Relations renamed by a column alias list (`users u(a, b)`); `*` for a renamed join. */
+  renamed: string[];
   unboundedWrite: boolean;
   /** Not read-only: writes, locks, or calls something not known to only read. */
   writes: boolean;
@@ -40,6 +44,8 @@ export function newWalk(source: string): Walk {
     functions: [],
     columns: [],
     predicateColumns: [],
+    ranges: [],
+    renamed: [],
     unboundedWrite: false,
     writes: false,
     opaque: false,
@@ -181,6 +187,24 @@ function visitCall(call: Node, w: Walk, depth: number): void {
   }
 }
 
+function hasColumnAliases(node: unknown): boolean {
+  const colnames = (node as { alias?: { colnames?: unknown } }).alias?.colnames;
+  return Array.isArray(colnames) && colnames.length > 0;
+}
+
+/** Names a whole-row reference can use, column alias lists, and the columns a join compares. */
+function visitRangeNames(node: Node, w: Walk): void {
+  if (typeof node.aliasname === "string") w.ranges.push(node.aliasname.toLowerCase());
+  if (typeof node.ctename === "string") w.ranges.push(node.ctename.toLowerCase());
+  const join = node.JoinExpr as Node | undefined;
+  if (!join || typeof join !== "object") return;
+  if (hasColumnAliases(join)) w.renamed.push("*");
+  // USING (email) and NATURAL compare columns the way ON does; NATURAL's columns are unknown
+  const compared = [...stringList(join.usingClause), ...(join.isNatural ? ["*"] : [])];
+  w.columns.push(...compared);
+  w.predicateColumns.push(...compared);
+}
+
 function visitColumnRef(ref: Node, w: Walk): void {
   const name = stringList(ref.fields).join(".");
   if (!name) return;
@@ -215,7 +239,9 @@ export function visit(value: unknown, w: Walk, depth: number): void {
   if (typeof rel.relname === "string") {
     const name = rangeVarName(rel as { schemaname?: string; relname: string });
     if (name) w.objects.push(name);
+    if (name && hasColumnAliases(value)) w.renamed.push(name);
   }
+  visitRangeNames(value as Node, w);
   for (const [key, child] of Object.entries(value as Node)) {
     if (child === null || typeof child !== "object") continue;
     if (key.endsWith("Stmt") && key[0] === key[0]?.toUpperCase() && !Array.isArray(child)) {
@@ -237,6 +263,8 @@ function visitExplainPlan(node: Node, w: Walk, depth: number): void {
   inner.functions = w.functions;
   inner.columns = w.columns;
   inner.predicateColumns = w.predicateColumns;
+  inner.ranges = w.ranges;
+  inner.renamed = w.renamed;
   visit(node.query, inner, depth);
   const unknownCall = inner.functions.some((f) => !isReadOnlyFunction([f]));
   if (unknownCall) w.writes = true;
