@@ -143,16 +143,8 @@ async function execMysql(
   format: SqlOutputFormat,
   io: CliIo,
 ): Promise<void> {
-  const endpoint = tunnelEndpoint(started);
   const agentName = started.agent.name;
-  const tunnel = await openTunnel({
-    agentName,
-    host: endpoint.host,
-    port: endpoint.port,
-    caPem,
-    connection: started.connection.name,
-    grant: started.grant,
-  });
+  const tunnel = await tunnelFor(started, caPem);
   let db: Awaited<ReturnType<typeof connectMysql>>;
   try {
     db = await connectMysql(tunnel.socket, started.connection.database || undefined);
@@ -178,18 +170,23 @@ async function execMysql(
   }
 }
 
-/** Opens one tunnel and a node-postgres client over it; the agent has already authenticated us. */
-async function connectThroughAgent(started: StartedSession, caPem: string, io: CliIo): Promise<pg.Client> {
+/** One TLS tunnel to the session's agent, opened with the session's grant. */
+function tunnelFor(started: StartedSession, caPem: string) {
   const endpoint = tunnelEndpoint(started);
-  const agentName = started.agent.name;
-  const tunnel = await openTunnel({
-    agentName,
+  return openTunnel({
+    agentName: started.agent.name,
     host: endpoint.host,
     port: endpoint.port,
     caPem,
     connection: started.connection.name,
     grant: started.grant,
   });
+}
+
+/** Opens one tunnel and a node-postgres client over it; the agent has already authenticated us. */
+async function connectThroughAgent(started: StartedSession, caPem: string, io: CliIo): Promise<pg.Client> {
+  const agentName = started.agent.name;
+  const tunnel = await tunnelFor(started, caPem);
   const db = new pg.Client({
     stream: () => new TunnelStream(tunnel.socket),
     ssl: false,
