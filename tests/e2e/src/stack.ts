@@ -14,6 +14,7 @@ import {
   type TestDatabase,
   type TestPki,
 } from "@sluice/testkit";
+import pg from "pg";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 /** Runs a TypeScript entry point in ONE node process (so a signal reaches the real server). */
@@ -107,6 +108,20 @@ function loggedField(proc: ManagedProcess, msg: string, field: string): unknown 
     }
   }
   return value;
+}
+
+/** The highest desired-state version the control plane has recorded. */
+async function latestStateVersion(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const res = await client.query<{ v: string }>(
+      "SELECT coalesce(max(version), 0)::text AS v FROM state_changes",
+    );
+    return Number(res.rows[0]?.v ?? 0);
+  } finally {
+    await client.end();
+  }
 }
 
 export async function startStack(): Promise<Stack> {
@@ -288,6 +303,17 @@ export async function startStack(): Promise<Stack> {
       });
       await Promise.race([online, ended]);
       await proc.waitForOutput(/postgres listener ready/, 30_000);
+      // Online is not yet serving what was registered before it started: wait until its
+      // heartbeat acknowledges the current desired-state version.
+      const latest = await latestStateVersion(db.url);
+      await Promise.race([
+        eventually(
+          async () => Number((await stack.api(`/api/v1/agents/${name}`)).body?.stateVersion ?? -1) >= latest,
+          30_000,
+          200,
+        ),
+        ended,
+      ]);
       return agent;
     },
     async stop() {
