@@ -1,34 +1,14 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { PolicyDocument } from "../rules";
+import { guardedPolicy } from "./adversarial-corpus";
 import { initSqlParser } from "./classify";
 import { compileGuard } from "./guard";
 
 beforeAll(() => initSqlParser());
 
-const prodPolicy: PolicyDocument = {
-  id: "00000000-0000-0000-0000-000000000001",
-  name: "prod",
-  guardrails: [
-    {
-      name: "no-ddl",
-      action: "deny",
-      statementKinds: ["DROP", "TRUNCATE", "ALTER", "GRANT", "REVOKE", "COPY PROGRAM", "ALTER SYSTEM"],
-    },
-    { name: "where-required", action: "deny", requireWhere: true },
-    { name: "protect-secrets", action: "deny", objects: ["vault.*", "public.api_secrets"] },
-  ],
-  masking: [],
-  reviewRules: [
-    {
-      name: "dml-review",
-      statementKinds: ["UPDATE", "DELETE"],
-      reviewerGroups: ["dba"],
-      minApprovals: 1,
-      timeoutSeconds: 600,
-    },
-  ],
-};
+/** The typical production policy the adversarial corpus is judged against. */
+const prodPolicy = guardedPolicy;
 
 const guard = compileGuard([prodPolicy]);
 

@@ -9,25 +9,10 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CompiledPolicy } from "../../core/policy-compiler";
 import { pgSessionPolicy } from "./pg-policy";
-import { psqlVia, run, startTestProxy, type TestProxy } from "./pg-proxy.testing";
+import { adminPsql, psqlVia, run, startTestProxy, type TestProxy } from "./pg-proxy.testing";
 
 const DB = `sluice_lineage_${randomBytes(4).toString("hex")}`;
 const EMAIL = "ann@example.com";
-const admin = (sql: string, db = "postgres") =>
-  run("psql", [
-    "-X",
-    "-At",
-    "-h",
-    "127.0.0.1",
-    "-U",
-    "postgres",
-    "-d",
-    db,
-    "-v",
-    "ON_ERROR_STOP=1",
-    "-c",
-    sql,
-  ]);
 
 function sessionPolicy(masking: MaskingRule[]) {
   const doc: PolicyDocument = { id: "p1", name: "masking", guardrails: [], masking, reviewRules: [] };
@@ -50,8 +35,8 @@ let proxy: TestProxy;
 
 beforeAll(async () => {
   await initSqlParser();
-  await admin(`CREATE DATABASE ${DB}`);
-  await admin(
+  await adminPsql(`CREATE DATABASE ${DB}`);
+  await adminPsql(
     `CREATE TABLE users (id int PRIMARY KEY, email text); INSERT INTO users VALUES (1, '${EMAIL}')`,
     DB,
   );
@@ -69,7 +54,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await proxy?.close();
-  await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+  await adminPsql(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
 });
 
 const psql = (sql: string) => psqlVia(proxy.port, "conn", "good-token", ["-v", "ON_ERROR_STOP=0"], sql);

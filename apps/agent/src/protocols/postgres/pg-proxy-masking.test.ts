@@ -13,27 +13,12 @@ import type { CompiledPolicy } from "../../core/policy-compiler";
 import type { PolicyEvent } from "../../core/policy-types";
 import { HIDDEN } from "./message-masking";
 import { pgSessionPolicy } from "./pg-policy";
-import { psqlVia, RawClient, run, startTestProxy, type TestProxy } from "./pg-proxy.testing";
+import { adminPsql, psqlVia, RawClient, run, startTestProxy, type TestProxy } from "./pg-proxy.testing";
 import type { PgTarget } from "./pg-proxy-types";
 
 const DB = `sluice_msgmask_${randomBytes(4).toString("hex")}`;
 const EMAIL = "ann@example.com";
 const NAME = "Annabel Smithers";
-const admin = (sql: string, db = "postgres") =>
-  run("psql", [
-    "-X",
-    "-At",
-    "-h",
-    "127.0.0.1",
-    "-U",
-    "postgres",
-    "-d",
-    db,
-    "-v",
-    "ON_ERROR_STOP=1",
-    "-c",
-    sql,
-  ]);
 
 /**
  * The session policy the agent builds for a connection with these masking rules. Without
@@ -76,8 +61,8 @@ let columns: TestProxy;
 
 beforeAll(async () => {
   await initSqlParser();
-  await admin(`CREATE DATABASE ${DB}`);
-  await admin(
+  await adminPsql(`CREATE DATABASE ${DB}`);
+  await adminPsql(
     `CREATE TABLE users (id int PRIMARY KEY, email text UNIQUE, name text, note text NOT NULL);
      INSERT INTO users VALUES (1, '${EMAIL}', '${NAME}', 'first')`,
     DB,
@@ -101,7 +86,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await detectors?.close();
   await columns?.close();
-  await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+  await adminPsql(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
 });
 
 const psql = (p: TestProxy, sql: string) =>

@@ -5,26 +5,19 @@ import { compileGuard, initSqlParser, type PolicyDocument } from "@sluice/policy
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HeldAction, PendingReview, PolicyEvent, ReviewOutcome } from "../../core/policy-types";
-import { GOOD_TOKEN, psqlVia, RawClient, run, startTestProxy, type TestProxy } from "./pg-proxy.testing";
+import {
+  adminPsql,
+  GOOD_TOKEN,
+  psqlVia,
+  RawClient,
+  run,
+  startTestProxy,
+  type TestProxy,
+} from "./pg-proxy.testing";
 import type { PgTarget } from "./pg-proxy-types";
 import type { SessionPolicy } from "./policy-gate";
 
 const DB = `sluice_policy_${randomBytes(4).toString("hex")}`;
-const admin = (sql: string, db = "postgres") =>
-  run("psql", [
-    "-X",
-    "-At",
-    "-h",
-    "127.0.0.1",
-    "-U",
-    "postgres",
-    "-d",
-    db,
-    "-v",
-    "ON_ERROR_STOP=1",
-    "-c",
-    sql,
-  ]);
 
 const policy: PolicyDocument = {
   id: "11111111-1111-1111-1111-111111111111",
@@ -75,8 +68,8 @@ const decide: { next: Decide } = { next: async () => ({ approved: true, reviewId
 
 beforeAll(async () => {
   await initSqlParser();
-  await admin(`CREATE DATABASE ${DB}`);
-  await admin(
+  await adminPsql(`CREATE DATABASE ${DB}`);
+  await adminPsql(
     "CREATE TABLE accounts (id int primary key, owner text, balance int); INSERT INTO accounts SELECT g, 'owner' || g, 100 FROM generate_series(1, 10) g; CREATE TABLE scratch (a int)",
     DB,
   );
@@ -100,11 +93,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await proxy?.close();
-  await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+  await adminPsql(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
 });
 
 const psql = (sql: string) => psqlVia(proxy.port, "app", GOOD_TOKEN, ["-c", sql]);
-const direct = (sql: string) => admin(sql, DB);
+const direct = (sql: string) => adminPsql(sql, DB);
 
 describe("guardrails through the proxy with psql", () => {
   it("blocks a destructive statement with SQLSTATE 42501 naming the rule, and the table survives", async () => {

@@ -104,6 +104,24 @@ export function run(
   });
 }
 
+/** psql as the local superuser, stopping at the first error (test setup and checks). */
+export function adminPsql(sql: string, db = "postgres") {
+  return run("psql", [
+    "-X",
+    "-At",
+    "-h",
+    "127.0.0.1",
+    "-U",
+    "postgres",
+    "-d",
+    db,
+    "-v",
+    "ON_ERROR_STOP=1",
+    "-c",
+    sql,
+  ]);
+}
+
 export function psqlVia(port: number, database: string, password: string, args: string[], input?: string) {
   const conn = `host=127.0.0.1 port=${port} dbname=${database} user=x sslmode=disable`;
   return run("psql", ["-X", "-At", "-v", "ON_ERROR_STOP=1", conn, ...args], { PGPASSWORD: password }, input);
