@@ -5,6 +5,15 @@ export {
   compileCommandGuard,
   MAX_COMMAND_LENGTH,
 } from "./commands/command-guard";
+export {
+  type JsonPath,
+  JsonPathError,
+  jsonPathMatches,
+  jsonPathMayMatchBelow,
+  type PathKey,
+  parseJsonPath,
+  selectJson,
+} from "./json/json-path";
 export * from "./masking/index";
 export * from "./mysql/index";
 export * from "./rules";

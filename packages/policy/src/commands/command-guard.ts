@@ -39,7 +39,7 @@ export function compileCommandGuard(documents: PolicyDocument[]): CommandGuard {
   const rules: CommandRule[] = [];
   for (const doc of documents) {
     for (const r of doc.guardrails) {
-      if (!r.commands?.length) continue;
+      if (!r.commands?.length || r.action === "allow") continue;
       rules.push({
         name: r.name,
         policyId: doc.id,
