@@ -44,6 +44,61 @@ const mysqlSettings = z.strictObject({
   serverPublicKeyPem: z.string().max(10_000).optional(),
 });
 
+/**
+ * A credential reference names where the agent finds the secret. It is never the
+ * secret itself: only these forms are accepted.
+ */
+export const credentialRef = z
+  .string()
+  .max(500)
+  .regex(
+    /^(env:[A-Za-z_][A-Za-z0-9_]{0,127}|file:\/[^\0]{1,400}|vault:[A-Za-z0-9_./-]{1,300}#[A-Za-z0-9_.-]{1,100}|vault-db:[A-Za-z0-9_./-]{1,300})$/,
+    "must be a reference such as env:NAME, file:/path, vault:mount/path#field or vault-db:mount/creds/role",
+  );
+
+/** How the agent puts the credential it holds on each upstream request. */
+export const httpInjectKinds = ["bearer", "basic", "header", "query", "none"] as const;
+
+const httpSettings = z
+  .strictObject({
+    /** The upstream path prefix requests are served under (`/api`); clients never see it. */
+    basePath: z
+      .string()
+      .max(500)
+      .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$/, "must be a path starting with /")
+      .optional(),
+    inject: z
+      .strictObject({
+        kind: z.enum(httpInjectKinds),
+        /** The header (`X-Api-Key`) or query parameter (`api_key`) for kind header or query. */
+        name: z
+          .string()
+          .min(1)
+          .max(100)
+          .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "must be an HTTP header or parameter name")
+          .optional(),
+      })
+      .refine((i) => (i.kind === "header" || i.kind === "query") === (i.name !== undefined), {
+        message: "name is required for inject kinds header and query, and only for them",
+      })
+      .optional(),
+    /** Where the agent finds the PEM client certificate and key for mTLS to the upstream. */
+    clientCertificateRef: credentialRef.optional(),
+    /** Request and response body bytes kept in recordings per request (masked); default 4096. */
+    recordBodyBytes: z.number().int().min(0).max(1_048_576).optional(),
+    /** Pass responses whose content type cannot be masked when masking applies (default: refuse them). */
+    passUnmaskableContent: z.boolean().optional(),
+  })
+  .refine(
+    (s) =>
+      !s.inject ||
+      s.inject.kind !== "header" ||
+      !/^(host|content-length|transfer-encoding|connection)$/i.test(s.inject.name ?? ""),
+    {
+      message: "the credential cannot be injected into a framing header",
+    },
+  );
+
 const sqlEnforces = ["guardrails", "masking", "reviews", "recording", "cancel"] as const;
 
 /**
@@ -89,6 +144,19 @@ export const connectionTypeSpecs = {
     settings: { key: "ssh", schema: sshSettings },
     hints: { client: "ssh", nativeEndpoint: "ssh", tunnel: (name) => `sluice ssh ${name}` },
   },
+  http: {
+    name: "http",
+    title: "HTTP API",
+    defaultPort: 443,
+    requires: [],
+    enforces: ["request-rules", "masking", "reviews", "recording"],
+    settings: { key: "http", schema: httpSettings },
+    hints: {
+      client: "curl",
+      nativeEndpoint: "http",
+      tunnel: (name) => `sluice connect ${name} --port 8082   # then: curl http://127.0.0.1:8082/`,
+    },
+  },
   tcp: {
     name: "tcp",
     title: "TCP",
@@ -114,7 +182,7 @@ export function connectionTypeSpec(name: string): ConnectionTypeSpec | undefined
     : undefined;
 }
 
-export { mysqlSettings, sshSettings };
+export { httpSettings, mysqlSettings, sshSettings };
 
 /** The fields a connection of `type` lacks, by the registry's `requires`. */
 export function missingFields(

@@ -112,11 +112,42 @@ const ssh = {
   "ssh.forward": z.looseObject({ destination: text, allowed: z.boolean() }),
 };
 
+const headers = z.record(z.string(), z.string()).nullish();
+
+const http = {
+  /** One request and its response: headers with credentials and cookies redacted, bodies masked and capped. */
+  "http.exchange": z.looseObject({
+    method: text,
+    path: text,
+    query: z.string().nullish(),
+    status: count,
+    durationMs: count,
+    bytesIn: count,
+    bytesOut: count,
+    verdict: z.string().nullish(),
+    rule: z.string().nullish(),
+    requestHeaders: headers,
+    responseHeaders: headers,
+    requestBody: z.string().nullish(),
+    responseBody: z.string().nullish(),
+    bodyTruncated: z.boolean().nullish(),
+    error: z.string().nullish(),
+  }),
+  /** A WebSocket message (masked text, or the size of a binary one). */
+  "http.ws": z.looseObject({
+    direction: z.enum(["client", "server"]),
+    binary: z.boolean().nullish(),
+    data: z.string().nullish(),
+    bytes: count,
+    truncated: z.boolean().nullish(),
+  }),
+};
+
 const tcp = {
   "tcp.stats": z.looseObject({ bytesIn: count, bytesOut: count }),
 };
 
-export const recordingEvents = { ...envelope, ...postgres, ...mysql, ...ssh, ...tcp } as const;
+export const recordingEvents = { ...envelope, ...postgres, ...mysql, ...ssh, ...http, ...tcp } as const;
 
 export type EventKind = keyof typeof recordingEvents;
 export type EventPayload<K extends EventKind> = z.infer<(typeof recordingEvents)[K]>;

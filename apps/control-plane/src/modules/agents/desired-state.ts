@@ -55,6 +55,18 @@ function typeSettings(type: string, o: ReturnType<typeof connectionOptions>): Co
           serverPublicKeyPem: o.mysql?.serverPublicKeyPem ?? "",
         },
       };
+    case "http":
+      return {
+        $case: "http",
+        value: {
+          basePath: o.http?.basePath ?? "",
+          inject: o.http?.inject?.kind ?? "",
+          injectName: o.http?.inject?.name ?? "",
+          clientCertificateRef: o.http?.clientCertificateRef ?? "",
+          recordBodyBytes: o.http?.recordBodyBytes ?? 4096,
+          passUnmaskableContent: o.http?.passUnmaskableContent === true,
+        },
+      };
     case "postgres":
       return { $case: "postgres", value: {} };
     default:

@@ -1,18 +1,14 @@
-import { connectionTypeSchema, mysqlSettings, sshSettings } from "@sluice/connection-types";
+import {
+  connectionTypeSchema,
+  credentialRef,
+  httpSettings,
+  mysqlSettings,
+  sshSettings,
+} from "@sluice/connection-types";
 import { z } from "zod";
 import { description, labels, name, ref, timestamp } from "../../lib/schemas";
 
-/**
- * A credential reference names where the agent finds the secret. It is never the
- * secret itself: only these forms are accepted.
- */
-export const credentialRef = z
-  .string()
-  .max(500)
-  .regex(
-    /^(env:[A-Za-z_][A-Za-z0-9_]{0,127}|file:\/[^\0]{1,400}|vault:[A-Za-z0-9_./-]{1,300}#[A-Za-z0-9_.-]{1,100}|vault-db:[A-Za-z0-9_./-]{1,300})$/,
-    "must be a reference such as env:NAME, file:/path, vault:mount/path#field or vault-db:mount/creds/role",
-  );
+export { credentialRef };
 
 const host = z
   .string()
@@ -28,7 +24,7 @@ export const tlsSettings = z.strictObject({
 
 /** Connection types and their per-type settings come from the connection-type registry. */
 export const connectionType = connectionTypeSchema;
-export { mysqlSettings, sshSettings };
+export { httpSettings, mysqlSettings, sshSettings };
 
 /**
  * Just-in-time access: when `requireApproval` is set, sessions start only for a user
@@ -71,6 +67,7 @@ export const createConnectionBody = z.strictObject({
   tls: tlsSettings.optional(),
   ssh: sshSettings.optional(),
   mysql: mysqlSettings.optional(),
+  http: httpSettings.optional(),
   access: accessSettings.optional(),
   agentSegment: name.default("default"),
   agentLabels: labels.default({}),
@@ -92,6 +89,7 @@ export const updateConnectionBody = z.strictObject({
   tls: tlsSettings.optional(),
   ssh: sshSettings.optional(),
   mysql: mysqlSettings.optional(),
+  http: httpSettings.optional(),
   access: accessSettings.optional(),
   agentSegment: name.optional(),
   agentLabels: labels.optional(),
@@ -115,6 +113,7 @@ export const connectionDto = z.object({
   tls: tlsSettings,
   ssh: sshSettings.optional(),
   mysql: mysqlSettings.optional(),
+  http: httpSettings.optional(),
   access: accessSettings.optional(),
   agentSegment: z.string(),
   agentLabels: z.record(z.string(), z.string()),
@@ -132,6 +131,7 @@ export interface ConnectionOptions {
   tls: z.infer<typeof tlsSettings>;
   ssh?: z.infer<typeof sshSettings>;
   mysql?: z.infer<typeof mysqlSettings>;
+  http?: z.infer<typeof httpSettings>;
   access?: AccessSettings;
   recordRowsLimit: number;
   offlineGraceSeconds: number;

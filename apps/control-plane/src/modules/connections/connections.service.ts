@@ -25,6 +25,7 @@ export function connectionOptions(row: { options: unknown }): ConnectionOptions 
     tls: o.tls ?? { mode: "disable" },
     ...(o.ssh ? { ssh: o.ssh } : {}),
     ...(o.mysql ? { mysql: o.mysql } : {}),
+    ...(o.http ? { http: o.http } : {}),
     ...(o.access ? { access: o.access } : {}),
     recordRowsLimit: o.recordRowsLimit ?? 100,
     offlineGraceSeconds: o.offlineGraceSeconds ?? 60,
@@ -46,6 +47,7 @@ function toDto(c: ConnectionRow, showRef: boolean): ConnectionDto {
     tls: o.tls,
     ...(o.ssh ? { ssh: o.ssh } : {}),
     ...(o.mysql ? { mysql: o.mysql } : {}),
+    ...(o.http ? { http: o.http } : {}),
     ...(o.access ? { access: o.access } : {}),
     agentSegment: c.agentSegment,
     agentLabels: c.agentLabels as Record<string, string>,
@@ -161,6 +163,7 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
         tls,
         ssh,
         mysql,
+        http,
         access,
         recordRowsLimit,
         offlineGraceSeconds,
@@ -170,6 +173,7 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
         tls: tls ?? { mode: "disable" },
         ...(ssh ? { ssh } : {}),
         ...(mysql ? { mysql } : {}),
+        ...(http ? { http } : {}),
         ...(access ? { access } : {}),
         recordRowsLimit,
         offlineGraceSeconds,
@@ -207,12 +211,14 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
       };
       const policyRefs = input.policyIds ?? existing.policies.map((p) => p.policy.id);
       const policies = await validate(existing.type, merged, policyRefs);
-      const { policyIds, tls, ssh, mysql, access, recordRowsLimit, offlineGraceSeconds, ...fields } = input;
+      const { policyIds, tls, ssh, mysql, http, access, recordRowsLimit, offlineGraceSeconds, ...fields } =
+        input;
       const prev = connectionOptions(existing);
       const options: ConnectionOptions = {
         tls: tls ?? prev.tls,
         ...((ssh ?? prev.ssh) ? { ssh: ssh ?? prev.ssh } : {}),
         ...((mysql ?? prev.mysql) ? { mysql: mysql ?? prev.mysql } : {}),
+        ...((http ?? prev.http) ? { http: http ?? prev.http } : {}),
         ...((access ?? prev.access) ? { access: access ?? prev.access } : {}),
         recordRowsLimit: recordRowsLimit ?? prev.recordRowsLimit,
         offlineGraceSeconds: offlineGraceSeconds ?? prev.offlineGraceSeconds,

@@ -142,10 +142,25 @@ export interface SshSettings {
 export interface TcpSettings {
 }
 
+export interface HttpSettings {
+  /** Path prefix on the upstream that requests are served under, e.g. /api ("" = /). */
+  basePath: string;
+  /** How the agent injects the credential it holds: bearer | basic | header | query | none. */
+  inject: string;
+  /** The header or query parameter name, for inject = header | query. */
+  injectName: string;
+  /** A reference to the client certificate and key (PEM) for mTLS to the upstream. */
+  clientCertificateRef: string;
+  /** Request and response body bytes kept in recordings (masked), per request. */
+  recordBodyBytes: number;
+  /** Pass responses whose content type cannot be masked when masking is required (default: refuse). */
+  passUnmaskableContent: boolean;
+}
+
 export interface ConnectionSpec {
   id: string;
   name: string;
-  /** a connection-type registry name: postgres | mysql | ssh | tcp */
+  /** a connection-type registry name: postgres | mysql | ssh | tcp | http */
   type: string;
   host: string;
   port: number;
@@ -167,6 +182,7 @@ export interface ConnectionSpec {
     | { $case: "mysql"; value: MysqlSettings }
     | { $case: "ssh"; value: SshSettings }
     | { $case: "tcp"; value: TcpSettings }
+    | { $case: "http"; value: HttpSettings }
     | undefined;
 }
 
@@ -1383,6 +1399,182 @@ export const TcpSettings: MessageFns<TcpSettings> = {
   },
 };
 
+function createBaseHttpSettings(): HttpSettings {
+  return {
+    basePath: "",
+    inject: "",
+    injectName: "",
+    clientCertificateRef: "",
+    recordBodyBytes: 0,
+    passUnmaskableContent: false,
+  };
+}
+
+export const HttpSettings: MessageFns<HttpSettings> = {
+  encode(message: HttpSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.basePath !== "") {
+      writer.uint32(10).string(message.basePath);
+    }
+    if (message.inject !== "") {
+      writer.uint32(18).string(message.inject);
+    }
+    if (message.injectName !== "") {
+      writer.uint32(26).string(message.injectName);
+    }
+    if (message.clientCertificateRef !== "") {
+      writer.uint32(34).string(message.clientCertificateRef);
+    }
+    if (message.recordBodyBytes !== 0) {
+      writer.uint32(40).uint32(message.recordBodyBytes);
+    }
+    if (message.passUnmaskableContent !== false) {
+      writer.uint32(48).bool(message.passUnmaskableContent);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HttpSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHttpSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.basePath = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.inject = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.injectName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.clientCertificateRef = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.recordBodyBytes = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.passUnmaskableContent = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HttpSettings {
+    return {
+      basePath: isSet(object.basePath)
+        ? globalThis.String(object.basePath)
+        : isSet(object.base_path)
+        ? globalThis.String(object.base_path)
+        : "",
+      inject: isSet(object.inject) ? globalThis.String(object.inject) : "",
+      injectName: isSet(object.injectName)
+        ? globalThis.String(object.injectName)
+        : isSet(object.inject_name)
+        ? globalThis.String(object.inject_name)
+        : "",
+      clientCertificateRef: isSet(object.clientCertificateRef)
+        ? globalThis.String(object.clientCertificateRef)
+        : isSet(object.client_certificate_ref)
+        ? globalThis.String(object.client_certificate_ref)
+        : "",
+      recordBodyBytes: isSet(object.recordBodyBytes)
+        ? globalThis.Number(object.recordBodyBytes)
+        : isSet(object.record_body_bytes)
+        ? globalThis.Number(object.record_body_bytes)
+        : 0,
+      passUnmaskableContent: isSet(object.passUnmaskableContent)
+        ? globalThis.Boolean(object.passUnmaskableContent)
+        : isSet(object.pass_unmaskable_content)
+        ? globalThis.Boolean(object.pass_unmaskable_content)
+        : false,
+    };
+  },
+
+  toJSON(message: HttpSettings): unknown {
+    const obj: any = {};
+    if (message.basePath !== "") {
+      obj.basePath = message.basePath;
+    }
+    if (message.inject !== "") {
+      obj.inject = message.inject;
+    }
+    if (message.injectName !== "") {
+      obj.injectName = message.injectName;
+    }
+    if (message.clientCertificateRef !== "") {
+      obj.clientCertificateRef = message.clientCertificateRef;
+    }
+    if (message.recordBodyBytes !== 0) {
+      obj.recordBodyBytes = Math.round(message.recordBodyBytes);
+    }
+    if (message.passUnmaskableContent !== false) {
+      obj.passUnmaskableContent = message.passUnmaskableContent;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HttpSettings>, I>>(base?: I): HttpSettings {
+    return HttpSettings.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HttpSettings>, I>>(object: I): HttpSettings {
+    const message = createBaseHttpSettings();
+    message.basePath = object.basePath ?? "";
+    message.inject = object.inject ?? "";
+    message.injectName = object.injectName ?? "";
+    message.clientCertificateRef = object.clientCertificateRef ?? "";
+    message.recordBodyBytes = object.recordBodyBytes ?? 0;
+    message.passUnmaskableContent = object.passUnmaskableContent ?? false;
+    return message;
+  },
+};
+
 function createBaseConnectionSpec(): ConnectionSpec {
   return {
     id: "",
@@ -1455,6 +1647,9 @@ export const ConnectionSpec: MessageFns<ConnectionSpec> = {
         break;
       case "tcp":
         TcpSettings.encode(message.settings.value, writer.uint32(138).fork()).join();
+        break;
+      case "http":
+        HttpSettings.encode(message.settings.value, writer.uint32(146).fork()).join();
         break;
     }
     return writer;
@@ -1609,6 +1804,14 @@ export const ConnectionSpec: MessageFns<ConnectionSpec> = {
             message.settings = { $case: "tcp", value: TcpSettings.decode(reader, reader.uint32()) };
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.settings = { $case: "http", value: HttpSettings.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1664,6 +1867,8 @@ export const ConnectionSpec: MessageFns<ConnectionSpec> = {
         ? { $case: "ssh", value: SshSettings.fromJSON(object.ssh) }
         : isSet(object.tcp)
         ? { $case: "tcp", value: TcpSettings.fromJSON(object.tcp) }
+        : isSet(object.http)
+        ? { $case: "http", value: HttpSettings.fromJSON(object.http) }
         : undefined,
     };
   },
@@ -1717,6 +1922,8 @@ export const ConnectionSpec: MessageFns<ConnectionSpec> = {
       obj.ssh = SshSettings.toJSON(message.settings.value);
     } else if (message.settings?.$case === "tcp") {
       obj.tcp = TcpSettings.toJSON(message.settings.value);
+    } else if (message.settings?.$case === "http") {
+      obj.http = HttpSettings.toJSON(message.settings.value);
     }
     return obj;
   },
@@ -1761,6 +1968,12 @@ export const ConnectionSpec: MessageFns<ConnectionSpec> = {
       case "tcp": {
         if (object.settings?.value !== undefined && object.settings?.value !== null) {
           message.settings = { $case: "tcp", value: TcpSettings.fromPartial(object.settings.value) };
+        }
+        break;
+      }
+      case "http": {
+        if (object.settings?.value !== undefined && object.settings?.value !== null) {
+          message.settings = { $case: "http", value: HttpSettings.fromPartial(object.settings.value) };
         }
         break;
       }
