@@ -5,6 +5,7 @@ export {
   compileCommandGuard,
   MAX_COMMAND_LENGTH,
 } from "./commands/command-guard";
+export * from "./http/index";
 export {
   type JsonPath,
   JsonPathError,

@@ -64,19 +64,39 @@ const fieldCondition = z.strictObject({
 });
 
 /** A condition on a JSON request body field, e.g. `{ path: "$.amount", op: "lt", value: 1000 }`. */
-export const bodyCondition = z.strictObject({
-  path: jsonPath,
-  op: z.enum(["eq", "ne", "lt", "le", "gt", "ge", "in", "matches", "exists", "absent"]),
-  value: z
-    .union([
-      z.string().max(1000),
-      z.number(),
-      z.boolean(),
-      z.null(),
-      z.array(z.union([z.string().max(1000), z.number()])).max(100),
-    ])
-    .optional(),
-});
+export const bodyCondition = z
+  .strictObject({
+    path: jsonPath,
+    op: z.enum(["eq", "ne", "lt", "le", "gt", "ge", "in", "matches", "exists", "absent"]),
+    value: z
+      .union([
+        z.string().max(1000),
+        z.number(),
+        z.boolean(),
+        z.null(),
+        z.array(z.union([z.string().max(1000), z.number()])).max(100),
+      ])
+      .optional(),
+  })
+  .refine((c) => bodyValueFits(c.op, c.value), {
+    message:
+      "lt/le/gt/ge take a number, in an array, matches a regular expression, eq/ne a value, exists/absent none",
+    path: ["value"],
+  });
+
+function bodyValueFits(op: string, value: unknown): boolean {
+  if (op === "exists" || op === "absent") return value === undefined;
+  if (op === "in") return Array.isArray(value);
+  if (op === "eq" || op === "ne") return value !== undefined && !Array.isArray(value);
+  if (op !== "matches") return typeof value === "number";
+  if (typeof value !== "string") return false;
+  try {
+    new RegExp(value, "i");
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * What an HTTP rule matches: every given field must match. `paths` are globs on the
@@ -125,6 +145,11 @@ export const guardrailRule = z
         !r.pattern &&
         !r.commands),
     { message: "action allow is for HTTP rules only (a rule with http and no SQL or command fields)" },
+  )
+  .refine(
+    (r) =>
+      r.http === undefined || (!r.statementKinds && !r.objects && !r.requireWhere && !r.pattern && !r.commands),
+    { message: "an http rule carries no SQL or command fields (write those as a separate rule)" },
   );
 
 export const maskingDetectors = [

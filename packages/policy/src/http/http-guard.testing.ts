@@ -1,0 +1,37 @@
+import { guardrailRule, type PolicyDocument, reviewRule } from "../rules";
+import type { HttpBody, HttpRequest } from "./http-guard";
+import { normalizeTarget } from "./target";
+
+/**
+ * Factories for HTTP policy tests: documents go through the same schemas the control plane
+ * and the agent parse them with, and requests through `normalizeTarget`, as the proxy does.
+ */
+
+let seq = 0;
+
+export function httpPolicy(name: string, guardrails: unknown[], reviewRules: unknown[] = []): PolicyDocument {
+  seq += 1;
+  return {
+    id: `00000000-0000-0000-0000-${String(seq).padStart(12, "0")}`,
+    name,
+    guardrails: guardrails.map((g) => guardrailRule.parse(g)),
+    masking: [],
+    reviewRules: reviewRules.map((r) => reviewRule.parse(r)),
+  };
+}
+
+export function httpRequest(
+  method: string,
+  target: string,
+  headers: HttpRequest["headers"] = {},
+  body?: HttpBody,
+): HttpRequest {
+  const t = normalizeTarget(target);
+  if (!t.ok) throw new Error(`test target ${target} is refused: ${t.reason}`);
+  return { method, path: t.path, params: t.params, query: t.query, headers, ...(body ? { body } : {}) };
+}
+
+/** A JSON body, as the proxy passes one it buffered and parsed. */
+export function json(value: unknown): HttpBody {
+  return { json: value };
+}
