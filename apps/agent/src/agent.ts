@@ -209,6 +209,7 @@ export async function startAgent(
     authorizer,
     broker,
     tls: () => cert.context(),
+    secrets,
     logger,
   });
 

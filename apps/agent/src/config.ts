@@ -27,6 +27,18 @@ export const configSchema = z.object({
   SLUICE_MYSQL_LISTEN: hostPort.default("127.0.0.1:3307"),
   /** Accept the Sluice token as mysql_clear_password without TLS, from loopback clients only. */
   SLUICE_MYSQL_LOOPBACK_PLAINTEXT: bool,
+  SLUICE_HTTP_LISTEN: hostPort.default("127.0.0.1:8081"),
+  /** Serve the HTTP listener without TLS (callers' tokens then cross the network in the clear). */
+  SLUICE_HTTP_PLAINTEXT: bool,
+  /** Host routing: `<connection>.<domain>` names the connection (path routing `/<connection>/` always works). */
+  SLUICE_HTTP_ROUTE_DOMAIN: z
+    .string()
+    .max(200)
+    .regex(
+      /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/,
+      "must be a DNS domain in lower case",
+    )
+    .optional(),
   SLUICE_PG_REQUIRE_TLS: bool,
   SLUICE_TLS_CERT_FILE: z.string().optional(),
   SLUICE_TLS_KEY_FILE: z.string().optional(),

@@ -4,6 +4,7 @@ import { registerAuditCommands } from "./commands/audit";
 import { registerConnectCommand } from "./commands/connect";
 import { registerConnectionsCommand } from "./commands/connections";
 import { registerExecCommand } from "./commands/exec";
+import { registerHttpCommand } from "./commands/http";
 import { registerLoginCommands } from "./commands/login";
 import { registerNotificationsCommands } from "./commands/notifications";
 import { registerPoliciesCommands } from "./commands/policies";
@@ -42,6 +43,7 @@ export function createProgram(ctx: CliContext, version: string): Command {
   registerConnectionsCommand(program, ctx);
   registerConnectCommand(program, ctx);
   registerExecCommand(program, ctx);
+  registerHttpCommand(program, ctx);
   registerSshCommand(program, ctx);
   registerProxyCommands(program, ctx);
   registerSshCertCommand(program, ctx);

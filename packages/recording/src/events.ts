@@ -131,8 +131,12 @@ const http = {
     requestBody: z.string().nullish(),
     responseBody: z.string().nullish(),
     bodyTruncated: z.boolean().nullish(),
+    /** A streamed response (an event stream): recorded when its head was sent, its end follows. */
+    streamed: z.boolean().nullish(),
     error: z.string().nullish(),
   }),
+  /** The end of a streamed response (an event stream), whose exchange was recorded at its head. */
+  "http.stream.end": z.looseObject({ bytesOut: count, error: z.string().nullish() }),
   /** A WebSocket message (masked text, or the size of a binary one). */
   "http.ws": z.looseObject({
     direction: z.enum(["client", "server"]),

@@ -73,6 +73,8 @@ export interface AgentProcess {
   readonly sshPort: number;
   /** Known once the agent has logged "mysql listener ready". */
   readonly mysqlPort: number;
+  /** Known once the agent has logged "http listener ready". */
+  readonly httpPort: number;
   stateDir: string;
   /** The agent's SSH host key as a known_hosts key (`ssh-ed25519 AAAA…`). */
   sshHostPublicKey(): string;
@@ -243,6 +245,7 @@ export async function startStack(): Promise<Stack> {
         SLUICE_AGENT_STATE_DIR: stateDir,
         SLUICE_PG_LISTEN: "127.0.0.1:0",
         SLUICE_MYSQL_LISTEN: "127.0.0.1:0",
+        SLUICE_HTTP_LISTEN: "127.0.0.1:0",
         SLUICE_TUNNEL_LISTEN: `127.0.0.1:${await newPort()}`,
         SLUICE_HEARTBEAT_SECONDS: "1",
         ...extraEnv,
@@ -265,6 +268,9 @@ export async function startStack(): Promise<Stack> {
         get mysqlPort() {
           return loggedPort(agent.proc, "mysql listener ready", "mysql");
         },
+        get httpPort() {
+          return loggedPort(agent.proc, "http listener ready", "http");
+        },
         stateDir,
         sshHostPublicKey() {
           const key = join(stateDir, "ssh", "host_ed25519_key");
@@ -277,6 +283,7 @@ export async function startStack(): Promise<Stack> {
             ["SLUICE_TUNNEL_LISTEN", "tunnel listener ready", "tunnel"],
             ["SLUICE_SSH_LISTEN", "ssh listener ready", "ssh"],
             ["SLUICE_MYSQL_LISTEN", "mysql listener ready", "mysql"],
+            ["SLUICE_HTTP_LISTEN", "http listener ready", "http"],
           ] as const) {
             if (agent.proc.output().includes(msg))
               env[key] = `127.0.0.1:${loggedPort(agent.proc, msg, field)}`;

@@ -22,6 +22,7 @@ describe("protocol handlers", () => {
         authorizer: { authorize: async () => Promise.reject(new Error("unused")) },
         broker: {} as SessionBroker,
         tls: () => undefined,
+        secrets: { resolve: async () => Promise.reject(new Error("unused")) },
         logger: createLogger({ name: "test", level: "silent" }),
       });
       expect(handlers.map((h) => h.type).sort()).toEqual([...connectionTypeNames].sort());

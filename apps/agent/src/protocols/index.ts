@@ -4,6 +4,8 @@ import type { AgentConfig } from "../config";
 import type { Authorizer } from "../core/authorizer";
 import type { SessionBroker } from "../core/broker";
 import type { ProtocolHandler } from "../core/protocol";
+import type { SecretResolver } from "@sluice/secrets";
+import { createHttpHandler } from "./http/http-handler";
 import { createMysqlHandler } from "./mysql/mysql-handler";
 import { createPgHandler } from "./postgres/pg-handler";
 import { createSshHandler } from "./ssh/ssh-handler";
@@ -15,6 +17,7 @@ export interface HandlerDeps {
   broker: SessionBroker;
   /** The agent's TLS context for native listeners, once it has a certificate. */
   tls: () => tls.SecureContext | undefined;
+  secrets: Pick<SecretResolver, "resolve">;
   logger: Logger;
 }
 
@@ -30,6 +33,7 @@ export function createProtocolHandlers(deps: HandlerDeps) {
     createPgHandler({ config, authorizer, broker, tls, logger: log("postgres") }),
     createMysqlHandler({ config, authorizer, broker, tls, logger: log("mysql") }),
     ssh,
+    createHttpHandler({ config, authorizer, broker, tls, secrets: deps.secrets, logger: log("http") }),
     createTcpHandler({ broker, logger: log("tcp") }),
   ];
   return { handlers, sshHostKey: ssh.hostKey };

@@ -131,6 +131,12 @@ function instructions(started: StartedSession, host: string, port: number): stri
       `  mysql -h ${host} -P ${port} --protocol=TCP -u me${db}`,
       "(no password is asked of you here: the agent signs you in as yourself; TLS runs between here and the agent)",
     );
+  } else if (conn.type === "http") {
+    lines.push(
+      "send requests to:",
+      `  curl http://${host}:${port}/`,
+      "(plain HTTP on this machine only; the agent adds the upstream's credential and TLS runs between here and the agent)",
+    );
   } else {
     lines.push(`connect your client to ${host}:${port}`);
   }

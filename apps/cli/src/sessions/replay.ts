@@ -54,6 +54,16 @@ export function renderEvent(event: RecordedEvent): string | undefined {
       return `${stamp} port forward to ${p.destination}: ${p.allowed ? "allowed" : "refused"}\n`;
     case "ssh.advisory":
       return `${stamp} advisory: typed line matches rule ${p.rule}: ${p.line}\n`;
+    case "http.exchange":
+      return renderExchange(stamp, data as EventPayload<"http.exchange">);
+    case "http.stream.end":
+      return `${stamp} stream ended: ${p.bytesOut ?? 0} bytes${p.error ? ` (${p.error})` : ""}\n`;
+    case "http.ws": {
+      const w = data as EventPayload<"http.ws">;
+      const arrow = w.direction === "client" ? "ws >" : "ws <";
+      const what = w.binary ? `(${w.bytes ?? 0} bytes binary)` : `${w.data ?? ""}${w.truncated ? " …" : ""}`;
+      return `${stamp} ${arrow} ${what}\n`;
+    }
     case "tcp.stats":
       return `${stamp} bytes in ${p.bytesIn ?? 0}, out ${p.bytesOut ?? 0}\n`;
     case "session.end": {
@@ -83,6 +93,24 @@ function renderPolicy(stamp: string, p: EventPayload<"policy">): string {
   const review = p.reviewId ? `, review ${p.reviewId}` : "";
   const reason = p.reason ? `: ${p.reason}` : "";
   return `${stamp} ${p.decision}${rule}${review}${reason}\n`;
+}
+
+function renderExchange(stamp: string, p: EventPayload<"http.exchange">): string {
+  const ms = p.durationMs === null || p.durationMs === undefined ? "" : `, ${formatMs(p.durationMs)}`;
+  const query = p.query ? `?${p.query}` : "";
+  const verdict = p.verdict ? ` [${p.verdict}${p.rule ? ` by rule ${p.rule}` : ""}]` : "";
+  const lines = [
+    `${stamp} ${p.method} ${p.path}${query} -> ${p.status ?? "?"}${verdict} (${p.bytesIn ?? 0} bytes in, ${p.bytesOut ?? 0} out${ms})`,
+  ];
+  if (p.requestBody) lines.push(`  request: ${oneLine(p.requestBody)}`);
+  if (p.responseBody) lines.push(`  response: ${oneLine(p.responseBody)}${p.bodyTruncated ? " …" : ""}`);
+  if (p.error) lines.push(`  error: ${p.error}`);
+  return `${lines.join("\n")}\n`;
+}
+
+function oneLine(text: string): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > 300 ? `${flat.slice(0, 300)} …` : flat;
 }
 
 function renderStatement(stamp: string, p: EventPayload<"pg.statement">): string {

@@ -38,6 +38,50 @@ export interface ConnectionFlags {
   recordRowsLimit?: number;
   description?: string;
   fromFile?: string;
+  url?: string;
+  inject?: string;
+}
+
+/**
+ * `--url https://payments.internal:8443/api` for an http connection: host, port, TLS
+ * (verify-full for https) and the base path in one flag.
+ */
+export function urlFields(url: string | undefined): Record<string, unknown> {
+  if (url === undefined) return {};
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw usageError(`--url ${url} is not a URL (use e.g. https://payments.internal:8443/api)`);
+  }
+  if (u.protocol !== "https:" && u.protocol !== "http:")
+    throw usageError("--url must be an http:// or https:// URL");
+  if (u.username || u.password || u.search || u.hash) {
+    throw usageError(
+      "--url takes no credentials, query or fragment: the agent injects the credential (--inject)",
+    );
+  }
+  const secure = u.protocol === "https:";
+  const basePath = u.pathname.replace(/\/+$/, "");
+  return {
+    type: "http",
+    host: u.hostname.replace(/^\[|\]$/g, ""),
+    port: u.port ? Number(u.port) : secure ? 443 : 80,
+    tls: { mode: secure ? "verify-full" : "disable" },
+    ...(basePath ? { http: { basePath } } : {}),
+  };
+}
+
+/** `--inject bearer|basic|none|header:<Name>|query:<name>`: how the agent adds the credential. */
+export function injectFields(inject: string | undefined): Record<string, unknown> {
+  if (inject === undefined) return {};
+  const m = /^(bearer|basic|none|header|query)(?::([!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}))?$/.exec(inject);
+  const kind = m?.[1];
+  const named = kind === "header" || kind === "query";
+  if (!m || named !== (m[2] !== undefined)) {
+    throw usageError("--inject must be bearer, basic, none, header:<Header-Name> or query:<param>");
+  }
+  return { inject: { kind, ...(named ? { name: m[2] } : {}) } };
 }
 
 /** The `tls` object from flags, merged over the file's; undefined when no TLS flag was given. */
@@ -90,8 +134,18 @@ export function connectionCreateBody(
   base: Record<string, unknown> = {},
   caPem?: string,
 ): Record<string, unknown> {
-  const tls = tlsFromFlags(flags, caPem, base.tls);
-  const body = mergeBody(base, { ...fieldsFromFlags(flags, tls), name: name ?? flags.name });
+  const fromUrl = urlFields(flags.url);
+  const tls = tlsFromFlags(flags, caPem, fromUrl.tls ?? base.tls);
+  const http = mergeBody(
+    { ...(isRecord(base.http) ? base.http : {}), ...(isRecord(fromUrl.http) ? fromUrl.http : {}) },
+    injectFields(flags.inject),
+  );
+  const body = mergeBody(base, {
+    ...fromUrl,
+    ...(Object.keys(http).length > 0 ? { http } : {}),
+    ...fieldsFromFlags(flags, tls ?? (fromUrl.tls as Record<string, unknown> | undefined)),
+    name: name ?? flags.name,
+  });
   requireFields(body, { name: "<name>", type: "--type", host: "--host", port: "--port" });
   return body;
 }
@@ -101,7 +155,20 @@ export function connectionUpdateBody(
   base: Record<string, unknown> = {},
   caPem?: string,
 ): Record<string, unknown> {
-  const body = mergeBody(base, fieldsFromFlags(flags, tlsFromFlags(flags, caPem, base.tls)));
+  const fromUrl = urlFields(flags.url);
+  const { type: _type, ...urlUpdate } = fromUrl;
+  const tls =
+    tlsFromFlags(flags, caPem, fromUrl.tls ?? base.tls) ??
+    (fromUrl.tls as Record<string, unknown> | undefined);
+  const http = mergeBody(
+    { ...(isRecord(base.http) ? base.http : {}), ...(isRecord(fromUrl.http) ? fromUrl.http : {}) },
+    injectFields(flags.inject),
+  );
+  const body = mergeBody(base, {
+    ...urlUpdate,
+    ...(Object.keys(http).length > 0 ? { http } : {}),
+    ...fieldsFromFlags(flags, tls),
+  });
   requireChanges(body);
   return body;
 }
@@ -109,6 +176,8 @@ export function connectionUpdateBody(
 function addConnectionOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option("--type <type>", "target protocol").choices(connectionTypes))
+    .option("--url <url>", "http connections: the upstream base URL (sets host, port, TLS and base path)")
+    .option("--inject <how>", "http connections: bearer, basic, none, header:<Name> or query:<param>")
     .option("--host <host>", "target host name or IP address")
     .option("--port <port>", "target port", parsePort)
     .option("--database <name>", "database name (postgres, mysql)")
