@@ -1,5 +1,6 @@
 import type { MaskingRule } from "../rules";
 import { createHasher } from "./actions";
+import { compileBodyPlan } from "./body/body-plan";
 import { planColumns } from "./column-plan";
 import { compileRule } from "./compiled-rule";
 import { MaskingError } from "./errors";
@@ -28,6 +29,7 @@ export function compileMasking(rules: readonly MaskingRule[], opts: MaskingOptio
     tables: [...tables],
     types: [...types],
     empty: compiled.length === 0,
+    body: compileBodyPlan(compiled, hasher),
     forColumns(columns, names, totals) {
       if (compiled.length === 0) return undefined;
       const plans = planColumns(compiled, columns, names);

@@ -1,3 +1,4 @@
+import { type JsonPath, JsonPathError, parseJsonPath } from "../json/json-path";
 import { type MaskingRule, maskingRule } from "../rules";
 import type { ActionKind, MaskAction } from "./actions";
 import { createDetector, type Detector } from "./detectors";
@@ -9,6 +10,8 @@ import type { CatalogNames, ResultColumn } from "./types";
 export interface CompiledRule {
   readonly name: string;
   readonly columns: readonly RegExp[] | undefined;
+  /** JSON body paths (HTTP only). */
+  readonly jsonPaths: readonly JsonPath[] | undefined;
   readonly tables: readonly TablePattern[] | undefined;
   readonly types: ReadonlySet<string> | undefined;
   /** The rule names a type that is not built in (its OID comes from the catalog). */
@@ -46,11 +49,11 @@ export function compileRule(input: MaskingRule, index: number): CompiledRule {
     invalid((input as { name?: unknown })?.name?.toString() ?? `#${index + 1}`, issues);
   }
   const r = parsed.data;
-  for (const key of ["columns", "tables", "types"] as const) {
+  for (const key of ["columns", "jsonPaths", "tables", "types"] as const) {
     if (r[key]?.length === 0) invalid(r.name, `${key} is empty (omit it to match everything)`);
   }
-  if (!r.detector && !r.columns && !r.tables && !r.types) {
-    invalid(r.name, "a rule needs columns, tables or types to mask whole values, or a detector");
+  if (!r.detector && !r.columns && !r.jsonPaths && !r.tables && !r.types) {
+    invalid(r.name, "a rule needs columns, jsonPaths, tables or types to mask whole values, or a detector");
   }
   if (r.pattern !== undefined && r.detector !== "custom")
     invalid(r.name, 'pattern is only used by detector "custom"');
@@ -61,6 +64,14 @@ export function compileRule(input: MaskingRule, index: number): CompiledRule {
   return {
     name: r.name,
     columns: r.columns?.map((c) => new RegExp(c, "i")),
+    jsonPaths: r.jsonPaths?.map((p) => {
+      try {
+        return parseJsonPath(p);
+      } catch (err) {
+        if (err instanceof JsonPathError) invalid(r.name, `jsonPaths: ${err.message}`);
+        throw err;
+      }
+    }),
     tables: r.tables?.map(tablePattern),
     types: types ? new Set(types) : undefined,
     namesExtensionType: types?.some((t) => !isBuiltinTypeName(t)) ?? false,
@@ -76,8 +87,10 @@ export function compileRule(input: MaskingRule, index: number): CompiledRule {
  * names (and the name matched), so `SELECT lower(email) AS email` is still masked while
  * `SELECT count(*)` is not masked by a whole-table rule.
  * Type filter: an unknown type OID is covered only if the rule names a non-built-in type.
+ * A rule that selects by `jsonPaths` alone covers no column.
  */
 export function ruleCovers(rule: CompiledRule, col: ResultColumn, names: CatalogNames): boolean {
+  if (!appliesToColumns(rule)) return false;
   if (rule.columns && !rule.columns.some((re) => re.test(col.name))) return false;
   if (rule.tables) {
     if (col.tableOid === 0) {
@@ -93,4 +106,14 @@ export function ruleCovers(rule: CompiledRule, col: ResultColumn, names: Catalog
     if (!rule.types.has(type)) return false;
   }
   return true;
+}
+
+/** Whether a rule can cover result columns: one that selects by `jsonPaths` alone is for HTTP bodies only. */
+export function appliesToColumns(rule: CompiledRule): boolean {
+  return (
+    rule.jsonPaths === undefined ||
+    rule.columns !== undefined ||
+    rule.tables !== undefined ||
+    rule.types !== undefined
+  );
 }

@@ -1,11 +1,12 @@
-export type MaskingErrorCode = "invalid_rule" | "malformed_row";
+export type MaskingErrorCode = "invalid_rule" | "malformed_row" | "malformed_body";
 
 /**
  * The one error the masking engine throws: `invalid_rule` from {@link compileMasking}
  * (the agent fails closed and refuses sessions on the connection), `malformed_row` from
  * `maskRow` when a DataRow frame is truncated or disagrees with its RowDescription (the
- * proxy turns it into a protocol error and ends the session). Messages never contain
- * row values.
+ * proxy turns it into a protocol error and ends the session), `malformed_body` from a
+ * body masker that cannot follow an HTTP body (malformed JSON, nesting too deep, an SSE
+ * line too long: the proxy cuts the response off). Messages never contain values.
  */
 export class MaskingError extends Error {
   readonly code: MaskingErrorCode;

@@ -1,7 +1,7 @@
 import type { Hasher } from "./actions";
 import { scannerFor } from "./byte-scan";
 import type { ColumnPlan, DetectorUse } from "./column-plan";
-import type { CompiledRule } from "./compiled-rule";
+import { appliesToColumns, type CompiledRule } from "./compiled-rule";
 import type { MaskTally } from "./mask-tally";
 import type { TextMasker } from "./types";
 import { countKinds, type MaskContext, maskValue, Op } from "./value-masker";
@@ -44,7 +44,7 @@ export function createTextMasker(
     totals: totals?.slots ?? new Float64Array(countKinds.length),
   };
   return {
-    wholeValues: rules.some((r) => r.detector === undefined),
+    wholeValues: rules.some((r) => r.detector === undefined && appliesToColumns(r)),
     detects: uses.length > 0,
     mask(text) {
       if (uses.length === 0 || text.length === 0) return undefined;

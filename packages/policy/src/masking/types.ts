@@ -1,4 +1,5 @@
 import type { MaskingDetector } from "../rules";
+import type { BodyPlan } from "./body/body-plan";
 import type { MaskTally } from "./mask-tally";
 import type { RowArena } from "./row-arena";
 
@@ -87,6 +88,11 @@ export interface MaskingPlan {
     names: CatalogNames,
     totals?: MaskTally,
   ): RowMasker | undefined;
+  /**
+   * The rules that apply to HTTP bodies (`jsonPaths`, `columns` as JSON keys, detectors),
+   * undefined when none does; `createBodyMasker` uses it.
+   */
+  readonly body: BodyPlan | undefined;
   /** The masker of free text (messages), counting into `totals` when given. */
   textMasker(totals?: MaskTally): TextMasker;
 }

@@ -11,6 +11,7 @@ import {
 } from "@sluice/policy";
 import type { SessionContext } from "../../core/broker";
 import type { CompiledPolicy } from "../../core/policy-compiler";
+import { hasDuplicateKeys } from "./json-keys";
 
 /** Bodies a rule reads (JSON conditions) or a reviewer approves are buffered up to this size. */
 export const POLICY_BODY_LIMIT = 1024 * 1024;
@@ -77,11 +78,15 @@ export function bodyForRules(req: IncomingMessage, buf: Buffer, complete: boolea
   if (!complete) return { unreadable: `the body is larger than ${POLICY_BODY_LIMIT} bytes` };
   if (buf.length === 0) return { unreadable: "the request has no body" };
   if (!isJsonType(req.headers["content-type"])) return { unreadable: "the body is not JSON" };
+  const text = buf.toString("utf8");
+  let json: unknown;
   try {
-    return { json: JSON.parse(buf.toString("utf8")) };
+    json = JSON.parse(text);
   } catch {
     return { unreadable: "the body is not valid JSON" };
   }
+  if (hasDuplicateKeys(text)) return { unreadable: "the body repeats a key in one object" };
+  return { json };
 }
 
 /** A body preview as a recording or a reviewer sees it: masked by the connection's rules. */
