@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
+import { gzipSync } from "node:zlib";
 import { createTestPki, type TestPki } from "@sluice/testkit";
 import { WebSocketServer } from "ws";
 
@@ -66,6 +67,10 @@ export async function startTestApi(): Promise<TestApi> {
         if (url.pathname === "/v1/customers") {
           res.writeHead(200, { "content-type": "application/json" });
           return res.end(JSON.stringify(CUSTOMERS));
+        }
+        if (url.pathname === "/v1/customers.gz") {
+          res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" });
+          return res.end(gzipSync(JSON.stringify(CUSTOMERS)));
         }
         if (url.pathname === "/v1/echo-token") {
           res.writeHead(200, { "content-type": "text/plain", "x-debug": `token=${token}` });
