@@ -29,7 +29,12 @@ describe("protocol handlers", () => {
       for (const h of handlers)
         expect([...h.enforces]).toEqual([...(connectionTypeSpec(h.type)?.enforces ?? [])]);
       const endpoints = handlers.flatMap((h) => (h.listener ? [h.listener.endpoint] : []));
-      expect(endpoints.sort()).toEqual(["mysql", "postgres", "ssh"]);
+      const announced = connectionTypeNames.flatMap((t) => {
+        const endpoint = connectionTypeSpec(t)?.hints.nativeEndpoint;
+        return endpoint ? [endpoint] : [];
+      });
+      expect(endpoints.sort()).toEqual(announced.sort());
+      expect(endpoints).toContain("http");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
