@@ -41,9 +41,13 @@ describe.each(readDeployments(repoRoot, "agent"))("agent in $source", (d) => {
   it("listens on every port the deployment exposes, reachable from outside the container", () => {
     if (d.ports.length === 0) return; // systemd: the host's network
     const cfg = config();
-    const listeners = [cfg.SLUICE_PG_LISTEN, cfg.SLUICE_TUNNEL_LISTEN, cfg.SLUICE_SSH_LISTEN].map(
-      splitHostPort,
-    );
+    const listeners = [
+      cfg.SLUICE_PG_LISTEN,
+      cfg.SLUICE_TUNNEL_LISTEN,
+      cfg.SLUICE_SSH_LISTEN,
+      cfg.SLUICE_MYSQL_LISTEN,
+      cfg.SLUICE_HTTP_LISTEN,
+    ].map(splitHostPort);
     for (const port of d.ports) {
       const l = listeners.find((x) => x.port === port);
       expect(l, `exposed port ${port}`).toBeDefined();
