@@ -23,6 +23,14 @@ import { replyError } from "./http-reply";
 import { type HttpTarget, injectCredential, type UpstreamConnectOptions } from "./http-upstream";
 import { SecretScrubber, secretForms } from "./secret-scrubber";
 
+/** A request body as the recording keeps it: masked text, or only its size when it is not text. */
+function recordedRequestBody(s: HttpSession, req: IncomingMessage, body: Buffer): string {
+  const type = req.headers["content-type"] ?? "";
+  const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase();
+  if (!TEXTUAL.test(type) || encoding !== "identity") return `[${body.length}+ bytes of ${type || "unknown content"}]`;
+  return scrubSecret(previewBody(s.masking, body, type, s.target.recordBodyBytes), s.credential.secret);
+}
+
 /** One HTTP session: a client connection (or tunnel stream) on one Sluice connection. */
 export interface HttpSession {
   ctx: SessionContext;
@@ -149,14 +157,7 @@ export async function serveExchange(
       status,
       durationMs: Math.round((performance.now() - started) * 1000) / 1000,
       bytesIn: reqCapture.bytes,
-      ...(reqBody.length > 0
-        ? {
-            requestBody: scrubSecret(
-              previewBody(s.masking, reqBody, req.headers["content-type"], s.target.recordBodyBytes),
-              s.credential.secret,
-            ),
-          }
-        : {}),
+      ...(reqBody.length > 0 ? { requestBody: recordedRequestBody(s, req, reqBody) } : {}),
       ...extra,
     });
   };
@@ -303,6 +304,8 @@ async function respond(
       ? new SecretScrubber(secretForms(s.credential.username, s.credential.secret))
       : undefined;
   if (scrubber?.active) delete headers["content-length"];
+  /** Whether the recording can keep the body as text (masked, decoded), or only its size. */
+  const readable = TEXTUAL.test(contentType) && (!encoded || (masker.kind === "mask" && masker.decoded));
   const streaming = contentType.toLowerCase().startsWith("text/event-stream");
   const capture = new BodyCapture(s.target.recordBodyBytes);
   const responseHeaders = recordedHeaders(headers);
@@ -314,7 +317,13 @@ async function respond(
     finish(status, {
       responseHeaders,
       bytesOut: capture.bytes,
-      ...(body.length > 0 ? { responseBody: scrubSecret(body.toString("utf8"), s.credential.secret) } : {}),
+      ...(body.length > 0
+        ? {
+            responseBody: readable
+              ? scrubSecret(body.toString("utf8"), s.credential.secret)
+              : `[${capture.bytes} bytes of ${contentType || "unknown content"}]`,
+          }
+        : {}),
       ...(capture.truncated ? { bodyTruncated: true } : {}),
       ...(streaming ? { streamed: true } : {}),
       ...extra,
