@@ -19,7 +19,11 @@ let mysqlListen = { host: "127.0.0.1", port: 0 };
 const home = mkdtempSync(join(tmpdir(), "sluice-quickstart-"));
 let child: ChildProcess | undefined;
 let output = "";
+/** What the first start printed (it created the demo connections; later starts repoint them). */
+let firstOutput = "";
 let pgListen = { host: "127.0.0.1", port: 0 };
+let apiPort = 0;
+let demoApiPort = 0;
 
 async function admin(sql: string, database = "postgres"): Promise<void> {
   const c = new pg.Client({ host: PG_HOST, port: PG_PORT, user: "postgres", database });
@@ -84,8 +88,12 @@ async function stopQuickstart(): Promise<void> {
 
 beforeAll(async () => {
   await admin(`CREATE DATABASE ${cpDb}`);
-  const [api, grpc, pgPort, tunnel, ssh, mysql] = await Promise.all(Array.from({ length: 6 }, freePort));
+  const [api, grpc, pgPort, tunnel, ssh, mysql, httpPort, demoApi] = await Promise.all(
+    Array.from({ length: 8 }, freePort),
+  );
   pgListen = { host: "127.0.0.1", port: pgPort as number };
+  apiPort = api as number;
+  demoApiPort = demoApi as number;
   quickstartEnv = {
     ...process.env,
     DATABASE_URL: `postgres://postgres@${PG_HOST}:${PG_PORT}/${cpDb}`,
@@ -96,12 +104,15 @@ beforeAll(async () => {
     SLUICE_TUNNEL_LISTEN: `127.0.0.1:${tunnel}`,
     SLUICE_SSH_LISTEN: `127.0.0.1:${ssh}`,
     SLUICE_MYSQL_LISTEN: `127.0.0.1:${mysql}`,
+    SLUICE_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
+    SLUICE_DEMO_API_PORT: String(demoApi),
     SLUICE_REDIS_PREFIX: `sluice-qs-${suffix}:`,
     SLUICE_DEMO_PG_DATABASE: demoDb,
     SLUICE_DEMO_MYSQL_DATABASE: mysqlDemoDb,
   };
   mysqlListen = { host: "127.0.0.1", port: mysql as number };
   await startQuickstart();
+  firstOutput = output;
 }, 180_000);
 
 afterAll(async () => {
@@ -214,5 +225,65 @@ describe("quickstart demo-mysql", () => {
     expect(readFileSync(join(home, `${mysqlDemoDb}.mysql.password`), "utf8").trim().length).toBeGreaterThan(
       10,
     );
+  });
+});
+
+describe("quickstart demo-api", () => {
+  it("prints the demo request through the agent: emails and cards masked, the DELETE refused naming the rule", () => {
+    for (const printed of [firstOutput, output]) {
+      expect(printed).toMatch(/demo HTTP API: http:\/\/127\.0\.0\.1:\d+ \(plain HTTP on loopback\)/);
+      expect(printed).toMatch(/GET \/v1\/customers → Ada Lovelace <[^>]+>, card \*+1111\n/);
+      expect(printed).not.toContain("ada@example.com");
+      expect(printed).not.toContain("4111111111111111");
+      expect(printed).toMatch(
+        /DELETE \/v1\/customers\/1 → 403 policy\.denied \(rule no-customer-deletes\): customers are not deleted/,
+      );
+    }
+  });
+
+  it("prints a curl command that works as printed, and sluice http gives the same masked answer", () => {
+    const curl = /^ {2}(curl --cacert \S+ -H .*)$/m.exec(output)?.[1];
+    expect(curl).toBeDefined();
+    const res = spawnSync("sh", ["-c", `${curl} --silent --show-error --fail`], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(res.status, res.stderr).toBe(0);
+    const body = JSON.parse(res.stdout) as { customers: { email: string; card: string }[] };
+    expect(body.customers).toHaveLength(4);
+    for (const c of body.customers) {
+      expect(c.email).not.toMatch(/@example\.com$/);
+      expect(c.card).toMatch(/^\*+\d{4}$/);
+    }
+    expect(output).toContain("sluice.js http demo-api GET /v1/customers");
+    const cli = spawnSync(
+      process.execPath,
+      ["apps/cli/bin/sluice.js", "http", "demo-api", "DELETE", "/v1/customers/2", "--fail"],
+      {
+        cwd: root,
+        encoding: "utf8",
+        timeout: 60_000,
+        env: {
+          ...process.env,
+          SLUICE_URL: `http://127.0.0.1:${apiPort}`,
+          SLUICE_API_KEY: readFileSync(join(home, "admin.key"), "utf8").trim(),
+          SLUICE_CONFIG_DIR: join(home, "cli"),
+        },
+      },
+    );
+    expect(cli.status).toBe(1);
+    expect(JSON.parse(cli.stdout)).toMatchObject({
+      error: { code: "policy.denied", rule: "no-customer-deletes" },
+    });
+  }, 60_000);
+
+  it("keeps the API's token from callers: the API refuses them without it, and it is in no output or log", async () => {
+    const direct = await fetch(`http://127.0.0.1:${demoApiPort}/v1/customers`);
+    expect(direct.status).toBe(401);
+    const file = join(home, "demo-api.token");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const token = readFileSync(file, "utf8").trim();
+    const logs = readdirSync(join(home, "logs")).map((f) => readFileSync(join(home, "logs", f), "utf8"));
+    for (const text of [firstOutput, output, ...logs]) expect(text).not.toContain(token);
   });
 });

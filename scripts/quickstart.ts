@@ -1,7 +1,8 @@
 /**
  * Brings up a local Sluice: database (embedded PostgreSQL unless DATABASE_URL is set),
  * Redis (reused, or redis-server started), a private CA, the control plane, one enrolled
- * agent and a demo connection. Runs in the foreground until Ctrl-C.
+ * agent and demo connections (a database, a MySQL/MariaDB one when a server answers, and a
+ * small HTTP API). Runs in the foreground until Ctrl-C.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -10,6 +11,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createCertificateAuthority, issueCertificate } from "@sluice/pki";
 import pg from "pg";
+import { type DemoApi, startDemoApi } from "./lib/demo-api";
+import { DEMO_API_POLICY, demoApiTour } from "./lib/demo-api-tour";
 import { type DemoMysql, ensureDemoMysql } from "./lib/demo-mysql";
 import { type DemoPostgres, ensureDemoPostgres } from "./lib/demo-postgres";
 import { secretFile } from "./lib/secret-file";
@@ -21,6 +24,8 @@ const apiPort = Number(process.env.SLUICE_API_PORT ?? 8080);
 const grpcPort = Number(process.env.SLUICE_GRPC_PORT ?? 8443);
 const pgListen = process.env.SLUICE_PG_LISTEN ?? "127.0.0.1:6432";
 const mysqlListen = process.env.SLUICE_MYSQL_LISTEN ?? "127.0.0.1:3307";
+const httpListen = process.env.SLUICE_HTTP_LISTEN ?? "127.0.0.1:8081";
+const demoApiPort = Number(process.env.SLUICE_DEMO_API_PORT ?? 8090);
 const children: ChildProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 
@@ -187,6 +192,49 @@ async function registerMysqlDemo(adminKey: string, demo: DemoMysql): Promise<voi
   }
 }
 
+/**
+ * Registers (or repoints) demo-api at the demo HTTP API, with the API's bearer token file
+ * as its credential: the agent injects it, callers present their Sluice credential instead.
+ */
+async function registerApiDemo(adminKey: string, demo: DemoApi): Promise<void> {
+  const existingPolicy = await api("/policies/demo-api-safety", adminKey).catch(() => undefined);
+  const policy =
+    existingPolicy?.id !== undefined
+      ? existingPolicy
+      : await api("/policies", adminKey, { method: "POST", body: DEMO_API_POLICY });
+  const settings = {
+    policyIds: [policy.id],
+    description: "the quickstart's demo HTTP API (customers with emails and card numbers, refunds)",
+    host: demo.host,
+    port: demo.port,
+    tls: { mode: "disable" },
+    credentialRef: `file:${demo.tokenFile}`,
+    http: { inject: { kind: "bearer" } },
+  };
+  const existing = await api("/connections/demo-api", adminKey).catch(() => undefined);
+  if (existing?.id !== undefined) {
+    await api(`/connections/${existing.id}`, adminKey, { method: "PATCH", body: settings });
+  } else {
+    await api("/connections", adminKey, {
+      method: "POST",
+      body: { name: "demo-api", type: "http", ...settings },
+    });
+  }
+}
+
+/** Starts the demo HTTP API on loopback; a busy port is reported with the setting that moves it. */
+async function startApiDemo(): Promise<DemoApi> {
+  try {
+    return await startDemoApi({ home, port: demoApiPort });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "EADDRINUSE") throw err;
+    throw new Error(
+      `port ${demoApiPort} is in use: set SLUICE_DEMO_API_PORT to another port for the demo API`,
+    );
+  }
+}
+
 let shuttingDown = false;
 async function shutdown(code: number): Promise<never> {
   shuttingDown = true;
@@ -276,6 +324,12 @@ async function main(): Promise<void> {
       `• no MySQL/MariaDB demo: ${mysqlDemo.reason} (start one on 127.0.0.1:3306, or set SLUICE_DEMO_MYSQL_URL=mysql://admin@host:port, and run the quickstart again)`,
     );
   }
+  const apiDemo = await startApiDemo();
+  cleanups.push(apiDemo.close);
+  await registerApiDemo(adminKey, apiDemo);
+  say(
+    `• demo HTTP API: http://${apiDemo.host}:${apiDemo.port} (plain HTTP on loopback), bearer token in ${apiDemo.tokenFile}`,
+  );
   run(
     "agent",
     "apps/agent/src/main.ts",
@@ -286,6 +340,7 @@ async function main(): Promise<void> {
       SLUICE_AGENT_STATE_DIR: join(home, "agent"),
       SLUICE_PG_LISTEN: pgListen,
       SLUICE_MYSQL_LISTEN: mysqlListen,
+      SLUICE_HTTP_LISTEN: httpListen,
     },
     "agent.log",
   );
@@ -297,13 +352,31 @@ async function main(): Promise<void> {
   // After a restart the control plane may still list the previous agent as online:
   // wait until this agent's own listener answers.
   await waitFor(() => reachable(pgHost ?? "127.0.0.1", Number(pgPort)), "the agent's Postgres listener");
-  say("• agent: local-agent is online and serving demo-pg");
+  const served = ["demo-pg", ...(mysqlDemo.available ? ["demo-mysql"] : []), "demo-api"];
+  say(`• agent: local-agent is online and serving ${served.join(", ")}`);
   const result = await demoQuery(pgHost ?? "127.0.0.1", Number(pgPort), adminKey);
   say(
     `• demo query through the agent: connected to demo-pg as ${result.who} (the agent holds that password; you don't)`,
   );
   say(`• policy demo-safety: DROP TABLE users → ${result.blocked}`);
   say(`• policy demo-safety: SELECT email FROM users → ${result.masked}`);
+  const [httpHost, httpPort] = httpListen.split(":");
+  await waitFor(
+    () => reachable(httpHost ?? "127.0.0.1", Number(httpPort)),
+    "the agent's HTTP listener",
+    15_000,
+  );
+  // The CA that signed the agent's certificate, in a file for the curl line below.
+  const { caPem } = await api("/ca", adminKey);
+  const agentCaFile = join(home, "agent-ca.pem");
+  writeFileSync(agentCaFile, caPem);
+  const agentHttp = { host: httpHost ?? "127.0.0.1", port: Number(httpPort), caPem, token: adminKey };
+  const tour = await demoApiTour(agentHttp, "demo-api");
+  say(
+    `• demo requests through the agent: https://${httpListen}/demo-api/… with your Sluice key as the bearer token (the agent holds the API's token; you don't)`,
+  );
+  say(`• policy demo-api-safety: GET /v1/customers → ${tour.listed}`);
+  say(`• policy demo-api-safety: DELETE /v1/customers/1 → ${tour.deleted}`);
   say();
   say("Sluice is running. In another terminal:");
   say(`  node apps/cli/bin/sluice.js login --url http://127.0.0.1:${apiPort} --api-key - < ${adminKeyFile}`);
@@ -321,6 +394,13 @@ async function main(): Promise<void> {
       `  mysql -h ${myHost} -P ${myPort} --ssl -u admin -p"$(cat ${adminKeyFile})" demo-mysql   # the password is your Sluice key`,
     );
   }
+  say("  node apps/cli/bin/sluice.js http demo-api GET /v1/customers");
+  say(
+    `  curl --cacert ${agentCaFile} -H "Authorization: Bearer $(cat ${adminKeyFile})" https://${httpListen}/demo-api/v1/customers`,
+  );
+  say(
+    "  node apps/cli/bin/sluice.js connect demo-api --port 8082   # then: curl http://127.0.0.1:8082/v1/customers",
+  );
   say("  node apps/cli/bin/sluice.js sessions list");
   say("  node apps/cli/bin/sluice.js policies test demo-safety -c 'DELETE FROM users'");
   say(`Logs: ${join(home, "logs")}. Stop with Ctrl-C.`);
