@@ -99,7 +99,8 @@ export {
 } from "./packet-reader";
 export { PayloadReader } from "./payload-reader";
 export { lenencBytes, lenencInt, lenencIntSize, nulString, PayloadWriter } from "./payload-writer";
-export { type MysqlProxy, startMysqlProxy, type TrackedStatement } from "./proxy-engine";
+export type { TrackedStatement } from "./proxy-commands";
+export { type MysqlProxy, startMysqlProxy } from "./proxy-engine";
 export type {
   CellMasker,
   CommandContext,

@@ -30,6 +30,19 @@ function splitAt(buf: Buffer, offsets: number[]): Buffer[] {
 }
 
 describe("PacketReader", () => {
+  it("gives a packet lying in one chunk with its frame, header included, and no frame to one split across chunks", () => {
+    const reader = new PacketReader();
+    reader.push(Buffer.concat([query, ok.subarray(0, 5)]));
+    const first = reader.next()!;
+    expect(first.frame).toEqual(query);
+    expect(first.frame?.buffer).toBe(first.payload.buffer);
+    expect(reader.next()).toBeUndefined();
+    reader.push(ok.subarray(5));
+    const second = reader.next()!;
+    expect(second.payload).toEqual(ok.subarray(4));
+    expect(second.frame).toBeUndefined();
+  });
+
   it("reads hand-built packets with their sequence ids, as views of the chunk", () => {
     const reader = new PacketReader();
     reader.push(stream);

@@ -13,6 +13,11 @@ export interface Packet {
   /** Number of physical packets it took (the next packet's seq is `seq + fragments`). */
   fragments: number;
   payload: Buffer;
+  /**
+   * The packet as it arrived (header and payload, a view of the received bytes) when it was
+   * one physical packet lying inside one chunk; a relay that changes nothing can write it as is.
+   */
+  frame?: Buffer;
 }
 
 export interface PacketReaderOptions {
@@ -63,6 +68,10 @@ export class PacketReader {
 
   next(): Packet | undefined {
     if (this.failure) throw this.failure;
+    if (this.pending.length === 0) {
+      const whole = this.wholeInHead();
+      if (whole) return whole;
+    }
     for (;;) {
       if (this.avail < 4) return undefined;
       const length = this.byteAt(0) | (this.byteAt(1) << 8) | (this.byteAt(2) << 16);
@@ -80,6 +89,24 @@ export class PacketReader {
       this.pendingLength += length;
       if (length < MAX_PACKET_CHUNK) return this.finish();
     }
+  }
+
+  /** A complete single-fragment packet lying in the first chunk, as views of it (the common case). */
+  private wholeInHead(): Packet | undefined {
+    const head = this.chunks[0];
+    if (!head) return undefined;
+    const at = this.pos;
+    if (head.length - at < 4) return undefined;
+    const length = head[at]! | (head[at + 1]! << 8) | (head[at + 2]! << 16);
+    if (length >= MAX_PACKET_CHUNK || length > this.max || head.length - at < 4 + length) return undefined;
+    const frame = head.subarray(at, at + 4 + length);
+    this.pos = at + 4 + length;
+    this.avail -= 4 + length;
+    if (this.pos === head.length) {
+      this.chunks.shift();
+      this.pos = 0;
+    }
+    return { seq: head[at + 3]!, fragments: 1, payload: length === 0 ? EMPTY : frame.subarray(4), frame };
   }
 
   /** Returns and forgets every buffered byte not yet returned as a packet (before a TLS upgrade or hand-over). */

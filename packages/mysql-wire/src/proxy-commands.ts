@@ -1,33 +1,36 @@
 import type { ColumnDefinition } from "./column-definition";
-import {
-  type ClientCommand,
-  decodeExecuteParams,
-  type PrepareOk,
-  serializeProcessKill,
-  serializeQuery,
-} from "./commands";
-import { Command, commandName } from "./constants";
+import type { ClientCommand, ParamType, PrepareOk } from "./commands";
+import { commandName } from "./constants";
 import type { ErrPacket } from "./generic-packets";
-import { isKillStatement, parseKillStatement } from "./kill-statement";
-import type { TrackedStatement } from "./proxy-engine";
+import { createDecider, type Decision, refuse } from "./proxy-decide";
 import type {
   CommandContext,
   CommandSummary,
-  KillDecision,
-  KillRequest,
   MysqlProxyHooks,
   MysqlProxyLimits,
   ProxyEndReason,
   ProxyStats,
   ResultMasker,
-  Verdict,
 } from "./proxy-hooks";
-import type { ResponseShape, ResponseTracker } from "./response-tracker";
+import type { ResponseTracker } from "./response-tracker";
+
+/** Prepared statement as the engine tracks it (ids are the server's, passed through unchanged). */
+export interface TrackedStatement {
+  statementId: number;
+  sql: string;
+  paramCount: number;
+  columnCount: number;
+  types: ParamType[] | undefined;
+  longData: Set<number>;
+  columns: ColumnDefinition[];
+}
 
 /** One command from arrival to its last response packet. */
 export interface InFlight {
   command: ClientCommand;
   payload: Buffer;
+  /** The command packet as received, when it came as one physical packet. */
+  frame: Buffer | undefined;
   summary: CommandSummary;
   startedAt: number;
   ctx: CommandContext;
@@ -49,7 +52,8 @@ export interface RouterDeps {
   connectionId: number;
   upstreamThreadId: number;
   stats: ProxyStats;
-  sendUpstream(payload: Buffer): void;
+  /** `frame` is the packet as received, to relay as is when its sequence id still fits. */
+  sendUpstream(payload: Buffer, frame?: Buffer): void;
   denyToClient(err: ErrPacket): void;
   finish(): void;
   end(reason: ProxyEndReason, detail?: string): void;
@@ -58,189 +62,48 @@ export interface RouterDeps {
 
 export type CommandRouter = ReturnType<typeof createCommandRouter>;
 
-type Decision = { forward: Buffer; shape: ResponseShape | "none" } | { deny: ErrPacket };
-
 const MAX_STATEMENTS = 65_536;
-const MAX_LONG_DATA_PARAMS = 65_535;
-
-const deniedErr = (v: Extract<Verdict, { action: "deny" }>): ErrPacket => ({
-  errorCode: v.errorCode ?? 1142,
-  sqlState: v.sqlState ?? "42000",
-  message: v.message.slice(0, 1024),
-});
-
-const refuse = (message: string, errorCode = 1047, sqlState = "08S01"): { deny: ErrPacket } => ({
-  deny: { errorCode, sqlState, message },
-});
 
 /** Decides, per client command, what reaches the server; keeps the prepared statements. */
 export function createCommandRouter(d: RouterDeps) {
   const statements = new Map<number, TrackedStatement>();
   let commandNumber = 0;
-  const holdTimeout = d.limits.holdTimeoutMs ?? 15 * 60 * 1000;
+  const decide = createDecider({
+    hooks: d.hooks,
+    connectionId: d.connectionId,
+    upstreamThreadId: d.upstreamThreadId,
+    holdTimeoutMs: d.limits.holdTimeoutMs ?? 15 * 60 * 1000,
+    statements,
+  });
+  const couldNotEvaluate = () => refuse("Sluice could not evaluate this command", 1142, "42000");
 
-  async function settle<T>(value: T | Promise<T>, cur: InFlight, onTimeout: T): Promise<T> {
-    if (!(value instanceof Promise)) return value;
-    const started = Date.now();
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        value,
-        new Promise<T>((resolve) => {
-          timer = setTimeout(() => resolve(onTimeout), holdTimeout);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-      cur.summary.heldMs += Date.now() - started;
+  function apply(cur: InFlight, decision: Decision, tracker: ResponseTracker): void {
+    if (d.isEnded()) return;
+    if ("deny" in decision) {
+      d.stats.deniedCommands++;
+      cur.summary.outcome = "denied";
+      cur.summary.error = decision.deny;
+      cur.holding = false;
+      d.denyToClient(decision.deny);
+      d.finish();
+      return;
     }
-  }
-
-  async function verdict(cur: InFlight, fn: () => Verdict | Promise<Verdict> | undefined): Promise<Verdict> {
-    try {
-      const v = fn();
-      if (v === undefined) return { action: "allow" };
-      return await settle(v, cur, { action: "deny", message: "The review of this statement timed out" });
-    } catch {
-      return { action: "deny", message: "Sluice could not evaluate this statement" };
+    cur.holding = false;
+    const frame = decision.forward === cur.payload ? cur.frame : undefined;
+    if (decision.shape === "none") {
+      cur.noResponse = true;
+      d.sendUpstream(decision.forward, frame);
+      d.finish();
+      if (cur.command.kind === "quit") d.end("client_quit");
+      return;
     }
-  }
-
-  async function kill(cur: InFlight, req: KillRequest): Promise<KillDecision> {
-    if (!d.hooks.onKill) {
-      if (req.connectionId === d.connectionId)
-        return { action: "allow", upstreamThreadId: d.upstreamThreadId };
-      return {
-        action: "deny",
-        message: `Unknown thread id: ${req.connectionId}`,
-        errorCode: 1094,
-        sqlState: "HY000",
-      };
-    }
-    try {
-      return await settle(d.hooks.onKill(req, cur.ctx), cur, { action: "deny", message: "KILL timed out" });
-    } catch {
-      return {
-        action: "deny",
-        message: "Sluice could not map this KILL",
-        errorCode: 1094,
-        sqlState: "HY000",
-      };
-    }
-  }
-
-  async function decideQuery(cur: InFlight, sql: string): Promise<Decision> {
-    const v = await verdict(cur, () => d.hooks.onQuery?.(sql, cur.ctx));
-    if (v.action === "deny") return { deny: deniedErr(v) };
-    const k = parseKillStatement(sql);
-    if (k) {
-      const m = await kill(cur, { kind: k.kind, connectionId: k.connectionId, via: "statement" });
-      if (m.action === "deny") return { deny: deniedErr(m) };
-      return { forward: serializeQuery(k.withId(m.upstreamThreadId)), shape: "result" };
-    }
-    if (/(?:^|;)\s*KILL\s/i.test(sql) || isKillStatement(sql)) {
-      return refuse("This form of KILL is not supported through Sluice", 1142, "42000");
-    }
-    return { forward: cur.payload, shape: "result" };
-  }
-
-  async function decideExecute(
-    cur: InFlight,
-    c: Extract<ClientCommand, { kind: "stmt_execute" }>,
-  ): Promise<Decision> {
-    const stmt = statements.get(c.statementId);
-    if (!stmt)
-      return refuse(
-        `Unknown prepared statement handler (${c.statementId}) given to mysqld_stmt_execute`,
-        1243,
-        "HY000",
-      );
-    let decoded: ReturnType<typeof decodeExecuteParams>;
-    try {
-      decoded = decodeExecuteParams(cur.payload, stmt.paramCount, stmt.types, stmt.longData);
-    } catch {
-      return refuse("Malformed COM_STMT_EXECUTE packet", 1835, "HY000");
-    }
-    stmt.types = decoded.types;
-    cur.stmt = stmt;
-    cur.sql = stmt.sql;
-    cur.summary.sql = stmt.sql;
-    const info = {
-      statementId: stmt.statementId,
-      sql: stmt.sql,
-      paramCount: stmt.paramCount,
-      columnCount: stmt.columnCount,
-    };
-    const v = await verdict(cur, () => d.hooks.onExecute?.(info, decoded.params, cur.ctx));
-    if (v.action === "deny") return { deny: deniedErr(v) };
-    stmt.longData.clear();
-    return { forward: cur.payload, shape: "result" };
-  }
-
-  async function decide(cur: InFlight): Promise<Decision> {
-    const c = cur.command;
-    const plain = async (shape: ResponseShape | "none"): Promise<Decision> => {
-      const v = await verdict(cur, () => d.hooks.onCommand?.(c, cur.ctx));
-      return v.action === "deny" ? { deny: deniedErr(v) } : { forward: cur.payload, shape };
-    };
-    switch (c.kind) {
-      case "query":
-        return decideQuery(cur, c.sql);
-      case "stmt_prepare": {
-        if (isKillStatement(c.sql)) return refuse("KILL cannot be prepared through Sluice", 1142, "42000");
-        const v = await verdict(cur, () => d.hooks.onPrepare?.(c.sql, cur.ctx));
-        return v.action === "deny" ? { deny: deniedErr(v) } : { forward: cur.payload, shape: "prepare" };
-      }
-      case "stmt_execute":
-        return decideExecute(cur, c);
-      case "stmt_fetch": {
-        const stmt = statements.get(c.statementId);
-        cur.stmt = stmt;
-        cur.sql = stmt?.sql ?? "";
-        return { forward: cur.payload, shape: "rows" };
-      }
-      case "stmt_close":
-        statements.delete(c.statementId);
-        return { forward: cur.payload, shape: "none" };
-      case "stmt_send_long_data": {
-        const stmt = statements.get(c.statementId);
-        if (stmt && c.paramId < MAX_LONG_DATA_PARAMS) stmt.longData.add(c.paramId);
-        return { forward: cur.payload, shape: "none" };
-      }
-      case "stmt_reset":
-        statements.get(c.statementId)?.longData.clear();
-        return plain("single");
-      case "process_kill": {
-        const m = await kill(cur, { kind: "connection", connectionId: c.connectionId, via: "command" });
-        if (m.action === "deny") return { deny: deniedErr(m) };
-        return { forward: serializeProcessKill(m.upstreamThreadId), shape: "single" };
-      }
-      case "change_user":
-        return refuse(
-          "COM_CHANGE_USER is not allowed through Sluice: the session's identity is fixed",
-          1227,
-          "42000",
-        );
-      case "field_list":
-        return plain("fields");
-      case "reset_connection":
-      case "ping":
-      case "init_db":
-      case "statistics":
-      case "set_option":
-        return plain("single");
-      case "quit":
-        return { forward: cur.payload, shape: "none" };
-      default:
-        if (c.kind === "other" && c.code === Command.REFRESH) return plain("single");
-        return refuse(
-          `Command ${commandName(c.kind === "other" ? c.code : 0)} is not supported through Sluice`,
-        );
-    }
+    tracker.start(decision.shape, decision.shape === "rows" ? (cur.stmt?.columns ?? []) : []);
+    if (decision.shape === "rows") cur.rowsReady = false;
+    d.sendUpstream(decision.forward, frame);
   }
 
   return {
-    begin(command: ClientCommand, payload: Buffer): InFlight {
+    begin(command: ClientCommand, payload: Buffer, frame?: Buffer): InFlight {
       commandNumber++;
       d.stats.commands++;
       const ctx: CommandContext = {
@@ -268,6 +131,7 @@ export function createCommandRouter(d: RouterDeps) {
       return {
         command,
         payload,
+        frame,
         summary,
         startedAt: performance.now(),
         ctx,
@@ -284,34 +148,20 @@ export function createCommandRouter(d: RouterDeps) {
       };
     },
 
-    async run(cur: InFlight, tracker: ResponseTracker): Promise<void> {
-      let decision: Decision;
+    /** Decides and relays the command: at once when the verdict is, else once it settles. */
+    run(cur: InFlight, tracker: ResponseTracker): void {
+      let decision: ReturnType<typeof decide>;
       try {
-        decision = await decide(cur);
+        decision = decide(cur);
       } catch {
-        decision = refuse("Sluice could not evaluate this command", 1142, "42000");
+        decision = couldNotEvaluate();
       }
-      if (d.isEnded()) return;
-      if ("deny" in decision) {
-        d.stats.deniedCommands++;
-        cur.summary.outcome = "denied";
-        cur.summary.error = decision.deny;
-        cur.holding = false;
-        d.denyToClient(decision.deny);
-        d.finish();
-        return;
-      }
-      cur.holding = false;
-      if (decision.shape === "none") {
-        cur.noResponse = true;
-        d.sendUpstream(decision.forward);
-        d.finish();
-        if (cur.command.kind === "quit") d.end("client_quit");
-        return;
-      }
-      tracker.start(decision.shape, decision.shape === "rows" ? (cur.stmt?.columns ?? []) : []);
-      if (decision.shape === "rows") cur.rowsReady = false;
-      d.sendUpstream(decision.forward);
+      if (decision instanceof Promise) {
+        decision.then(
+          (v) => apply(cur, v, tracker),
+          () => apply(cur, couldNotEvaluate(), tracker),
+        );
+      } else apply(cur, decision, tracker);
     },
 
     prepared(cur: InFlight, ok: PrepareOk): void {

@@ -1,13 +1,12 @@
 import { RELAYED_CAPABILITIES, type UpstreamSession } from "./client-handshake";
-import type { ColumnDefinition } from "./column-definition";
-import { type ClientCommand, decodeCommand, type ParamType } from "./commands";
+import { type ClientCommand, decodeCommand } from "./commands";
 import { Capability, Command } from "./constants";
 import { isProtocolError, ProtocolError } from "./errors";
 import { type ErrPacket, serializeErr } from "./generic-packets";
 import { encodePacket, fragmentCount, type Packet, PacketReader } from "./packet-reader";
 import { type CommandRouter, createCommandRouter, type InFlight } from "./proxy-commands";
 import type { MysqlProxyHooks, MysqlProxyLimits, ProxyEnd, ProxyEndReason, ProxyStats } from "./proxy-hooks";
-import { FlowControl, writeBatch } from "./proxy-session";
+import { FlowControl, Outbox, writeBatch } from "./proxy-session";
 import { ResponseTracker } from "./response-tracker";
 import { maskBinaryRow, maskTextRow } from "./row-masking";
 import type { ClientSession } from "./server-handshake";
@@ -23,17 +22,6 @@ export interface MysqlProxy {
   readonly done: Promise<ProxyEnd>;
   /** Ends the session: a command in flight gets an ERR with `message`, then both sockets close. */
   stop(message?: string): void;
-}
-
-/** Prepared statement as the engine tracks it (ids are the server's, passed through unchanged). */
-export interface TrackedStatement {
-  statementId: number;
-  sql: string;
-  paramCount: number;
-  columnCount: number;
-  types: ParamType[] | undefined;
-  longData: Set<number>;
-  columns: ColumnDefinition[];
 }
 
 const LOST_UPSTREAM: ErrPacket = {
@@ -99,7 +87,7 @@ class Engine {
   private uSeq = 0;
   private ended = false;
   private resolveDone!: (end: ProxyEnd) => void;
-  private out: Buffer[] = [];
+  private readonly out = new Outbox();
 
   constructor(
     private readonly client: ClientSession,
@@ -120,7 +108,7 @@ class Engine {
       limits,
       connectionId: client.connectionId,
       upstreamThreadId: upstream.threadId,
-      sendUpstream: (payload) => this.sendUpstream(payload),
+      sendUpstream: (payload, frame) => this.sendUpstream(payload, frame),
       denyToClient: (err) => this.errToClient(err),
       finish: () => this.finish(),
       end: (reason, detail) => this.end(reason, detail),
@@ -208,31 +196,37 @@ class Engine {
     } catch {
       command = { kind: "other", code: p.payload[0] ?? 0 };
     }
-    this.current = this.router.begin(command, p.payload);
-    void this.router.run(this.current, this.tracker);
+    this.current = this.router.begin(command, p.payload, p.frame);
+    this.router.run(this.current, this.tracker);
   }
 
   private forwardInfile(p: Packet): void {
     this.cSeq = (p.seq + p.fragments) & 0xff;
-    this.sendUpstream(p.payload);
+    this.sendUpstream(p.payload, p.frame);
     if (p.payload.length === 0 && this.current) {
       this.current.localInfile = false;
       this.tracker.awaitInfileResult();
     }
   }
 
-  private sendUpstream(payload: Buffer): void {
-    const bufs = encodePacket(this.uSeq, payload);
-    this.uSeq = (this.uSeq + fragmentCount(payload.length)) & 0xff;
-    this.stats.bytesToUpstream += payload.length + 4 * fragmentCount(payload.length);
-    if (!writeBatch(this.upstream.socket, bufs) || this.upstream.socket.writableLength > this.upstreamHwm) {
-      this.cFlow.pause("upstream_full");
-    }
+  /** `frame`: the packet as received, written as is when its sequence id is the one due. */
+  private sendUpstream(payload: Buffer, frame?: Buffer): void {
+    const n = fragmentCount(payload.length);
+    const u = this.upstream.socket;
+    const ok =
+      frame !== undefined && frame[3] === this.uSeq
+        ? u.write(frame)
+        : writeBatch(u, encodePacket(this.uSeq, payload));
+    this.uSeq = (this.uSeq + n) & 0xff;
+    this.stats.bytesToUpstream += payload.length + 4 * n;
+    if (!ok || u.writableLength > this.upstreamHwm) this.cFlow.pause("upstream_full");
   }
 
-  private toClient(payload: Buffer): void {
+  /** Queues a packet for the client; `frame` as in {@link sendUpstream}. */
+  private toClient(payload: Buffer, frame?: Buffer): void {
     const n = fragmentCount(payload.length);
-    for (const b of encodePacket(this.cSeq, payload)) this.out.push(b);
+    if (frame !== undefined && frame[3] === this.cSeq) this.out.frame(frame);
+    else this.out.packets(encodePacket(this.cSeq, payload));
     this.cSeq = (this.cSeq + n) & 0xff;
     const bytes = payload.length + 4 * n;
     this.stats.bytesToClient += bytes;
@@ -240,8 +234,7 @@ class Engine {
   }
 
   private flushClient(): void {
-    const bufs = this.out;
-    this.out = [];
+    const bufs = this.out.take();
     // A session stopped while packets were queued (e.g. by a hook that could not record
     // the result) never delivers them.
     if (this.ended) return;
@@ -323,7 +316,7 @@ class Engine {
         break;
     }
     if (this.tracker.inRows && !cur.rowsReady) this.router.rowsStart(cur, this.tracker.columns);
-    this.toClient(payload);
+    this.toClient(payload, payload === p.payload ? p.frame : undefined);
     if (this.tracker.done && !cur.localInfile) this.finish();
   }
 

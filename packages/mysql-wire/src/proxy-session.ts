@@ -10,12 +10,14 @@ export class FlowControl {
   constructor(private readonly socket: Duplex) {}
 
   pause(reason: string): void {
+    if (this.reasons.has(reason)) return;
     this.reasons.add(reason);
     this.socket.pause();
   }
 
+  /** Lifts one reason; the socket reads again once none is left (a reason never set changes nothing). */
   resume(reason: string): void {
-    this.reasons.delete(reason);
+    if (!this.reasons.delete(reason)) return;
     if (this.reasons.size === 0) this.socket.resume();
   }
 }
@@ -29,4 +31,50 @@ export function writeBatch(socket: Duplex, buffers: Buffer[]): boolean {
   for (const b of buffers) ok = socket.write(b) && ok;
   socket.uncork();
   return ok;
+}
+
+/**
+ * Packets queued for one socket until the next flush. Received packets relayed unchanged
+ * that lie next to each other in memory (one read's worth of a result set) leave as one
+ * view of the bytes that arrived, without copying or re-framing them.
+ */
+export class Outbox {
+  private out: Buffer[] = [];
+  private span: Buffer | undefined;
+  private spanLength = 0;
+
+  /** Queues a received packet (header and payload) as it is. */
+  frame(frame: Buffer): void {
+    const span = this.span;
+    if (span && span.buffer === frame.buffer && span.byteOffset + this.spanLength === frame.byteOffset) {
+      this.spanLength += frame.length;
+      return;
+    }
+    this.closeSpan();
+    this.span = frame;
+    this.spanLength = frame.length;
+  }
+
+  /** Queues an encoded packet (header and payload buffers, in order). */
+  packets(buffers: Buffer[]): void {
+    this.closeSpan();
+    for (const b of buffers) this.out.push(b);
+  }
+
+  /** Everything queued, in order; the outbox is empty afterwards. */
+  take(): Buffer[] {
+    this.closeSpan();
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+
+  private closeSpan(): void {
+    const span = this.span;
+    if (!span) return;
+    this.span = undefined;
+    this.out.push(
+      this.spanLength === span.length ? span : Buffer.from(span.buffer, span.byteOffset, this.spanLength),
+    );
+  }
 }

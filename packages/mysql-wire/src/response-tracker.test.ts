@@ -23,6 +23,24 @@ function kinds(caps: number, shape: Parameters<ResponseTracker["start"]>[0], pac
 
 describe("ResponseTracker", () => {
   const row = encodeTextRow(["1", null]);
+  it("hands back the same columns for a result set whose column definitions repeat", () => {
+    const t = new ResponseTracker(DE);
+    const end = serializeOk({ header: 0xfe, status: 2 }, DE);
+    const run = (...defs: Buffer[]) => {
+      t.start("result");
+      for (const p of [Buffer.from([defs.length]), ...defs, end]) t.classify(p);
+      return t.columns;
+    };
+    const first = run(col("a"), col("b"));
+    expect(first.map((c) => c.name)).toEqual(["a", "b"]);
+    expect(run(col("a"), col("b"))).toBe(first);
+    const other = run(col("a"), col("c"));
+    expect(other).not.toBe(first);
+    expect(other.map((c) => c.name)).toEqual(["a", "c"]);
+    expect(run(col("a")).map((c) => c.name)).toEqual(["a"]);
+    expect(run(col("a"), col("c"))).not.toBe(other);
+  });
+
   it("follows a classic result set: count, columns, EOF, rows, EOF", () => {
     const eof = serializeEof({ warnings: 0, status: 2 });
     expect(kinds(0, "result", [Buffer.from([2]), col("a"), col("b"), eof, row, row, eof])).toEqual([

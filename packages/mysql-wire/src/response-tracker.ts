@@ -32,6 +32,11 @@ export type ResponsePacket =
   | { kind: "param" }
   | { kind: "single" };
 
+const ROW: ResponsePacket = { kind: "row" };
+const PARAM: ResponsePacket = { kind: "param" };
+const SINGLE: ResponsePacket = { kind: "single" };
+const COLUMNS_EOF: ResponsePacket = { kind: "columns_eof" };
+
 type State =
   | "idle"
   | "result_start"
@@ -58,6 +63,15 @@ export class ResponseTracker {
   private prepare: PrepareOk | undefined;
   /** Column definitions of the current result set (or prepare response). */
   columns: ColumnDefinition[] = [];
+  /**
+   * The previous result set's columns and their packets. A result set whose column packets
+   * are the same bytes gets the same (read-only) array back, so what callers derive from
+   * it per result set (maskers, recorded column lists) can be kept by identity.
+   */
+  private lastColumns: ColumnDefinition[] = [];
+  private lastRaw: Buffer[] = [];
+  private raw: Buffer[] = [];
+  private reusing = false;
 
   constructor(private readonly capabilities: number) {}
 
@@ -100,7 +114,7 @@ export class ResponseTracker {
     if (this.state === "single") {
       this.state = "idle";
       if (head === 0xff) return { kind: "err", err: parseErr(payload) };
-      return { kind: "single" };
+      return SINGLE;
     }
     if (
       head === 0xff &&
@@ -129,7 +143,7 @@ export class ResponseTracker {
       case "prepare_columns_eof":
         this.expectEof(payload);
         this.advancePrepare(this.state === "params_eof" ? "after_params" : "after_columns");
-        return { kind: "columns_eof" };
+        return COLUMNS_EOF;
       case "fields":
         if (isEofPacket(payload, false) || (this.deprecateEof && isEofPacket(payload, true))) {
           this.state = "idle";
@@ -155,22 +169,47 @@ export class ResponseTracker {
     const count = r.lenencInt();
     if (count === 0 || !r.atEnd()) throw new ProtocolError("malformed_packet", "invalid column count packet");
     this.columns = [];
+    this.raw = [];
+    this.reusing = count === this.lastColumns.length;
     this.remaining = count;
     this.state = "columns";
     return { kind: "column_count", count };
   }
 
   private column(payload: Buffer, state: "columns" | "params" | "prepare_columns"): ResponsePacket {
-    const column = parseColumnDefinition(payload);
+    const column = state === "columns" ? this.resultColumn(payload) : parseColumnDefinition(payload);
     if (state !== "params") this.columns.push(column);
     this.remaining--;
     const last = this.remaining === 0;
+    if (last && state === "columns") this.endColumns();
     if (last) {
       if (state === "columns") this.state = this.deprecateEof ? "rows" : "columns_eof";
       else if (this.deprecateEof) this.advancePrepare(state === "params" ? "after_params" : "after_columns");
       else this.state = state === "params" ? "params_eof" : "prepare_columns_eof";
     }
-    return state === "params" ? { kind: "param" } : { kind: "column", column, last };
+    return state === "params" ? PARAM : { kind: "column", column, last };
+  }
+
+  private resultColumn(payload: Buffer): ColumnDefinition {
+    const i = this.columns.length;
+    const prev = this.lastRaw[i];
+    if (this.reusing && prev !== undefined && prev.equals(payload)) {
+      this.raw.push(prev);
+      return this.lastColumns[i]!;
+    }
+    this.reusing = false;
+    this.raw.push(Buffer.from(payload));
+    return parseColumnDefinition(payload);
+  }
+
+  private endColumns(): void {
+    if (this.reusing) {
+      this.columns = this.lastColumns;
+    } else {
+      this.lastColumns = this.columns;
+      this.lastRaw = this.raw;
+    }
+    this.raw = [];
   }
 
   private columnsEof(payload: Buffer): ResponsePacket {
@@ -181,11 +220,11 @@ export class ResponseTracker {
       return { kind: "result_end", status };
     }
     this.state = "rows";
-    return { kind: "columns_eof" };
+    return COLUMNS_EOF;
   }
 
   private row(payload: Buffer): ResponsePacket {
-    if (!isEofPacket(payload, this.deprecateEof)) return { kind: "row" };
+    if (!isEofPacket(payload, this.deprecateEof)) return ROW;
     const status = endStatus(payload, this.capabilities);
     this.state = status & ServerStatus.MORE_RESULTS_EXISTS ? "result_start" : "idle";
     return { kind: "result_end", status };

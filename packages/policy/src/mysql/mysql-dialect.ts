@@ -1,7 +1,9 @@
 import type { Classification } from "../sql/classify";
 import type { SqlDialect } from "../sql/dialect";
+import type { LiteralShaping } from "../sql/guard";
 import { classifyMysql, type MysqlContext } from "./mysql-classify";
 import { type LexOptions, lexMysql, lexShape } from "./mysql-lexer";
+import { mysqlLiteralBlind, mysqlLiteralShape } from "./mysql-shape";
 
 /** Longest query text the MySQL dialect classifies; longer text is refused (`ok: false`). */
 export const MAX_MYSQL_SQL_LENGTH = 1024 * 1024;
@@ -39,8 +41,12 @@ function modeFlags(sqlMode: string): { backslashEscapes: boolean; ansiQuotes: bo
   };
 }
 
-/** MySQL or MariaDB, classified with node-sql-parser behind Sluice's own lexer. */
-export function createMysqlDialect(options: MysqlDialectOptions = {}): SqlDialect {
+/**
+ * MySQL or MariaDB, classified with node-sql-parser behind Sluice's own lexer. With the
+ * session's sql_mode known it also gives literal shapes (see mysql-shape.ts), so the guard
+ * can judge `WHERE id = 1` and `WHERE id = 2` once.
+ */
+export function createMysqlDialect(options: MysqlDialectOptions = {}): SqlDialect & LiteralShaping {
   const version = options.serverVersion ? versionNumber(options.serverVersion) : undefined;
   const flavor =
     options.flavor ??
@@ -86,5 +92,14 @@ export function createMysqlDialect(options: MysqlDialectOptions = {}): SqlDialec
     }
   }
 
-  return { name: flavor ?? "mysql", classify };
+  return {
+    name: flavor ?? "mysql",
+    classify,
+    ...(flags
+      ? {
+          literalShape: (sql: string) => mysqlLiteralShape(sql, lex),
+          literalBlind: (sql: string, c: Classification) => mysqlLiteralBlind(sql, c, lex, classify),
+        }
+      : {}),
+  };
 }

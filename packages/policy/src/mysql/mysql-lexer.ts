@@ -28,6 +28,8 @@ export interface Token {
   value: string;
   /** Offset in the input. */
   start: number;
+  /** Offset just past it in the input (a prefixed string's prefix and quotes included). */
+  end: number;
   /** Its spelling in the rewritten text, and whether a space precedes it there. */
   code: string;
   gap: boolean;
@@ -116,7 +118,7 @@ function pushToken(s: State, type: TokenType, value: string, start: number, code
   // (The previous token, not s.code: reading the end of a growing string would flatten it each time.)
   const prev = s.tokens[s.tokens.length - 1];
   const sep = s.gap || (prev?.code.endsWith("-") === true && code.startsWith("-"));
-  s.tokens.push({ type, value, start, code, gap: sep });
+  s.tokens.push({ type, value, start, end: s.i, code, gap: sep });
   s.code += sep ? ` ${code}` : code;
   s.gap = false;
 }

@@ -35,13 +35,28 @@ export interface Guard {
   evaluate(sql: string): GuardVerdict;
 }
 
+/** What a dialect may add so the guard can share one verdict among texts that differ only in literals. */
+export interface LiteralShaping {
+  /**
+   * A key for `sql` such that every text with the same key classifies the same in all but
+   * each statement's `text`, whatever its literal values; `undefined` when the dialect gives
+   * no such guarantee for this text (it must not guess).
+   */
+  literalShape?(sql: string): string | undefined;
+  /**
+   * Confirms, for a text just classified as `c`, that other literal values classify the
+   * same (all but `text`); a shape is only shared once this holds for its first text.
+   */
+  literalBlind?(sql: string, c: Classification): boolean;
+}
+
 export interface GuardOptions {
   /** Distinct statement texts whose verdicts are kept (default 4096). */
   cacheEntries?: number;
   /** Longer texts are evaluated every time (default 16 KiB). */
   cacheMaxText?: number;
   /** How statements are split and classified (default PostgreSQL). */
-  dialect?: SqlDialect;
+  dialect?: SqlDialect & LiteralShaping;
   /** The masked-lineage check of the connection's masking rules (see masked-lineage.ts). */
   lineage?: LineageCheck;
 }
@@ -88,6 +103,8 @@ function objectMatches(object: string, p: ObjectPattern): boolean {
 
 function compileRule(policy: PolicyDocument, r: GuardrailRule | ReviewRule): CompiledRule | undefined {
   const g = r as Partial<GuardrailRule>;
+  // HTTP rules (allow lanes, and `readOnly` meaning "no writing methods") are not SQL rules.
+  if (g.action === "allow" || r.http) return undefined;
   const rule: CompiledRule = {
     policy,
     name: r.name,
@@ -142,18 +159,36 @@ export function compileGuard(policies: PolicyDocument[], options: GuardOptions =
   const active = denies.length > 0 || reviews.length > 0 || lineage !== undefined;
   const maxEntries = options.cacheEntries ?? 4096;
   const maxText = options.cacheMaxText ?? 16 * 1024;
-  const dialect = options.dialect ?? postgresDialect;
+  const dialect: SqlDialect & LiteralShaping = options.dialect ?? postgresDialect;
   /**
    * Verdicts by exact statement text. The key is the whole text, never a literal-normalized
-   * shape: a literal can be a DO body, an EXPLAIN option or a function's SQL argument, so two
-   * texts of the same shape can deserve different verdicts.
+   * shape: in PostgreSQL a literal can be a DO body, an EXPLAIN option or a function's SQL
+   * argument, so two texts of the same shape can deserve different verdicts.
    */
   const cache = new Map<string, GuardVerdict>();
+  /**
+   * Literal shapes judged "allow", for dialects that vouch for them (`literalShape`): a
+   * client that inlines its parameters sends a new text per statement, and a shape stands
+   * for all of them. Only "allow" is kept (a refusal quotes its statement), and only when
+   * no rule matches raw text: a `pattern` can see literal values; every other input of a
+   * verdict is the classification, which the dialect vouches is the same for the shape
+   * (checked with `literalBlind` on the text that first fills it).
+   */
+  const shapes = new Map<string, true>();
+  const rules = [...denies, ...reviews.map((r) => r.rule)];
+  const shaping = !rules.some((r) => r.pattern) && dialect.literalShape && dialect.literalBlind;
+  const shapeOf = shaping ? dialect.literalShape?.bind(dialect) : undefined;
 
   function remember(key: string, value: GuardVerdict): void {
     if (key.length > maxText) return;
     if (cache.size >= maxEntries) cache.delete(cache.keys().next().value as string);
     cache.set(key, value);
+  }
+
+  function rememberShape(shape: string): void {
+    if (shape.length > maxText) return;
+    if (shapes.size >= maxEntries) shapes.delete(shapes.keys().next().value as string);
+    shapes.set(shape, true);
   }
 
   function decide(sql: string, c: Classification): GuardVerdict {
@@ -216,8 +251,12 @@ export function compileGuard(policies: PolicyDocument[], options: GuardOptions =
       if (!active) return ALLOW;
       const hit = cache.get(sql);
       if (hit) return hit;
-      const verdict = decide(sql, dialect.classify(sql));
+      const shape = shapeOf && sql.length <= maxText ? shapeOf(sql) : undefined;
+      if (shape !== undefined && shapes.has(shape)) return ALLOW;
+      const c = dialect.classify(sql);
+      const verdict = decide(sql, c);
       remember(sql, verdict);
+      if (shape !== undefined && verdict === ALLOW && dialect.literalBlind?.(sql, c)) rememberShape(shape);
       return verdict;
     },
   };

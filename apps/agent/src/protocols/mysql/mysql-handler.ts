@@ -100,7 +100,8 @@ export function createMysqlHandler(deps: MysqlHandlerDeps): ProtocolHandler {
     return deps.broker.open(s, { type: "mysql", via, clientAddress });
   }
 
-  const server = net.createServer((socket) => {
+  // Request/response traffic: a response written in parts must not wait for the client's ACK.
+  const server = net.createServer({ noDelay: true }, (socket) => {
     const address = socket.remoteAddress ?? "";
     socket.on("error", () => socket.destroy());
     login(socket, address, false).then(

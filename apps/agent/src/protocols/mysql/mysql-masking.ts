@@ -78,15 +78,17 @@ export class MysqlCatalog implements CatalogNames {
   }
 }
 
-/** One value as a one-column DataRow frame, the form the masking engine reads. */
-function dataRow(value: Buffer): Buffer {
-  const frame = Buffer.allocUnsafe(11 + value.length);
+/** Values up to this size are framed in a buffer each masker keeps; longer ones in their own. */
+const SCRATCH_BYTES = 64 * 1024;
+
+/** `value` as a one-column DataRow frame, the form the masking engine reads, at the start of `frame`. */
+function writeDataRow(frame: Buffer, value: Buffer): number {
   frame[0] = 0x44;
   frame.writeUInt32BE(10 + value.length, 1);
   frame.writeUInt16BE(1, 5);
   frame.writeInt32BE(value.length, 7);
   value.copy(frame, 11);
-  return frame;
+  return 11 + value.length;
 }
 
 function cellOf(frame: Buffer): Buffer | null {
@@ -94,9 +96,22 @@ function cellOf(frame: Buffer): Buffer | null {
   return len < 0 ? null : frame.subarray(11, 11 + len);
 }
 
+/**
+ * The masker of one column's values. The engine only reads the frame it is given and
+ * returns a new one when a value changed, so one scratch frame serves every value.
+ */
 function cellMasker(masker: RowMasker): CellMasker {
+  let scratch: Buffer | undefined;
   return (value) => {
-    const out = masker.maskRow(dataRow(value), 0, value.length + 11);
+    const size = 11 + value.length;
+    let frame: Buffer;
+    if (size > SCRATCH_BYTES) frame = Buffer.allocUnsafe(size);
+    else {
+      if (!scratch || scratch.length < size)
+        scratch = Buffer.allocUnsafe(Math.min(SCRATCH_BYTES, Math.max(256, size * 2)));
+      frame = scratch;
+    }
+    const out = masker.maskRow(frame, 0, writeDataRow(frame, value));
     return out ? cellOf(out) : value;
   };
 }

@@ -91,6 +91,18 @@ export function mysqlSessionPolicy(
   const totals = new MaskTally();
   const catalog = new MysqlCatalog();
   const messages = plan ? mysqlMessageMasker(plan, catalog, totals) : undefined;
+  // The wire engine hands back the same array for a result set with the same column
+  // definitions as the last one: its maskers are the same, so they are built once.
+  let maskedFor: readonly ColumnDefinition[] | undefined;
+  let masker: ResultMasker | undefined;
+  const maskerFor = (columns: readonly ColumnDefinition[]): ResultMasker | undefined => {
+    if (!plan) return undefined;
+    if (columns !== maskedFor) {
+      masker = mysqlResultMasker(plan, catalog, columns, totals);
+      maskedFor = columns;
+    }
+    return masker;
+  };
   return {
     guard,
     verdict(sql, signal) {
@@ -99,7 +111,7 @@ export function mysqlSessionPolicy(
       if (v.action === "deny") return denied(ctx, sql, v);
       return review(ctx, sql, v, signal);
     },
-    ...(plan ? { maskerFor: (columns) => mysqlResultMasker(plan, catalog, columns, totals) } : {}),
+    ...(plan ? { maskerFor } : {}),
     ...(messages ? { maskMessage: messages } : {}),
     end() {
       const counts = totals.counts() as Record<string, number>;

@@ -29,6 +29,8 @@ const UNKNOWN_THREAD = (id: number): Extract<Verdict, { action: "deny" }> => ({
   sqlState: "HY000",
 });
 
+const ALLOW: Verdict = { action: "allow" };
+
 function then(v: VerdictResult, f: (v: Verdict) => void): VerdictResult {
   if (v instanceof Promise) return v.then((r) => (f(r), r));
   f(v);
@@ -119,19 +121,35 @@ export async function runMysqlSession(
   deps.ids.register(id, upstream.threadId);
   deps.owners.set(id, ctx.identity.id);
   const abort = new AbortController();
-  const recorder = createMysqlRecorder(ctx, conn.recordRowsLimit);
-  const allowed = (kind: "query" | "prepare", sql: string) => (v: Verdict) => {
-    if (v.action === "allow") recorder.statement(kind, sql);
+  let reason: string | undefined;
+  // What was recorded reaches the kernel before the client sees what it records; if that
+  // fails the session ends and the client never sees an unrecorded result.
+  const commit = (): void => {
+    try {
+      ctx.commit();
+    } catch (err) {
+      ctx.logger.error({ err: (err as Error).message }, "mysql session recording failed; ending it");
+      reason = "recording failed";
+      proxy.stop("Sluice could not record this session, so it was ended");
+    }
+  };
+  const recorder = createMysqlRecorder(ctx, conn.recordRowsLimit, commit);
+  const judge = (kind: "query" | "prepare", sql: string): VerdictResult => {
+    if (!policy) {
+      recorder.statement(kind, sql);
+      return ALLOW;
+    }
+    return then(policy.verdict(sql, abort.signal), (v) => {
+      if (v.action === "allow") recorder.statement(kind, sql);
+    });
   };
   const hooks: MysqlProxyHooks = {
-    onQuery: (sql) =>
-      then(policy ? policy.verdict(sql, abort.signal) : { action: "allow" }, allowed("query", sql)),
-    onPrepare: (sql) =>
-      then(policy ? policy.verdict(sql, abort.signal) : { action: "allow" }, allowed("prepare", sql)),
+    onQuery: (sql) => judge("query", sql),
+    onPrepare: (sql) => judge("prepare", sql),
     // The statement was judged when it was prepared; its parameters are data.
     onExecute: (stmt, params) => {
       recorder.execute(stmt.statementId, stmt.sql, params);
-      return { action: "allow" };
+      return ALLOW;
     },
     onKill: (req): KillDecision => {
       const thread = deps.ids.upstreamThreadId(req.connectionId);
@@ -145,20 +163,12 @@ export async function runMysqlSession(
       ? { maskError: (err) => ({ ...err, message: policy.maskMessage?.(err.message) ?? err.message }) }
       : {}),
     onRow: (payload, columns, binary) => recorder.row(payload, columns, binary),
-    // The result is recorded and handed to the kernel before its last packet reaches the
-    // client; if that fails the session ends and the client never sees an unrecorded result.
+    // The result is recorded and handed to the kernel before its last packet reaches the client.
     onCommandEnd: (s) => {
       recorder.end(s);
-      try {
-        ctx.commit();
-      } catch (err) {
-        ctx.logger.error({ err: (err as Error).message }, "mysql session recording failed; ending it");
-        reason = "recording failed";
-        proxy.stop("Sluice could not record this session, so it was ended");
-      }
+      commit();
     },
   };
-  let reason: string | undefined;
   const proxy = startMysqlProxy(client, upstream, hooks, {
     maxPayload: deps.maxPayload,
     allowLocalInfile: settings?.allowLocalInfile === true,
@@ -168,6 +178,7 @@ export async function runMysqlSession(
     proxy.stop(`Sluice ended this session: ${r}`);
   });
   const end = await proxy.done;
+  recorder.close();
   deps.ids.release(id);
   deps.owners.delete(id);
   abort.abort();

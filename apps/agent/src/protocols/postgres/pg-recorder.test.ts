@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createSpool } from "@sluice/recording";
 import { describe, expect, it } from "vitest";
+import { millis } from "../../core/json-numbers";
 import type { PgRecordedResult } from "./pg-proxy-types";
-import { createPgRecorder, millis, resultJson, statementJson } from "./pg-recorder";
+import { createPgRecorder, resultJson, statementJson } from "./pg-recorder";
 
 // Strings JSON must escape or encode specially: quotes, backslashes, control characters,
 // non-ASCII, astral characters and lone surrogates.
