@@ -148,7 +148,8 @@ export const guardrailRule = z
   )
   .refine(
     (r) =>
-      r.http === undefined || (!r.statementKinds && !r.objects && !r.requireWhere && !r.pattern && !r.commands),
+      r.http === undefined ||
+      (!r.statementKinds && !r.objects && !r.requireWhere && !r.pattern && !r.commands),
     { message: "an http rule carries no SQL or command fields (write those as a separate rule)" },
   );
 

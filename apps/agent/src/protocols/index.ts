@@ -1,10 +1,10 @@
 import type tls from "node:tls";
 import type { Logger } from "@sluice/logger";
+import type { SecretResolver } from "@sluice/secrets";
 import type { AgentConfig } from "../config";
 import type { Authorizer } from "../core/authorizer";
 import type { SessionBroker } from "../core/broker";
 import type { ProtocolHandler } from "../core/protocol";
-import type { SecretResolver } from "@sluice/secrets";
 import { createHttpHandler } from "./http/http-handler";
 import { createMysqlHandler } from "./mysql/mysql-handler";
 import { createPgHandler } from "./postgres/pg-handler";

@@ -27,7 +27,8 @@ import { SecretScrubber, secretForms } from "./secret-scrubber";
 function recordedRequestBody(s: HttpSession, req: IncomingMessage, body: Buffer): string {
   const type = req.headers["content-type"] ?? "";
   const encoding = (req.headers["content-encoding"] ?? "identity").toLowerCase();
-  if (!TEXTUAL.test(type) || encoding !== "identity") return `[${body.length}+ bytes of ${type || "unknown content"}]`;
+  if (!TEXTUAL.test(type) || encoding !== "identity")
+    return `[${body.length}+ bytes of ${type || "unknown content"}]`;
   return scrubSecret(previewBody(s.masking, body, type, s.target.recordBodyBytes), s.credential.secret);
 }
 
@@ -148,7 +149,11 @@ export async function serveExchange(
   };
   const reqCapture = new BodyCapture(s.target.recordBodyBytes);
   const aborted = new AbortController();
-  res.once("close", () => aborted.abort());
+  // Only a client that left before the response was complete cancels the exchange (an
+  // abort after a finished response would only build an unused AbortError per request).
+  res.once("close", () => {
+    if (!res.writableFinished) aborted.abort();
+  });
   const finish = (status: number, extra: Partial<HttpExchangeEvent> = {}) => {
     const reqBody = reqCapture.buffer();
     s.bytesIn += reqCapture.bytes;
