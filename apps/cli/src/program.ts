@@ -6,6 +6,7 @@ import { registerConnectionsCommand } from "./commands/connections";
 import { registerExecCommand } from "./commands/exec";
 import { registerHttpCommand } from "./commands/http";
 import { registerLoginCommands } from "./commands/login";
+import { registerMcpCommands } from "./commands/mcp";
 import { registerNotificationsCommands } from "./commands/notifications";
 import { registerPoliciesCommands } from "./commands/policies";
 import { registerProxyCommands } from "./commands/proxy";
@@ -54,6 +55,7 @@ export function createProgram(ctx: CliContext, version: string): Command {
   registerReviewsCommands(program, ctx);
   registerPoliciesCommands(program, ctx);
   registerAuditCommands(program, ctx);
+  registerMcpCommands(program, ctx, version);
   registerNotificationsCommands(program, ctx);
   registerAdminCommands(program, ctx);
   return program;

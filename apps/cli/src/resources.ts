@@ -126,6 +126,13 @@ export const policies: ResourceSpec = {
 
 const nameOf = (value: unknown) => (isRecord(value) && typeof value.name === "string" ? value.name : value);
 
+/** `mcp (claude-code 2.1.0)` for a session an MCP assistant started; empty when the client said nothing. */
+export function sessionVia(value: unknown): unknown {
+  if (!isRecord(value) || typeof value.via !== "string") return null;
+  const who = [value.name, value.version].filter((v) => typeof v === "string" && v).join(" ");
+  return who ? `${value.via} (${who})` : value.via;
+}
+
 export const sessions: ResourceSpec = {
   path: "sessions",
   singular: "session",
@@ -145,10 +152,20 @@ export const sessions: ResourceSpec = {
   ],
 };
 
+/** Sessions with a VIA column, for lists where some session names the client that started it. */
+export function sessionsFor(payload: unknown): ResourceSpec {
+  const items = isRecord(payload) && Array.isArray(payload.items) ? payload.items : [];
+  if (!items.some((s) => isRecord(s) && isRecord(s.client))) return sessions;
+  const columns = [...sessions.columns];
+  columns.splice(6, 0, col("VIA", "client", sessionVia));
+  return { ...sessions, columns };
+}
+
 /** A session for `sessions show`: nested identity, connection and agent shown by name. */
 export function sessionDetails(session: Row, eventCount: number): Row {
   const out: Row = {};
-  for (const [key, value] of Object.entries(session)) out[key] = nameOf(value);
+  for (const [key, value] of Object.entries(session))
+    out[key] = key === "client" ? sessionVia(value) : nameOf(value);
   out.events = eventCount;
   return out;
 }

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import pg from "pg";
 import { CliError, ExitCode, usageError } from "../cli-error";
 import type { CliContext, CliIo } from "../context";
 import { readTextFile } from "../flags";
@@ -11,28 +10,15 @@ import {
   type SqlOutputFormat,
   toJsonResult,
 } from "../sql/format";
-import { connectMysql, mysqlServerError, runMysql } from "../sql/mysql-exec";
-import { isServerError, type ServerError, SimpleQuery, type StatementResult } from "../sql/simple-query";
-import { openTunnel } from "../tunnel/open-tunnel";
-import {
-  fetchAgentCa,
-  type StartedSession,
-  startSession,
-  startupUser,
-  tunnelEndpoint,
-} from "../tunnel/session";
-import { TunnelStream } from "../tunnel/tunnel-stream";
+import type { ServerError, StatementResult } from "../sql/simple-query";
+import { heldReviewId, openSqlSession, serverErrorLine } from "../sql/sql-session";
+import { fetchAgentCa, startSession } from "../tunnel/session";
 
 interface ExecFlags {
   command?: string;
   file?: string;
   reason?: string;
   wait: boolean;
-}
-
-/** The review id in the agent's notice about a held statement. */
-export function heldReviewId(message: string): string | undefined {
-  return /waiting for approval of review ([0-9a-zA-Z-]{1,64})/.exec(message)?.[1];
 }
 
 const sqlFormats: readonly SqlOutputFormat[] = ["table", "csv", "json"];
@@ -59,42 +45,42 @@ export function registerExecCommand(program: Command, ctx: CliContext): void {
       const sql = await readSql(ctx.io, flags);
       const client = await ctx.client();
       const started = await startSession(client, connection, flags.reason);
-      if (started.connection.type === "mysql") {
-        const caPem = await fetchAgentCa(client);
-        await execMysql(started, caPem, sql, format, ctx.io);
-        return;
-      }
-      if (started.connection.type !== "postgres") {
+      if (started.connection.type !== "postgres" && started.connection.type !== "mysql") {
         throw new CliError(
           `exec runs SQL on postgres and mysql connections only; ${started.connection.name} is a ${started.connection.type} connection (use \`sluice connect\`)`,
         );
       }
       const caPem = await fetchAgentCa(client);
-      const db = await connectThroughAgent(started, caPem, ctx.io);
-      const held = flags.wait ? undefined : heldStatement(db);
+      let onHeld: ((id: string) => void) | undefined;
+      const held = flags.wait ? undefined : heldStatement((notify) => (onHeld = notify));
+      const db = await openSqlSession(started, caPem, {
+        applicationName: "sluice exec",
+        onNotice: (notice) => {
+          ctx.io.stderr(`${notice.severity}: ${notice.message}\n`);
+          const id = heldReviewId(notice.message);
+          if (id) onHeld?.(id);
+        },
+      });
       try {
-        await (held
-          ? Promise.race([runSql(db, sql, format, ctx.io, started.agent.name), held])
-          : runSql(db, sql, format, ctx.io, started.agent.name));
+        const run = printResults(format, ctx.io, (onResult) => db.run(sql, onResult));
+        await (held ? Promise.race([run, held]) : run);
       } finally {
-        await db.end().catch(() => {});
+        await db.close();
       }
     });
 }
 
 /** Rejects once the agent says a statement is held for review, so `--no-wait` can leave. */
-function heldStatement(db: pg.Client): Promise<never> {
+function heldStatement(listen: (notify: (id: string) => void) => void): Promise<never> {
   return new Promise((_, reject) => {
-    db.on("notice", (msg) => {
-      const id = heldReviewId(msg.message ?? "");
-      if (!id) return;
+    listen((id) =>
       reject(
         new CliError(
           `the statement is held for review ${id}; once a reviewer approves it (sluice reviews approve ${id}), run the same SQL again and it runs without waiting`,
           { exitCode: ExitCode.held },
         ),
-      );
-    });
+      ),
+    );
   });
 }
 
@@ -135,101 +121,6 @@ async function readStdin(stdin: AsyncIterable<Buffer | string>): Promise<string>
   return Buffer.concat(chunks).toString("utf8");
 }
 
-/** `sluice exec` on a MySQL connection: mysql2 over one tunnel, results printed like Postgres'. */
-async function execMysql(
-  started: StartedSession,
-  caPem: string,
-  sql: string,
-  format: SqlOutputFormat,
-  io: CliIo,
-): Promise<void> {
-  const agentName = started.agent.name;
-  const tunnel = await tunnelFor(started, caPem);
-  let db: Awaited<ReturnType<typeof connectMysql>>;
-  try {
-    db = await connectMysql(tunnel.socket, started.connection.database || undefined);
-  } catch (err) {
-    tunnel.socket.destroy();
-    const server = mysqlServerError(err);
-    throw new CliError(
-      `cannot start the MySQL session through agent ${agentName}: ${server ? serverErrorLine(server) : (err as Error).message}`,
-      { exitCode: ExitCode.unreachable, cause: err },
-    );
-  }
-  try {
-    await printResults(format, io, (onResult) =>
-      runMysql(db, sql, onResult).catch((err: unknown) => {
-        throw new CliError(`lost the connection to agent ${agentName}: ${(err as Error).message}`, {
-          exitCode: ExitCode.unreachable,
-          cause: err,
-        });
-      }),
-    );
-  } finally {
-    await db.end().catch(() => tunnel.socket.destroy());
-  }
-}
-
-/** One TLS tunnel to the session's agent, opened with the session's grant. */
-function tunnelFor(started: StartedSession, caPem: string) {
-  const endpoint = tunnelEndpoint(started);
-  return openTunnel({
-    agentName: started.agent.name,
-    host: endpoint.host,
-    port: endpoint.port,
-    caPem,
-    connection: started.connection.name,
-    grant: started.grant,
-  });
-}
-
-/** Opens one tunnel and a node-postgres client over it; the agent has already authenticated us. */
-async function connectThroughAgent(started: StartedSession, caPem: string, io: CliIo): Promise<pg.Client> {
-  const agentName = started.agent.name;
-  const tunnel = await tunnelFor(started, caPem);
-  const db = new pg.Client({
-    stream: () => new TunnelStream(tunnel.socket),
-    ssl: false,
-    user: startupUser(started),
-    application_name: "sluice exec",
-    ...(started.connection.database ? { database: started.connection.database } : {}),
-  });
-  db.on("error", () => {});
-  db.on("notice", (msg) => io.stderr(`${msg.severity ?? "NOTICE"}: ${msg.message ?? ""}\n`));
-  try {
-    await db.connect();
-  } catch (err) {
-    tunnel.socket.destroy();
-    const reason = isServerError(err) ? serverErrorLine(err) : (err as Error).message;
-    throw new CliError(`cannot start the Postgres session through agent ${agentName}: ${reason}`, {
-      exitCode: ExitCode.unreachable,
-      cause: err,
-    });
-  }
-  return db;
-}
-
-async function runSql(
-  db: pg.Client,
-  sql: string,
-  format: SqlOutputFormat,
-  io: CliIo,
-  agentName: string,
-): Promise<void> {
-  await printResults(format, io, async (onResult) => {
-    const query = new SimpleQuery(sql, onResult);
-    db.query(query);
-    try {
-      return await query.done;
-    } catch (err) {
-      throw new CliError(`lost the connection to agent ${agentName}: ${(err as Error).message}`, {
-        exitCode: ExitCode.unreachable,
-        cause: err,
-      });
-    }
-  });
-}
-
 /** Prints each statement's result as it completes; a server error goes to stderr and fails the command. */
 async function printResults(
   format: SqlOutputFormat,
@@ -260,10 +151,6 @@ async function printResults(
     io.stderr(serverErrorText(outcome.error));
     throw new CliError(outcome.error.message, { silent: true });
   }
-}
-
-function serverErrorLine(err: ServerError): string {
-  return err.code ? `${err.message} (SQLSTATE ${err.code})` : err.message;
 }
 
 /** psql-like: `ERROR: <message> (SQLSTATE <code>)`, then DETAIL and HINT when the server sent them. */

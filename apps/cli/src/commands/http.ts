@@ -1,12 +1,11 @@
 import { createWriteStream } from "node:fs";
-import http from "node:http";
 import { pipeline } from "node:stream/promises";
 import type { Command } from "commander";
 import { CliError, usageError } from "../cli-error";
 import type { CliContext } from "../context";
 import { readTextFile } from "../flags";
-import { openTunnel } from "../tunnel/open-tunnel";
-import { fetchAgentCa, type StartedSession, startSession, tunnelEndpoint } from "../tunnel/session";
+import { HTTP_METHOD, RESERVED_HEADERS, requestThroughAgent } from "../tunnel/http-request";
+import { fetchAgentCa, startSession } from "../tunnel/session";
 
 interface HttpFlags {
   data?: string;
@@ -17,17 +16,7 @@ interface HttpFlags {
   reason?: string;
 }
 
-const METHOD = /^[A-Z]{1,20}$/;
 const HEADER = /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}):[ \t]*([^\r\n]{0,8192})$/;
-/** The agent holds the upstream's credential and the tunnel carries the identity: these are not the caller's to set. */
-const RESERVED = new Set([
-  "host",
-  "authorization",
-  "proxy-authorization",
-  "content-length",
-  "transfer-encoding",
-  "connection",
-]);
 const MAX_BODY = 64 * 1024 * 1024;
 
 function collect(value: string, previous: string[]): string[] {
@@ -41,7 +30,7 @@ export function parseHeaders(lines: string[]): Record<string, string> {
     const m = HEADER.exec(line);
     if (!m) throw usageError(`-H ${JSON.stringify(line)} is not a header (use -H "Name: value")`);
     const name = (m[1] as string).toLowerCase();
-    if (RESERVED.has(name)) {
+    if (RESERVED_HEADERS.has(name)) {
       throw usageError(
         `-H ${m[1]} cannot be set: Sluice sets it (the agent injects the upstream credential)`,
       );
@@ -68,43 +57,6 @@ async function readBody(ctx: CliContext, data: string | undefined): Promise<Buff
   return Buffer.from(data, "utf8");
 }
 
-function request(
-  started: StartedSession,
-  caPem: string,
-  opts: { method: string; path: string; headers: Record<string, string>; body: Buffer | undefined },
-): Promise<http.IncomingMessage> {
-  const endpoint = tunnelEndpoint(started);
-  return openTunnel({
-    agentName: started.agent.name,
-    host: endpoint.host,
-    port: endpoint.port,
-    caPem,
-    connection: started.connection.name,
-    grant: started.grant,
-  }).then(
-    (tunnel) =>
-      new Promise((resolve, reject) => {
-        const req = http.request({
-          method: opts.method,
-          path: opts.path,
-          host: "localhost",
-          headers: {
-            ...opts.headers,
-            ...(opts.body ? { "content-length": String(opts.body.length) } : {}),
-            connection: "close",
-          },
-          // openTunnel hands the socket over paused; the HTTP client reads the response from it.
-          createConnection: () => tunnel.socket.resume() as never,
-        });
-        req.once("response", resolve);
-        req.once("error", (err) =>
-          reject(new CliError(`the request through the agent failed: ${err.message}`)),
-        );
-        req.end(opts.body);
-      }),
-  );
-}
-
 export function registerHttpCommand(program: Command, ctx: CliContext): void {
   program
     .command("http")
@@ -120,7 +72,7 @@ export function registerHttpCommand(program: Command, ctx: CliContext): void {
     .option("--reason <text>", "why you need access (recorded with the session)")
     .action(async (connection: string, method: string, path: string, flags: HttpFlags) => {
       const verb = method.toUpperCase();
-      if (!METHOD.test(verb)) throw usageError(`${method} is not an HTTP method`);
+      if (!HTTP_METHOD.test(verb)) throw usageError(`${method} is not an HTTP method`);
       if (!path.startsWith("/") || path.length > 8192)
         throw usageError("the path must start with / (at most 8 KiB)");
       const headers = parseHeaders(flags.header);
@@ -138,7 +90,7 @@ export function registerHttpCommand(program: Command, ctx: CliContext): void {
         );
       }
       const caPem = await fetchAgentCa(client);
-      const res = await request(started, caPem, { method: verb, path, headers, body });
+      const res = await requestThroughAgent(started, caPem, { method: verb, path, headers, body });
       const status = res.statusCode ?? 0;
       if (flags.include) {
         const lines = [`HTTP/${res.httpVersion} ${status} ${res.statusMessage ?? ""}`.trimEnd()];

@@ -133,6 +133,17 @@ describe("sluice sessions", () => {
     );
   });
 
+  it("shows which MCP client started a session once any session names one", async () => {
+    const viaMcp = { ...session, id: "s-2", client: { via: "mcp", name: "claude-code", version: "2.1.0" } };
+    cp.route("GET /sessions", { status: 200, body: { items: [viaMcp, { ...session, client: null }] } });
+    const res = await runAgainst(cp, ["sessions", "list"]);
+    expect(res.err).toBe("");
+    const [header, first, second] = res.out.split("\n");
+    expect(header).toMatch(/\sPROTOCOL\s+VIA\s+STARTED\s/);
+    expect(first).toMatch(/\spostgres\s+mcp \(claude-code 2\.1\.0\)\s+2025-01-02/);
+    expect(second).toMatch(/\spostgres\s+-\s+2025-01-02/);
+  });
+
   it("shows a session with its event count, following every page", async () => {
     routeEvents(4);
     const res = await runAgainst(cp, ["sessions", "show", "s-1"]);

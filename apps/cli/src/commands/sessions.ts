@@ -4,7 +4,7 @@ import { type CliContext, outputFormat } from "../context";
 import { compact, intParser } from "../flags";
 import { formatValue, renderDetails, renderJson } from "../output";
 import { expectObject, printList } from "../print";
-import { sessionDetails, sessions } from "../resources";
+import { sessionDetails, sessionsFor } from "../resources";
 import { fetchAllEvents } from "../sessions/events";
 import { replayEvents } from "../sessions/replay";
 
@@ -41,7 +41,7 @@ export function registerSessionsCommands(program: Command, ctx: CliContext): voi
         Object.entries(compact({ ...flags })).map(([k, v]) => [k, String(v)] as [string, string]),
       ).toString();
       const payload = await client.get(`${apiPath("sessions")}${query ? `?${query}` : ""}`);
-      printList(ctx.io, outputFormat(cmd), payload, sessions);
+      printList(ctx.io, outputFormat(cmd), payload, sessionsFor(payload));
     });
 
   group

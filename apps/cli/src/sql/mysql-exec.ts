@@ -6,7 +6,11 @@ import type { ServerError, StatementResult } from "./simple-query";
 export const MAX_MYSQL_SQL = 16 * 1024 * 1024;
 
 /** A mysql2 connection over a tunnel stream; the agent has already authenticated us by the grant. */
-export async function connectMysql(stream: Duplex, database: string | undefined): Promise<mysql.Connection> {
+export async function connectMysql(
+  stream: Duplex,
+  database: string | undefined,
+  programName = "sluice exec",
+): Promise<mysql.Connection> {
   return mysql.createConnection({
     // The tunnel socket was paused after its reply was read; mysql2 reads once it listens.
     stream: () => {
@@ -19,7 +23,7 @@ export async function connectMysql(stream: Duplex, database: string | undefined)
     rowsAsArray: true,
     // Every value as the server's own text, as psql-like output expects.
     typeCast: (field: { string(): string | null }) => field.string() ?? null,
-    connectAttributes: { program_name: "sluice exec" },
+    connectAttributes: { program_name: programName },
   } as mysql.ConnectionOptions);
 }
 

@@ -21,6 +21,9 @@ export interface ServerError {
   position?: string;
 }
 
+/** Decides, row by row, whether a row is kept; a dropped row is still read from the server. */
+export type RowFilter = (fields: (string | null)[]) => boolean;
+
 interface RowDescription {
   fields: { name: string; dataTypeID: number }[];
 }
@@ -42,6 +45,7 @@ export class SimpleQuery implements Submittable {
   constructor(
     private readonly text: string,
     private readonly onResult: (result: StatementResult) => void,
+    private readonly keepRow?: RowFilter,
   ) {
     this.done = new Promise((resolve, reject) => {
       this.resolve = resolve;
@@ -59,6 +63,7 @@ export class SimpleQuery implements Submittable {
   }
 
   handleDataRow(msg: { fields: (string | null)[] }): void {
+    if (this.keepRow && !this.keepRow(msg.fields)) return;
     this.rows.push(msg.fields);
   }
 

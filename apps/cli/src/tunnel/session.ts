@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { ApiClient } from "../api-client";
 import { CliError } from "../cli-error";
 import { expectShape } from "../print";
+import { type OpenedTunnel, openTunnel } from "./open-tunnel";
 
 const endpointSchema = z.looseObject({
   protocol: z.string(),
@@ -31,13 +32,21 @@ const startedSchema = z.looseObject({
 export type StartedSession = z.infer<typeof startedSchema>;
 export type AgentEndpoint = z.infer<typeof endpointSchema>;
 
+/** The program starting a session, recorded with it (`via: "mcp"` for `sluice mcp`). */
+export interface SessionClient {
+  via: string;
+  name?: string;
+  version?: string;
+}
+
 /** Asks the control plane for a session on `connection`: an agent to reach and a grant for it. */
 export async function startSession(
   client: ApiClient,
   connection: string,
   reason?: string,
+  via?: SessionClient,
 ): Promise<StartedSession> {
-  const body = reason ? { connection, reason } : { connection };
+  const body = { connection, ...(reason ? { reason } : {}), ...(via ? { client: via } : {}) };
   return expectShape(startedSchema, await client.post("/sessions", body), "a session with a grant");
 }
 
@@ -60,4 +69,17 @@ export function tunnelEndpoint(started: StartedSession): AgentEndpoint {
 export function startupUser(started: StartedSession): string {
   const name = started.session.user?.name ?? "";
   return /^[\w.@-]+$/.test(name) ? name : "sluice";
+}
+
+/** One TLS tunnel to the session's agent, opened with the session's grant. */
+export function openSessionTunnel(started: StartedSession, caPem: string): Promise<OpenedTunnel> {
+  const endpoint = tunnelEndpoint(started);
+  return openTunnel({
+    agentName: started.agent.name,
+    host: endpoint.host,
+    port: endpoint.port,
+    caPem,
+    connection: started.connection.name,
+    grant: started.grant,
+  });
 }

@@ -1,6 +1,14 @@
 import { z } from "zod";
 import { id, nullableTimestamp, ref, timestamp } from "../../lib/schemas";
 
+/** The program that started a session, when it said so (e.g. an MCP client through `sluice mcp`). */
+export const sessionClient = z.strictObject({
+  via: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/),
+  name: z.string().min(1).max(100).optional(),
+  version: z.string().min(1).max(50).optional(),
+});
+export type SessionClient = z.infer<typeof sessionClient>;
+
 export const sessionDto = z.object({
   id: z.string(),
   user: z.object({ id: z.string(), name: z.string(), kind: z.string() }),
@@ -10,6 +18,7 @@ export const sessionDto = z.object({
   status: z.enum(["pending", "active", "closed", "failed"]),
   clientAddress: z.string().nullable(),
   reason: z.string().nullable(),
+  client: sessionClient.nullable(),
   endReason: z.string().nullable(),
   bytesIn: z.number(),
   bytesOut: z.number(),
@@ -21,6 +30,7 @@ export type SessionDto = z.infer<typeof sessionDto>;
 export const startSessionBody = z.strictObject({
   connection: ref,
   reason: z.string().max(500).optional(),
+  client: sessionClient.optional().describe("the program starting the session, recorded with it"),
 });
 
 export const startSessionResponse = z.object({

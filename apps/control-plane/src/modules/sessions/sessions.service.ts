@@ -9,7 +9,12 @@ import { serves } from "../agents/desired-state";
 import { mayUse } from "../connections/connections.service";
 import type { KeysService } from "../keys/keys.service";
 import { requireAccessApproval } from "../reviews/access-gate";
-import type { listSessionsQuery, SessionDto } from "./sessions.schemas";
+import {
+  type listSessionsQuery,
+  type SessionClient,
+  type SessionDto,
+  sessionClient,
+} from "./sessions.schemas";
 
 const include = {
   user: { select: { id: true, name: true, kind: true } },
@@ -23,7 +28,7 @@ type SessionRow = NonNullable<Awaited<ReturnType<Db["session"]["findFirst"]>>> &
   agent: { id: string; name: string } | null;
 };
 
-export function toSessionDto(s: SessionRow): SessionDto {
+export function toSessionDto(s: SessionRow, client: SessionClient | null = null): SessionDto {
   return {
     id: s.id,
     user: s.user,
@@ -33,6 +38,7 @@ export function toSessionDto(s: SessionRow): SessionDto {
     status: s.status,
     clientAddress: s.clientAddress,
     reason: s.reason,
+    client,
     endReason: s.endReason,
     bytesIn: Number(s.bytesIn),
     bytesOut: Number(s.bytesOut),
@@ -68,6 +74,35 @@ export function createSessionsService(deps: {
     return agent;
   }
 
+  /**
+   * The client each session's start recorded, kept in the details of its `session.start`
+   * audit entry (written in the same transaction as the session, so never before it).
+   */
+  async function clientsOf(rows: { id: string; startedAt: Date }[]): Promise<Map<string, SessionClient>> {
+    const out = new Map<string, SessionClient>();
+    if (rows.length === 0) return out;
+    const earliest = Math.min(...rows.map((r) => r.startedAt.getTime()));
+    const events = await prisma.auditEvent.findMany({
+      where: {
+        action: "session.start",
+        targetType: "session",
+        targetId: { in: rows.map((r) => r.id) },
+        at: { gte: new Date(earliest - 60_000) },
+      },
+      select: { targetId: true, details: true },
+    });
+    for (const e of events) {
+      const parsed = sessionClient.safeParse((e.details as { client?: unknown } | null)?.client);
+      if (parsed.success && e.targetId) out.set(e.targetId, parsed.data);
+    }
+    return out;
+  }
+
+  async function withClients(rows: SessionRow[]): Promise<SessionDto[]> {
+    const clients = await clientsOf(rows);
+    return rows.map((r) => toSessionDto(r, clients.get(r.id) ?? null));
+  }
+
   async function findVisible(principal: Principal, id: string) {
     const s = isUuid(id) ? await prisma.session.findUnique({ where: { id }, include }) : null;
     // Another user's session is a 404: do not reveal that it exists.
@@ -81,7 +116,7 @@ export function createSessionsService(deps: {
     /** Authorizes the caller for the connection, picks an agent, records the session and signs a grant. */
     async start(
       actor: Actor & { principal: Principal },
-      input: { connection: string; reason?: string; protocol?: string },
+      input: { connection: string; reason?: string; protocol?: string; client?: SessionClient },
       onlyAgentId?: string,
     ) {
       const p = actor.principal;
@@ -114,7 +149,11 @@ export function createSessionsService(deps: {
           action: "session.start",
           targetType: "session",
           targetId: s.id,
-          details: { connection: conn.name, agent: agent.name },
+          details: {
+            connection: conn.name,
+            agent: agent.name,
+            ...(input.client ? { client: input.client } : {}),
+          },
         });
         return s;
       });
@@ -130,7 +169,7 @@ export function createSessionsService(deps: {
       });
       await prisma.session.update({ where: { id: session.id }, data: { grantExpires: expiresAt } });
       return {
-        session: toSessionDto(session),
+        session: toSessionDto(session, input.client ?? null),
         grant,
         expiresAt: expiresAt.toISOString(),
         agent: {
@@ -155,11 +194,12 @@ export function createSessionsService(deps: {
         orderBy: { startedAt: "desc" },
         take: q.limit,
       });
-      return rows.map(toSessionDto);
+      return withClients(rows);
     },
 
     async get(principal: Principal, id: string) {
-      return toSessionDto(await findVisible(principal, id));
+      const [dto] = await withClients([await findVisible(principal, id)]);
+      return dto as SessionDto;
     },
 
     async events(principal: Principal, id: string, after: number, limit: number) {

@@ -71,6 +71,28 @@ describe("session brokering", () => {
     expect((await cp.api(`/api/v1/sessions/${res.body.session.id}`, { key: outsiderKey })).status).toBe(404);
   });
 
+  it("records the client that started a session, e.g. an MCP assistant", async () => {
+    const client = { via: "mcp", name: "claude-code", version: "2.1.0" };
+    const res = await cp.api("/api/v1/sessions", {
+      method: "POST",
+      key: userKey,
+      body: { connection: "app-db", client },
+    });
+    expect(res.status).toBe(201);
+    expect(res.body.session.client).toEqual(client);
+    const id = res.body.session.id as string;
+    expect((await cp.api(`/api/v1/sessions/${id}`, { key: userKey })).body.client).toEqual(client);
+    const listed = (await cp.api("/api/v1/sessions", { key: userKey })).body.items;
+    expect(listed.find((s: { id: string }) => s.id === id).client).toEqual(client);
+    expect(listed.find((s: { id: string }) => s.id !== id).client).toBeNull();
+    const bad = await cp.api("/api/v1/sessions", {
+      method: "POST",
+      key: userKey,
+      body: { connection: "app-db", client: { via: "MCP!", name: "x" } },
+    });
+    expect(bad.status).toBe(400);
+  });
+
   it("keeps old grants verifiable across a key rotation", async () => {
     const before = await cp.api("/api/v1/sessions", {
       method: "POST",
