@@ -198,17 +198,46 @@ export function createHttpHandler(deps: HttpHandlerDeps): ProtocolHandler {
   };
 
   function wire(server: http.Server, find: typeof findNative): http.Server {
-    server.on("request", (req: IncomingMessage, res: ServerResponse) => void serve(req, res, find, false));
-    server.on(
-      "checkContinue",
-      (req: IncomingMessage, res: ServerResponse) => void serve(req, res, find, true),
-    );
+    // Requests pipelined on one connection are served one after the other, and none after a
+    // response that closes it (RFC 9112 §9.6): what hides behind a request refused for its
+    // framing, or for its credential, never runs.
+    const queues = new WeakMap<Duplex, Promise<unknown>>();
+    const closing = new WeakSet<Duplex>();
+    const latest = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>();
+    const inTurn = (socket: Duplex, run: () => Promise<unknown>) => {
+      const next = (queues.get(socket) ?? Promise.resolve())
+        .then(() => (closing.has(socket) ? undefined : run()))
+        .catch((err: unknown) => deps.logger.error({ err }, "http request failed"));
+      queues.set(socket, next);
+    };
+    const enqueue = (req: IncomingMessage, res: ServerResponse, expectContinue: boolean) => {
+      const socket = req.socket;
+      latest.set(socket, { req, res });
+      res.once("close", () => latest.get(socket)?.res === res && latest.delete(socket));
+      inTurn(socket, async () => {
+        await serve(req, res, find, expectContinue);
+        if (!res.shouldKeepAlive) closing.add(socket);
+      });
+    };
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => enqueue(req, res, false));
+    server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => enqueue(req, res, true));
     server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
       if (!socket.writable || err.code === "ECONNRESET") return socket.destroy();
+      const last = latest.get(socket);
+      // Malformed bytes after a complete request are not its answer: it keeps its own response.
+      if (last?.req.complete) return void last.res.once("close", () => socket.end());
+      if (last?.res.headersSent) return socket.destroy();
       rawError(socket, 400, "request.invalid", `malformed HTTP request (${err.code ?? "parse error"})`);
+    });
+    server.on("connect", (_req: IncomingMessage, socket: Duplex) => {
+      socket.on("error", () => socket.destroy());
+      rawError(socket, 400, "request.invalid", "CONNECT requests are not proxied");
     });
     const ws = createWebSocketProxy({ logger: deps.logger });
     server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      inTurn(socket, () => upgrade(req, socket, head));
+    });
+    const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       find(req).then(
         ({ session, target }) => {
           const check = checkRequestHead({
@@ -225,7 +254,6 @@ export function createHttpHandler(deps: HttpHandlerDeps): ProtocolHandler {
           rawError(socket, e.status, e.code, e.message);
         },
       );
-    });
     return server;
   }
 

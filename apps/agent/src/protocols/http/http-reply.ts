@@ -26,6 +26,8 @@ export function replyError(
   }
   const { close, headers, ...extra } = opts;
   const body = bodyOf(code, message, extra);
+  // The server serves no request pipelined behind this one.
+  if (close) res.shouldKeepAlive = false;
   res.writeHead(status, {
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(body),
