@@ -21,7 +21,7 @@ import {
 } from "./http-recorder";
 import { replyError } from "./http-reply";
 import { type HttpTarget, injectCredential, type UpstreamConnectOptions } from "./http-upstream";
-import { SecretScrubber, secretForms } from "./secret-scrubber";
+import { SecretScrubber } from "./secret-scrubber";
 
 /** A request body as the recording keeps it: masked text, or only its size when it is not text. */
 function recordedRequestBody(s: HttpSession, req: IncomingMessage, body: Buffer): string {
@@ -40,6 +40,8 @@ export interface HttpSession {
   /** TLS options for upstream connections outside the pool (WebSockets). */
   upstreamTls: UpstreamConnectOptions;
   credential: TargetCredential;
+  /** The forms in which the injected credential could be echoed back (computed once per session). */
+  echoForms: string[];
   masking: MaskingPlan | undefined;
   totals: MaskTally;
   bytesIn: number;
@@ -305,9 +307,7 @@ async function respond(
   // Text an upstream sends may echo the credential the agent injected: it is scrubbed on the way out.
   const encoded = String(headers["content-encoding"] ?? "identity").toLowerCase() !== "identity";
   const scrubber =
-    !noBody && !encoded && TEXTUAL.test(contentType)
-      ? new SecretScrubber(secretForms(s.credential.username, s.credential.secret))
-      : undefined;
+    !noBody && !encoded && TEXTUAL.test(contentType) ? new SecretScrubber(s.echoForms) : undefined;
   if (scrubber?.active) delete headers["content-length"];
   /** Whether the recording can keep the body as text (masked, decoded), or only its size. */
   const readable = TEXTUAL.test(contentType) && (!encoded || (masker.kind === "mask" && masker.decoded));

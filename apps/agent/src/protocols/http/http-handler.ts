@@ -17,6 +17,7 @@ import { type HttpSession, serveExchange } from "./http-exchange";
 import { httpErrorOf, rawError, replyError } from "./http-reply";
 import { createUpstreamPools, httpTarget } from "./http-upstream";
 import { createWebSocketProxy } from "./http-websocket";
+import { secretForms } from "./secret-scrubber";
 
 export interface HttpHandlerDeps {
   config: Pick<AgentConfig, "SLUICE_HTTP_LISTEN" | "SLUICE_HTTP_PLAINTEXT" | "SLUICE_HTTP_ROUTE_DOMAIN">;
@@ -99,6 +100,7 @@ export function createHttpHandler(deps: HttpHandlerDeps): ProtocolHandler {
         pool,
         upstreamTls,
         credential,
+        echoForms: secretForms(credential.username, credential.secret),
         masking: ctx.policy?.masking,
         totals: new MaskTally(),
         bytesIn: 0,

@@ -176,7 +176,9 @@ export function createWebSocketProxy(deps: { logger: Logger }) {
   return {
     upgrade(s: HttpSession, req: IncomingMessage, socket: Duplex, head: Buffer, target: NormalizedTarget) {
       upgrade(s, req, socket, head, target).catch((err: unknown) => {
-        s.ctx.logger.error({ err }, "websocket upgrade failed");
+        // The upstream URL may carry the injected credential (query injection): log the error's kind only.
+        const e = err as NodeJS.ErrnoException;
+        s.ctx.logger.error({ error: e.code ?? e.name }, "websocket upgrade failed");
         socket.destroy();
       });
     },
