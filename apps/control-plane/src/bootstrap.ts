@@ -9,9 +9,9 @@ import { generateApiKey } from "./modules/auth/api-key";
  */
 export async function bootstrapAdmin(deps: {
   prisma: Db;
-  audit: Pick<AuditService, "appendIn">;
+  audit: Pick<AuditService, "appendIn" | "settle">;
 }): Promise<string | undefined> {
-  return deps.prisma.$transaction(async (tx) => {
+  const plaintext = await deps.prisma.$transaction(async (tx) => {
     await tx.$executeRawUnsafe("SELECT pg_advisory_xact_lock(7313002)");
     if ((await tx.user.count({ where: { role: "admin" } })) > 0) return undefined;
     const key = generateApiKey();
@@ -32,6 +32,8 @@ export async function bootstrapAdmin(deps: {
     });
     return key.plaintext;
   });
+  await deps.audit.settle();
+  return plaintext;
 }
 
 export function writeSecretFile(path: string, value: string): void {

@@ -50,6 +50,13 @@ export const configSchema = z.object({
   SLUICE_AGENT_OFFLINE_AFTER_SECONDS: z.coerce.number().int().min(2).max(3600).default(15),
   SLUICE_REPLICA_ID: z.string().max(100).default(`${hostname()}-${process.pid}`),
   SLUICE_MIGRATE_ON_START: bool,
+  /** PostgreSQL connections this replica may hold. */
+  SLUICE_DB_POOL_SIZE: z.coerce.number().int().min(2).max(500).default(20),
+  /** Session authorizations in flight at once; beyond it they wait in a queue. */
+  SLUICE_ADMISSION_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(32),
+  /** Authorizations allowed to wait; beyond it (or after the wait bound) the answer is "busy, retry". */
+  SLUICE_ADMISSION_QUEUE: z.coerce.number().int().min(0).max(100_000).default(5000),
+  SLUICE_ADMISSION_MAX_WAIT_MS: z.coerce.number().int().min(10).max(60_000).default(8000),
   SLUICE_GRANT_TTL_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
   SLUICE_ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
   SLUICE_REFRESH_TOKEN_TTL_SECONDS: z.coerce
@@ -81,6 +88,7 @@ export const configSchema = z.object({
   SLUICE_NOTIFY_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(5000),
   SLUICE_NOTIFY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   SLUICE_NOTIFY_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
+  SLUICE_SESSION_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(5000),
   SLUICE_REVIEW_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(5000),
   /** How long an approved statement stays usable when nobody was waiting for it (sluice exec --no-wait). */
   SLUICE_STATEMENT_APPROVAL_TTL_SECONDS: z.coerce.number().int().min(60).max(604_800).default(3600),

@@ -8,10 +8,17 @@ import { startGrpcServer } from "./grpc/server";
 import { createAgentCerts } from "./modules/agents/agent-certs";
 import { createAgentHub } from "./modules/agents/agent-hub";
 import { createDesiredState } from "./modules/agents/desired-state";
+import { createMetrics } from "./modules/metrics/metrics";
 import { createNotificationQueue, startNotificationWorker } from "./modules/notifications/notifications.jobs";
 import { parseReviewPush, reviewStatesChannel } from "./modules/reviews/review-push";
 import { createReviewsGrpc } from "./modules/reviews/reviews.grpc";
-import { endSessionsChannel, parseEndSessions } from "./modules/sessions/session-revoker";
+import { createAdmission } from "./modules/sessions/admission";
+import {
+  credentialsRevokedChannel,
+  endSessionsChannel,
+  parseEndSessions,
+} from "./modules/sessions/session-revoker";
+import { createSessionSweeper } from "./modules/sessions/session-sweeper";
 import { createSessionGrpc } from "./modules/sessions/sessions.grpc";
 import { stateChannel } from "./modules/state/state.service";
 import { buildApp, type RouteSummary } from "./server/app";
@@ -44,7 +51,8 @@ export async function startControlPlane(
   logger: Logger,
 ): Promise<RunningControlPlane> {
   if (config.SLUICE_MIGRATE_ON_START) await migrateDeploy(config.DATABASE_URL);
-  const db = createDb(config.DATABASE_URL);
+  const metrics = createMetrics();
+  const db = createDb(config.DATABASE_URL, { poolMax: config.SLUICE_DB_POOL_SIZE });
   const redis = redisClient(config.REDIS_URL, "sluice-cp");
   const subscriber = redisClient(config.REDIS_URL, "sluice-cp-sub");
   await Promise.all([redis.connect(), subscriber.connect()]);
@@ -60,6 +68,8 @@ export async function startControlPlane(
   const publicUrl = () => config.SLUICE_PUBLIC_URL?.replace(/\/$/, "") ?? apiUrl;
   const services = createServices({
     prisma: db.prisma,
+    sql: db.pool,
+    logger,
     redis,
     redisPrefix: config.SLUICE_REDIS_PREFIX,
     masterKey: decodeMasterKey(config.SLUICE_MASTER_KEY) as Buffer,
@@ -85,6 +95,7 @@ export async function startControlPlane(
     ? startNotificationWorker({ ...notify, process: services.notifications.processDelivery })
     : undefined;
   await services.keys.ensureActiveKey();
+  services.audit.start();
   const channel = stateChannel(config.SLUICE_REDIS_PREFIX);
   const bootstrapKey = await bootstrapAdmin({ prisma: db.prisma, audit: services.audit });
   if (bootstrapKey && config.SLUICE_BOOTSTRAP_ADMIN_KEY_FILE) {
@@ -105,9 +116,12 @@ export async function startControlPlane(
   });
   const endChannel = endSessionsChannel(config.SLUICE_REDIS_PREFIX);
   const reviewChannel = reviewStatesChannel(config.SLUICE_REDIS_PREFIX);
-  await subscriber.subscribe(channel, endChannel, reviewChannel);
+  const revokedChannel = credentialsRevokedChannel(config.SLUICE_REDIS_PREFIX);
+  let forgetCredentials = () => {};
+  await subscriber.subscribe(channel, endChannel, reviewChannel, revokedChannel);
   subscriber.on("message", (ch, text: string) => {
     if (ch === channel) hub.onStateChanged();
+    if (ch === revokedChannel) forgetCredentials();
     if (ch === endChannel) {
       const msg = parseEndSessions(text);
       if (msg) hub.endSessions(msg.agentId, msg.sessionIds, msg.reason);
@@ -122,14 +136,25 @@ export async function startControlPlane(
     sweeping = hub.sweep().catch((err: unknown) => logger.warn({ err }, "agent sweep failed"));
   }, 1000);
 
+  const admission = createAdmission(
+    {
+      concurrency: config.SLUICE_ADMISSION_CONCURRENCY,
+      queue: config.SLUICE_ADMISSION_QUEUE,
+      maxWaitMs: config.SLUICE_ADMISSION_MAX_WAIT_MS,
+    },
+    { metrics, logger: logger.child({ component: "admission" }) },
+  );
   const sessionGrpc = createSessionGrpc({
     prisma: db.prisma,
+    admission,
+    metrics,
     auth: services.auth,
     sshAuth: services.sshAuth,
     sessions: services.sessions,
     recordings: services.recordings,
     logger: logger.child({ component: "grpc" }),
   });
+  forgetCredentials = sessionGrpc.forgetCredentials;
   const agentCerts = createAgentCerts({
     prisma: db.prisma,
     ca: config.SLUICE_CA_CERT_FILE
@@ -155,6 +180,7 @@ export async function startControlPlane(
   const app = await buildApp({
     logger: logger.child({ component: "api" }),
     services,
+    metrics,
     caPem: agentCerts.caPem,
     prisma: db.prisma,
     rateLimitPerMinute: config.SLUICE_RATE_LIMIT_PER_MINUTE,
@@ -173,6 +199,10 @@ export async function startControlPlane(
   });
   const address = await app.listen({ host: config.SLUICE_API_HOST, port: config.SLUICE_API_PORT });
   apiUrl = address;
+  const sessionSweeper = createSessionSweeper({ prisma: db.prisma, audit: services.audit, metrics }).start(
+    config.SLUICE_SESSION_SWEEP_INTERVAL_MS,
+    logger.child({ component: "sessions" }),
+  );
   const reviewSweeper = services.reviews.sweeper.start(
     config.SLUICE_REVIEW_SWEEP_INTERVAL_MS,
     logger.child({ component: "reviews" }),
@@ -187,6 +217,7 @@ export async function startControlPlane(
     async stop() {
       clearInterval(sweeper);
       await reviewSweeper.stop();
+      await sessionSweeper.stop();
       await subscriber.quit().catch(() => undefined);
       await sweeping;
       await hub.closeAll();
@@ -201,6 +232,7 @@ export async function startControlPlane(
       });
       grpc.server.forceShutdown();
       await services.notifications.settle();
+      await services.audit.stop();
       await notificationWorker?.close();
       await notificationQueue.close();
       await redis.quit().catch(() => undefined);

@@ -1,5 +1,6 @@
+import type { Logger } from "@sluice/logger";
 import type { Redis } from "ioredis";
-import type { Db } from "./lib/db";
+import type { Db, Sql } from "./lib/db";
 import { createMutate } from "./lib/mutate";
 import { createAgentsService } from "./modules/agents/agents.service";
 import { createAuditService } from "./modules/audit/audit.service";
@@ -20,7 +21,11 @@ import {
 import { createPoliciesService } from "./modules/policies/policies.service";
 import { createRecordingsService } from "./modules/recordings/recordings.service";
 import { createReviews, type ReviewsDeps } from "./modules/reviews/create-reviews";
-import { createSessionRevoker, endSessionsChannel } from "./modules/sessions/session-revoker";
+import {
+  createSessionRevoker,
+  credentialsRevokedChannel,
+  endSessionsChannel,
+} from "./modules/sessions/session-revoker";
 import { createSessionsService } from "./modules/sessions/sessions.service";
 import { createSshService } from "./modules/ssh/ssh.service";
 import { createSshAuth } from "./modules/ssh/ssh-auth";
@@ -31,6 +36,9 @@ import { createUsersService } from "./modules/users/users.service";
 /** Wires the domain services. Transport layers (REST, gRPC) receive this object. */
 export interface ServiceOptions {
   prisma: Db;
+  /** Plain SQL on the same pool, for session admission. */
+  sql: Sql;
+  logger: Logger;
   redis: Pick<Redis, "publish">;
   redisPrefix: string;
   masterKey: Buffer;
@@ -45,7 +53,7 @@ export interface ServiceOptions {
 
 export function createServices(deps: ServiceOptions) {
   const { prisma } = deps;
-  const audit = createAuditService({ prisma });
+  const audit = createAuditService({ prisma, logger: deps.logger.child({ component: "audit" }) });
   const state = createStateService({ prisma, redis: deps.redis, channel: stateChannel(deps.redisPrefix) });
   const mutate = createMutate({ prisma, audit, state });
   const keys = createKeysService({
@@ -58,6 +66,7 @@ export function createServices(deps: ServiceOptions) {
     prisma,
     redis: deps.redis,
     channel: endSessionsChannel(deps.redisPrefix),
+    revokedChannel: credentialsRevokedChannel(deps.redisPrefix),
   });
   const tokens = createTokensService({ prisma, mutate, keys, revoker, settings: deps.tokens });
   const sshCa = createSshCa({ prisma, masterKey: deps.masterKey });
@@ -86,7 +95,7 @@ export function createServices(deps: ServiceOptions) {
     trustedIssuers: createTrustedIssuersService({ prisma, mutate }),
     tokenExchange: createTokenExchangeService({ prisma, mutate, tokens }),
     oidcLogin: createOidcLoginService({ prisma, mutate, tokens, settings: deps.oidc }),
-    sessions: createSessionsService({ prisma, mutate, keys }),
+    sessions: createSessionsService({ prisma, sql: deps.sql, mutate, audit, keys }),
     recordings: createRecordingsService({ prisma, audit, notifier }),
     audit,
     state,

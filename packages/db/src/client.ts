@@ -1,4 +1,5 @@
 import { PrismaPg } from "@prisma/adapter-pg";
+import type pg from "pg";
 import { PrismaClient } from "../generated/prisma/client";
 import { createPool } from "./pg-pool";
 
@@ -9,6 +10,8 @@ export interface CreateDbOptions {
 
 export interface Db {
   prisma: PrismaClient;
+  /** The pool under Prisma, for the few hot paths that run plain SQL (prepared statements). */
+  pool: pg.Pool;
   /** Disconnects the client and ends the pool. Safe to call more than once. */
   close(): Promise<void>;
 }
@@ -23,6 +26,7 @@ export function createDb(databaseUrl: string, opts: CreateDbOptions = {}): Db {
   let closing: Promise<void> | undefined;
   return {
     prisma,
+    pool,
     close() {
       closing ??= (async () => {
         await prisma.$disconnect();

@@ -25,7 +25,13 @@ const GRPC = {
   UNAUTHENTICATED: 16,
 } as const;
 
-const SSH = { PROTOCOL_ERROR: 2, BY_APPLICATION: 11, NO_MORE_AUTH_METHODS: 14, SERVICE_NOT_AVAILABLE: 7 };
+const SSH = {
+  PROTOCOL_ERROR: 2,
+  BY_APPLICATION: 11,
+  NO_MORE_AUTH_METHODS: 14,
+  SERVICE_NOT_AVAILABLE: 7,
+  TOO_MANY_CONNECTIONS: 12,
+};
 
 const kinds = {
   bad_request: {
@@ -90,6 +96,14 @@ const kinds = {
     sqlState: "08006",
     sshReason: SSH.SERVICE_NOT_AVAILABLE,
     mysql: { errno: 1053, sqlState: "08S01" },
+  },
+  /** Overloaded: the request was not started; retrying shortly is expected to work. */
+  busy: {
+    http: 503,
+    grpc: GRPC.RESOURCE_EXHAUSTED,
+    sqlState: "53300",
+    sshReason: SSH.TOO_MANY_CONNECTIONS,
+    mysql: { errno: 1040, sqlState: "08004" },
   },
   insufficient_resources: {
     http: 503,
@@ -169,6 +183,7 @@ export const errorCodes = {
   "config.invalid": "internal",
   "internal.unexpected": "internal",
   "service.unavailable": "unavailable",
+  "service.busy": "busy",
 } as const satisfies Record<string, ErrorKind>;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -35,6 +35,8 @@ const envelope = {
     bytesIn: count,
     bytesOut: count,
     error: z.string().nullish(),
+    /** The session ended before it started (the client left, the target was unreachable). */
+    aborted: z.boolean().optional(),
   }),
   /** A policy decision: denied, held, approved, rejected or masked (with counts). */
   policy: z.looseObject({

@@ -1,4 +1,4 @@
-import { Metadata } from "@grpc/grpc-js";
+import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { AppError } from "@sluice/errors";
 import type { AgentServiceClient, ConnectionSpec } from "@sluice/proto";
 import type { StateStore } from "../link/state-store";
@@ -19,6 +19,30 @@ export interface AuthorizerDeps {
   stalenessMs: number;
   /** True when this agent has already recorded the session (e.g. before a restart). */
   alreadyRecorded?: (sessionId: string) => boolean;
+}
+
+/** What the client is told when the control plane did not authorize the session. */
+function exchangeError(err: ServiceError): AppError {
+  switch (err.code) {
+    case status.UNAUTHENTICATED:
+      return new AppError("auth.invalid_credentials", err.details || "invalid credentials");
+    case status.RESOURCE_EXHAUSTED:
+      return new AppError("service.busy", "the control plane is busy: retry in a moment");
+    case status.UNAVAILABLE:
+    case status.DEADLINE_EXCEEDED:
+      return new AppError(
+        "service.unavailable",
+        "the control plane is unreachable: use a session grant (sluice connect) to work offline",
+      );
+    case status.NOT_FOUND:
+      return new AppError("connection.not_found", err.details || "connection not found");
+    case status.FAILED_PRECONDITION:
+      return new AppError("agent.unavailable", err.details || "no agent serves this connection right now");
+    case status.INVALID_ARGUMENT:
+      return new AppError("request.invalid", err.details || "invalid request");
+    default:
+      return new AppError("session.forbidden", err.details || "not authorized");
+  }
 }
 
 /**
@@ -58,22 +82,7 @@ export function createAuthorizer(deps: AuthorizerDeps) {
         { deadline: Date.now() + 10_000 },
         (err, res) => {
           if (!err) return resolve(res.grant);
-          const code =
-            err.code === 16
-              ? "auth.invalid_credentials"
-              : err.code === 14 || err.code === 4
-                ? "service.unavailable"
-                : err.code === 5
-                  ? "connection.not_found"
-                  : "session.forbidden";
-          reject(
-            new AppError(
-              code,
-              code === "service.unavailable"
-                ? "the control plane is unreachable: use a session grant (sluice connect) to work offline"
-                : err.details || "not authorized",
-            ),
-          );
+          reject(exchangeError(err));
         },
       );
     });

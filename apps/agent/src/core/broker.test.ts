@@ -158,14 +158,17 @@ describe("session broker", () => {
     });
   });
 
-  it("writes no end for a session that never started, but still releases its lease", async () => {
+  it("ends a session that never started as aborted, with the reason, and still releases its lease", async () => {
     const releases: string[] = [];
     const { broker, events, ended } = setup({ releases });
     const ctx = await broker.open(session({ credentialRef: "vault-db:db/creds/a" }), open);
     await ctx.credential();
     await ctx.end({ reason: "upstream failed", bytesIn: 0, bytesOut: 0 });
-    expect(events).toEqual([]);
-    expect(ended).toEqual([]);
+    await ctx.end({ reason: "again", bytesIn: 0, bytesOut: 0 });
+    // Only the end, marked aborted, so the control plane closes the session at once.
+    expect(events.map((e) => e.kind)).toEqual(["session.end"]);
+    expect(events[0]?.payload).toEqual({ reason: "upstream failed", bytesIn: 0, bytesOut: 0, aborted: true });
+    expect(ended).toHaveLength(1);
     expect(releases).toEqual(["db/creds/a"]);
     await expect(ctx.credential()).rejects.toMatchObject({ code: "session.not_found" });
   });

@@ -185,8 +185,17 @@ export function createSessionBroker(deps: SessionBrokerDeps) {
           if (startedAt !== undefined) {
             const last = ev ?? { reason: "session ended without a report", bytesIn: 0, bytesOut: 0 };
             deps.sink.append(sid, "session.end", { ...last });
-            deps.sink.endSession(sid);
+          } else {
+            // Authorized but never live: tell the control plane now, so the session is
+            // closed as aborted with the reason instead of waiting for its grant to expire.
+            deps.sink.append(sid, "session.end", {
+              reason: ev?.error ?? ev?.reason ?? "the session ended before it started",
+              bytesIn: 0,
+              bytesOut: 0,
+              aborted: true,
+            });
           }
+          deps.sink.endSession(sid);
         }
         await release();
       },

@@ -18,6 +18,8 @@ import { groupsRoutes } from "../modules/groups/groups.routes";
 import { healthRoutes } from "../modules/health/health.routes";
 import { identityRoutes } from "../modules/identity/identity.routes";
 import { keysRoutes } from "../modules/keys/keys.routes";
+import type { Metrics } from "../modules/metrics/metrics";
+import { metricsRoutes } from "../modules/metrics/metrics.routes";
 import { notificationsRoutes } from "../modules/notifications/notifications.routes";
 import { policiesRoutes } from "../modules/policies/policies.routes";
 import { reviewsRoutes } from "../modules/reviews/reviews.routes";
@@ -32,6 +34,7 @@ import { installInputGuard, MAX_PARAM_LENGTH, routerErrors } from "./input-guard
 export interface AppOptions {
   logger: Logger;
   services: Services;
+  metrics: Metrics;
   rateLimitPerMinute: number;
   readiness: () => Promise<Record<string, boolean>>;
   caPem: string | undefined;
@@ -97,6 +100,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   installAuth(app, opts.services.auth);
 
   await app.register(healthRoutes({ readiness: opts.readiness }));
+  await app.register(metricsRoutes({ metrics: opts.metrics, auditBacklog: opts.services.audit.backlog }));
   await app.register(
     async (api) => {
       api.get("/openapi.json", { config: { auth: "public" }, schema: { hide: true } }, async () =>
@@ -118,7 +122,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       );
       await api.register(sshRoutes({ ssh: opts.services.ssh }));
       await api.register(caRoutes({ caPem: opts.caPem }));
-      await api.register(auditRoutes({ prisma: opts.prisma }));
+      await api.register(auditRoutes({ prisma: opts.prisma, audit: opts.services.audit }));
       await api.register(
         authRoutes({
           tokens: opts.services.tokens,

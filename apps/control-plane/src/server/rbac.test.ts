@@ -17,6 +17,7 @@ const admins: Caller[] = ["admin"];
 const matrix: Record<string, Rule> = {
   "GET /healthz": "public",
   "GET /readyz": "public",
+  "GET /metrics": readers,
   "GET /api/v1/me": anyRole,
   "GET /api/v1/users": readers,
   "POST /api/v1/users": admins,

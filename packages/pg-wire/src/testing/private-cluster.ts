@@ -20,6 +20,8 @@ export interface ClusterRole {
 export interface PrivateClusterOptions {
   /** Enables TLS with this certificate and key (PEM). */
   ssl?: { certPem: string; keyPem: string };
+  /** Server settings passed as `-c name=value` (e.g. a higher max_connections for a burst test). */
+  settings?: Record<string, string | number>;
 }
 
 export interface PrivateCluster {
@@ -95,7 +97,9 @@ export async function startPrivateCluster(
   const data = join(dir, "data");
   await exec(join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]);
   await writeFile(join(data, "pg_hba.conf"), hbaFile(roles));
-  let opts = `-c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40`;
+  const settings = { max_connections: 40, ...options.settings };
+  let opts = `-c listen_addresses=127.0.0.1 -c fsync=off`;
+  for (const [name, value] of Object.entries(settings)) opts += ` -c ${name}=${value}`;
   if (options.ssl) {
     await writeFile(join(data, "server.crt"), options.ssl.certPem);
     await writeFile(join(data, "server.key"), options.ssl.keyPem, { mode: 0o600 });

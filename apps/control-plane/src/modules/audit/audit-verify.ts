@@ -1,5 +1,5 @@
 import type { Db } from "../../lib/db";
-import { entryHash, GENESIS_HASH } from "./audit.service";
+import { entryHash, GENESIS_HASH } from "./audit-hash";
 
 export interface VerifyResult {
   ok: boolean;

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Db } from "../../lib/db";
 import { plainText, timestamp } from "../../lib/schemas";
 import { errors, readers } from "../../server/route-helpers";
+import type { AuditService } from "./audit.service";
 import { verifyChain } from "./audit-verify";
 
 const auditEventDto = z.object({
@@ -39,7 +40,10 @@ const verifyQuery = z.object({
     .describe("a head recorded earlier; detects truncation of the log's tail"),
 });
 
-export function auditRoutes(deps: { prisma: Db }): FastifyPluginAsyncZod {
+export function auditRoutes(deps: {
+  prisma: Db;
+  audit: Pick<AuditService, "settle">;
+}): FastifyPluginAsyncZod {
   const tags = ["audit"];
   return async (app) => {
     app.get(
@@ -55,6 +59,7 @@ export function auditRoutes(deps: { prisma: Db }): FastifyPluginAsyncZod {
       },
       async (req) => {
         const q = req.query;
+        await deps.audit.settle();
         const rows = await deps.prisma.auditEvent.findMany({
           where: {
             ...(q.action
@@ -101,7 +106,10 @@ export function auditRoutes(deps: { prisma: Db }): FastifyPluginAsyncZod {
           },
         },
       },
-      async (req) => verifyChain(deps.prisma, req.query.expectHead),
+      async (req) => {
+        await deps.audit.settle();
+        return verifyChain(deps.prisma, req.query.expectHead);
+      },
     );
   };
 }

@@ -40,6 +40,8 @@ export function createKeysService(deps: {
 }) {
   const { prisma } = deps;
   let cached: { kid: string; key: JoseKey } | undefined;
+  /** Until when `cached` is known to be the active key without asking the database again. */
+  let cachedUntil = 0;
 
   function newKeyRow() {
     const { publicKey, privateKey } = generateKeyPairSync("ed25519");
@@ -62,7 +64,12 @@ export function createKeysService(deps: {
     });
   }
 
+  /**
+   * The active key. Looked up at most once a second: another replica's rotation is picked
+   * up within that, and the retired key stays verifiable meanwhile.
+   */
   async function signingKey(): Promise<{ kid: string; key: JoseKey }> {
+    if (cached && Date.now() < cachedUntil) return cached;
     const row = await prisma.signingKey.findFirst({
       where: { retiredAt: null },
       orderBy: { createdAt: "desc" },
@@ -77,6 +84,7 @@ export function createKeysService(deps: {
       createPrivateKey(pem);
       cached = { kid: row.id, key: await importPKCS8(pem, "EdDSA") };
     }
+    cachedUntil = Date.now() + 1000;
     return cached;
   }
 
@@ -120,12 +128,13 @@ export function createKeysService(deps: {
     },
     async signGrant(claims: GrantClaims): Promise<{ grant: string; expiresAt: Date }> {
       const { kid, key } = await signingKey();
-      const expiresAt = new Date(Date.now() + deps.grantTtlSeconds * 1000);
+      const issuedAt = Math.floor(Date.now() / 1000);
+      const expiresAt = new Date((issuedAt + deps.grantTtlSeconds) * 1000);
       const grant = await new SignJWT({ ...claims })
         .setProtectedHeader({ alg: "EdDSA", kid, typ: "sluice-grant+jwt" })
         .setIssuer(GRANT_ISSUER)
         .setAudience(GRANT_AUDIENCE)
-        .setIssuedAt()
+        .setIssuedAt(issuedAt)
         .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
         .setJti(randomBytes(12).toString("base64url"))
         .sign(key);
@@ -156,6 +165,7 @@ export function createKeysService(deps: {
         await audit({ action: "signing_key.rotate", targetType: "signing_key", targetId: row.id });
         await change("keys.rotate", row.id);
       });
+      cachedUntil = 0;
       return { kid: row.id };
     },
   };

@@ -47,7 +47,7 @@ export function createRecordingsService(deps: {
       const updated = await prisma.session.updateMany({
         where: { id: sessionId, status: { in: ["pending", "active"] } },
         data: {
-          status: payload.error ? "failed" : "closed",
+          status: payload.aborted === true ? "aborted" : payload.error ? "failed" : "closed",
           endedAt: at,
           endReason: typeof payload.reason === "string" ? payload.reason.slice(0, 500) : null,
           bytesIn: BigInt(Math.max(0, Math.floor(Number(payload.bytesIn) || 0))),
@@ -62,7 +62,7 @@ export function createRecordingsService(deps: {
           targetType: "session",
           targetId: sessionId,
           outcome: "success",
-          details: { reason: payload.reason ?? null },
+          details: { reason: payload.reason ?? null, ...(payload.aborted === true ? { aborted: true } : {}) },
         });
       }
       return updated.count > 0;

@@ -2,6 +2,8 @@ import type { Redis } from "ioredis";
 import type { Db } from "../../lib/db";
 
 export const endSessionsChannel = (prefix: string) => `${prefix}end-sessions`;
+/** Every replica drops its briefly cached credential checks when a credential or user is revoked. */
+export const credentialsRevokedChannel = (prefix: string) => `${prefix}credentials-revoked`;
 
 export interface EndSessionsMessage {
   agentId: string;
@@ -29,7 +31,12 @@ export function parseEndSessions(text: string): EndSessionsMessage | undefined {
  * the request over Redis pub/sub and forwards it to the agents linked to it, which
  * terminate the client connections.
  */
-export function createSessionRevoker(deps: { prisma: Db; redis: Pick<Redis, "publish">; channel: string }) {
+export function createSessionRevoker(deps: {
+  prisma: Db;
+  redis: Pick<Redis, "publish">;
+  channel: string;
+  revokedChannel?: string;
+}) {
   return {
     /** Ends the live sessions of a user or credentials, on one connection when `connectionId` is given. */
     async endFor(
@@ -41,6 +48,7 @@ export function createSessionRevoker(deps: { prisma: Db; redis: Pick<Redis, "pub
       if (who.credentialIds && who.credentialIds.length > 0)
         or.push({ credentialId: { in: who.credentialIds } });
       if (or.length === 0) return 0;
+      if (deps.revokedChannel) await deps.redis.publish(deps.revokedChannel, "1");
       const rows = await deps.prisma.session.findMany({
         where: {
           OR: or,

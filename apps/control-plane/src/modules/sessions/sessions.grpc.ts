@@ -1,4 +1,11 @@
-import type { Metadata, ServerDuplexStream, ServerUnaryCall, sendUnaryData } from "@grpc/grpc-js";
+import {
+  type Metadata,
+  type ServerDuplexStream,
+  type ServerUnaryCall,
+  type sendUnaryData,
+  status,
+} from "@grpc/grpc-js";
+
 import { AppError, toAppError } from "@sluice/errors";
 import type { Logger } from "@sluice/logger";
 import type {
@@ -10,8 +17,11 @@ import type {
 import type { Db } from "../../lib/db";
 import { bearerFrom, tokenHash } from "../agents/agent-hub";
 import type { AuthService } from "../auth/auth.service";
+import { createPrincipalCache } from "../auth/principal-cache";
+import type { Metrics } from "../metrics/metrics";
 import type { RecordingsService } from "../recordings/recordings.service";
 import type { SshAuth } from "../ssh/ssh-auth";
+import type { Admission } from "./admission";
 import type { SessionsService } from "./sessions.service";
 
 export interface SessionGrpcDeps {
@@ -20,29 +30,64 @@ export interface SessionGrpcDeps {
   sshAuth: Pick<SshAuth, "publicKey" | "certificate">;
   sessions: Pick<SessionsService, "start">;
   recordings: Pick<RecordingsService, "ingest">;
+  admission: Pick<Admission, "run">;
+  /** How long a verified credential is reused for new sessions (revocation applies within it). */
+  principalCacheMs?: number;
+  metrics: Pick<Metrics, "admissionSeconds" | "admissionRefusals">;
   logger: Logger;
 }
 
-function grpcError(err: unknown) {
-  const e = toAppError(err);
-  return { code: e.mapping.grpc, details: e.message };
+/** How long an agent's credential lookup is reused; a revoked agent is refused within this. */
+const AGENT_CACHE_MS = 2000;
+const AGENT_CACHE_MAX = 10_000;
+
+/** The refusal reason a metric and a log line name, from the error the agent receives. */
+function refusalReason(e: AppError): string {
+  switch (e.mapping.grpc) {
+    case 16:
+      return "unauthenticated";
+    case 7:
+      return "forbidden";
+    case 5:
+      return "not_found";
+    case 3:
+      return "invalid";
+    case 8:
+      return "busy";
+    case 14:
+      return "unavailable";
+    default:
+      return "internal";
+  }
 }
 
 /** The agent-facing session RPCs: authorize a native client, and receive recordings. */
 export function createSessionGrpc(deps: SessionGrpcDeps) {
-  async function agentFrom(metadata: Metadata) {
+  const agents = new Map<string, { id: string; until: number }>();
+  const principals = createPrincipalCache({ ttlMs: deps.principalCacheMs ?? 2000, max: 10_000 });
+
+  async function agentFrom(metadata: Metadata): Promise<{ id: string }> {
     const token = bearerFrom(metadata);
-    const agent = token
-      ? await deps.prisma.agent.findUnique({ where: { enrollmentTokenHash: tokenHash(token) } })
-      : null;
+    if (!token) throw new AppError("agent.revoked", "invalid or revoked agent credential");
+    const hash = tokenHash(token);
+    const cached = agents.get(hash);
+    if (cached && cached.until > Date.now()) return cached;
+    const agent = await deps.prisma.agent.findUnique({
+      where: { enrollmentTokenHash: hash },
+      select: { id: true, status: true },
+    });
     if (!agent || agent.status === "revoked")
       throw new AppError("agent.revoked", "invalid or revoked agent credential");
-    return agent;
+    if (agents.size >= AGENT_CACHE_MAX) agents.clear();
+    const entry = { id: agent.id, until: Date.now() + AGENT_CACHE_MS };
+    agents.set(hash, entry);
+    return entry;
   }
 
   /** A Sluice credential, or (SSH listener only) a public key or certificate the client proved it holds. */
   async function principalFor(req: AuthorizeSessionRequest) {
-    if (!req.sshPublicKey && !req.sshCertificate) return deps.auth.authenticate(req.credential);
+    if (!req.sshPublicKey && !req.sshCertificate)
+      return principals.get(req.credential, () => deps.auth.authenticate(req.credential));
     const given = [req.credential, req.sshPublicKey, req.sshCertificate].filter((v) => v.length > 0);
     if (given.length !== 1) throw new AppError("request.invalid", "send exactly one credential");
     if (req.protocol !== "ssh" || req.sshPublicKey.length > 8192 || req.sshCertificate.length > 24_576)
@@ -63,27 +108,65 @@ export function createSessionGrpc(deps: SessionGrpcDeps) {
   }
 
   return {
+    /** A credential or user was revoked somewhere: check every credential again from now on. */
+    forgetCredentials(): void {
+      principals.clear();
+      agents.clear();
+    },
     authorizeSession(
       call: ServerUnaryCall<AuthorizeSessionRequest, AuthorizeSessionResponse>,
       callback: sendUnaryData<AuthorizeSessionResponse>,
     ): void {
       const req = call.request;
-      (async () => {
-        const agent = await agentFrom(call.metadata);
-        if (req.credential.length > 4096 || req.connectionName.length > 200) {
-          throw new AppError("request.invalid", "credential or connection name too long");
-        }
-        const principal = await principalFor(req);
-        const started = await deps.sessions.start(
-          { principal, clientAddress: req.clientAddress.slice(0, 200) || null },
-          { connection: req.connectionName, protocol: req.protocol || undefined },
-          agent.id,
+      const began = performance.now();
+      const deadline = Number(call.getDeadline());
+      let agentId: string | undefined;
+      deps.admission
+        .run(Number.isFinite(deadline) ? deadline : Number.POSITIVE_INFINITY, async () => {
+          const agent = await agentFrom(call.metadata);
+          agentId = agent.id;
+          if (req.credential.length > 4096 || req.connectionName.length > 200) {
+            throw new AppError("request.invalid", "credential or connection name too long");
+          }
+          // The agent gave up while this waited: do not create a session nobody will use.
+          if (call.cancelled) throw new AppError("service.busy", "the agent stopped waiting");
+          const principal = await principalFor(req);
+          const started = await deps.sessions.start(
+            { principal, clientAddress: req.clientAddress.slice(0, 200) || null },
+            { connection: req.connectionName, protocol: req.protocol || undefined },
+            agent.id,
+          );
+          return { sessionId: started.session.id, grant: started.grant };
+        })
+        .then(
+          (res) => {
+            deps.metrics.admissionSeconds.observe({ outcome: "ok" }, (performance.now() - began) / 1000);
+            if (call.cancelled) {
+              deps.logger.warn(
+                { sessionId: res.sessionId, agentId },
+                "session authorized after the agent stopped waiting; it will be aborted when its grant expires",
+              );
+            }
+            callback(null, res);
+          },
+          (err: unknown) => {
+            const e = toAppError(err);
+            const reason = refusalReason(e);
+            deps.metrics.admissionSeconds.observe({ outcome: reason }, (performance.now() - began) / 1000);
+            // Busy refusals are summarized by the admission limiter; an expected refusal
+            // (bad credential, no access) is the caller's business; anything else is ours.
+            if (reason !== "busy") deps.metrics.admissionRefusals.inc({ reason });
+            if (reason === "internal" || reason === "unavailable")
+              deps.logger.error(
+                { err, agentId, connection: req.connectionName.slice(0, 200) },
+                "session authorization failed",
+              );
+            // "No agent serves it" is an answer, not a transport failure: keep it apart from
+            // UNAVAILABLE, which the agent reads as "the control plane is unreachable".
+            const code = e.code === "agent.unavailable" ? status.FAILED_PRECONDITION : e.mapping.grpc;
+            callback({ code, details: e.message });
+          },
         );
-        return { sessionId: started.session.id, grant: started.grant };
-      })().then(
-        (res) => callback(null, res),
-        (err: unknown) => callback(grpcError(err)),
-      );
     },
 
     uploadRecording(call: ServerDuplexStream<RecordingBatch, RecordingAck>): void {

@@ -15,7 +15,7 @@ export const sessionDto = z.object({
   connection: z.object({ id: z.string(), name: z.string(), type: z.string() }),
   agent: z.object({ id: z.string(), name: z.string() }).nullable(),
   protocol: z.string(),
-  status: z.enum(["pending", "active", "closed", "failed"]),
+  status: z.enum(["pending", "active", "closed", "failed", "aborted"]),
   clientAddress: z.string().nullable(),
   reason: z.string().nullable(),
   client: sessionClient.nullable(),
@@ -52,7 +52,7 @@ export const startSessionResponse = z.object({
 export const listSessionsQuery = z.object({
   connection: ref.optional(),
   user: id.optional().describe("a user's id (admins and auditors)"),
-  status: z.enum(["pending", "active", "closed", "failed"]).optional(),
+  status: z.enum(["pending", "active", "closed", "failed", "aborted"]).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   before: z.iso.datetime().optional(),
 });

@@ -1,14 +1,17 @@
+import { randomUUID } from "node:crypto";
 import { AppError } from "@sluice/errors";
 import { toAsciicast } from "@sluice/recording";
 import type { z } from "zod";
-import type { Db } from "../../lib/db";
+import type { Db, Sql } from "../../lib/db";
 import { byIdOrName, isUuid } from "../../lib/ids";
 import type { Actor, Mutate } from "../../lib/mutate";
 import type { Principal } from "../../server/principal";
 import { serves } from "../agents/desired-state";
+import { type AuditService, outboxRow } from "../audit/audit.service";
 import { mayUse } from "../connections/connections.service";
 import type { KeysService } from "../keys/keys.service";
 import { requireAccessApproval } from "../reviews/access-gate";
+import { type AdmissionConnection, createSessionsRepo } from "./sessions.repo";
 import {
   type listSessionsQuery,
   type SessionClient,
@@ -28,7 +31,8 @@ type SessionRow = NonNullable<Awaited<ReturnType<Db["session"]["findFirst"]>>> &
   agent: { id: string; name: string } | null;
 };
 
-export function toSessionDto(s: SessionRow, client: SessionClient | null = null): SessionDto {
+export function toSessionDto(s: SessionRow): SessionDto {
+  const client = sessionClient.safeParse(s.client);
   return {
     id: s.id,
     user: s.user,
@@ -38,7 +42,7 @@ export function toSessionDto(s: SessionRow, client: SessionClient | null = null)
     status: s.status,
     clientAddress: s.clientAddress,
     reason: s.reason,
-    client,
+    client: client.success ? client.data : null,
     endReason: s.endReason,
     bytesIn: Number(s.bytesIn),
     bytesOut: Number(s.bytesOut),
@@ -51,18 +55,20 @@ export type SessionsService = ReturnType<typeof createSessionsService>;
 
 export function createSessionsService(deps: {
   prisma: Db;
+  sql: Sql;
   mutate: Mutate;
+  audit: Pick<AuditService, "settle">;
   keys: Pick<KeysService, "signGrant">;
 }) {
   const { prisma, mutate } = deps;
+  const repo = createSessionsRepo(deps.sql);
   const privileged = (p: Principal) => p.role === "admin" || p.role === "auditor";
 
-  async function pickAgent(conn: { agentSegment: string; agentLabels: unknown }, onlyAgentId?: string) {
-    const candidates = await prisma.agent.findMany({
-      where: { status: "online", segment: conn.agentSegment, ...(onlyAgentId ? { id: onlyAgentId } : {}) },
-      orderBy: [{ activeSessions: "asc" }, { lastSeenAt: "desc" }],
-    });
-    const agent = candidates.find((a) => serves(a, conn as Parameters<typeof serves>[1]));
+  async function pickAgent(conn: AdmissionConnection, onlyAgentId?: string) {
+    const candidates = await repo.onlineAgents(conn.agentSegment, onlyAgentId);
+    const agent = candidates.find((a) =>
+      serves(a as Parameters<typeof serves>[0], conn as Parameters<typeof serves>[1]),
+    );
     if (!agent) {
       throw new AppError(
         "agent.unavailable",
@@ -72,35 +78,6 @@ export function createSessionsService(deps: {
       );
     }
     return agent;
-  }
-
-  /**
-   * The client each session's start recorded, kept in the details of its `session.start`
-   * audit entry (written in the same transaction as the session, so never before it).
-   */
-  async function clientsOf(rows: { id: string; startedAt: Date }[]): Promise<Map<string, SessionClient>> {
-    const out = new Map<string, SessionClient>();
-    if (rows.length === 0) return out;
-    const earliest = Math.min(...rows.map((r) => r.startedAt.getTime()));
-    const events = await prisma.auditEvent.findMany({
-      where: {
-        action: "session.start",
-        targetType: "session",
-        targetId: { in: rows.map((r) => r.id) },
-        at: { gte: new Date(earliest - 60_000) },
-      },
-      select: { targetId: true, details: true },
-    });
-    for (const e of events) {
-      const parsed = sessionClient.safeParse((e.details as { client?: unknown } | null)?.client);
-      if (parsed.success && e.targetId) out.set(e.targetId, parsed.data);
-    }
-    return out;
-  }
-
-  async function withClients(rows: SessionRow[]): Promise<SessionDto[]> {
-    const clients = await clientsOf(rows);
-    return rows.map((r) => toSessionDto(r, clients.get(r.id) ?? null));
   }
 
   async function findVisible(principal: Principal, id: string) {
@@ -120,7 +97,7 @@ export function createSessionsService(deps: {
       onlyAgentId?: string,
     ) {
       const p = actor.principal;
-      const conn = await prisma.connection.findUnique({ where: byIdOrName(input.connection) });
+      const conn = await repo.connection(input.connection);
       if (!conn || (!privileged(p) && !mayUse(p, conn.allowedGroups))) {
         throw new AppError("connection.not_found", `connection ${input.connection} not found`);
       }
@@ -132,44 +109,71 @@ export function createSessionsService(deps: {
       }
       await requireAccessApproval({ prisma, mutate }, actor, conn);
       const agent = await pickAgent(conn, onlyAgentId);
-      const session = await mutate(actor, async ({ tx, audit }) => {
-        const s = await tx.session.create({
-          data: {
-            userId: p.userId,
-            connectionId: conn.id,
-            agentId: agent.id,
-            protocol: input.protocol ?? conn.type,
-            clientAddress: actor.clientAddress ?? null,
-            reason: input.reason ?? null,
-            credentialId: p.credentialId,
-          },
-          include,
-        });
-        await audit({
-          action: "session.start",
-          targetType: "session",
-          targetId: s.id,
-          details: {
-            connection: conn.name,
-            agent: agent.name,
-            ...(input.client ? { client: input.client } : {}),
-          },
-        });
-        return s;
-      });
+      // The id is ours, so the grant is signed before the row exists, and the session and
+      // its audit entry are written in one statement.
+      const id = randomUUID();
+      const protocol = input.protocol ?? conn.type;
       const { grant, expiresAt } = await deps.keys.signGrant({
-        sid: session.id,
+        sid: id,
         sub: p.userId,
         name: p.name,
         kind: p.kind,
         conn: conn.id,
         cname: conn.name,
         agent: agent.id,
-        proto: session.protocol,
+        proto: protocol,
       });
-      await prisma.session.update({ where: { id: session.id }, data: { grantExpires: expiresAt } });
+      const startedAt = new Date();
+      const clientAddress = actor.clientAddress ?? null;
+      await repo.insert(
+        {
+          id,
+          userId: p.userId,
+          connectionId: conn.id,
+          agentId: agent.id,
+          protocol,
+          clientAddress,
+          reason: input.reason ?? null,
+          credentialId: p.credentialId,
+          grantExpires: expiresAt,
+          startedAt,
+          client: input.client ?? null,
+        },
+        outboxRow({
+          actorId: actor.id ?? p.userId,
+          actorKind: actor.kind ?? (p.kind === "service" ? "service" : "user"),
+          clientAddress,
+          action: "session.start",
+          targetType: "session",
+          targetId: id,
+          outcome: "success",
+          details: {
+            connection: conn.name,
+            agent: agent.name,
+            ...(input.client ? { client: input.client } : {}),
+          },
+        }),
+      );
+      // Chained right after, shared with every session started meanwhile; audit readers settle first.
+      void deps.audit.settle();
+      const session: SessionDto = {
+        id,
+        user: { id: p.userId, name: p.name, kind: p.kind === "service" ? "service" : "human" },
+        connection: { id: conn.id, name: conn.name, type: conn.type },
+        agent: { id: agent.id, name: agent.name },
+        protocol,
+        status: "pending",
+        clientAddress,
+        reason: input.reason ?? null,
+        client: input.client ?? null,
+        endReason: null,
+        bytesIn: 0,
+        bytesOut: 0,
+        startedAt: startedAt.toISOString(),
+        endedAt: null,
+      };
       return {
-        session: toSessionDto(session, input.client ?? null),
+        session,
         grant,
         expiresAt: expiresAt.toISOString(),
         agent: {
@@ -194,12 +198,11 @@ export function createSessionsService(deps: {
         orderBy: { startedAt: "desc" },
         take: q.limit,
       });
-      return withClients(rows);
+      return rows.map((r) => toSessionDto(r));
     },
 
     async get(principal: Principal, id: string) {
-      const [dto] = await withClients([await findVisible(principal, id)]);
-      return dto as SessionDto;
+      return toSessionDto(await findVisible(principal, id));
     },
 
     async events(principal: Principal, id: string, after: number, limit: number) {
