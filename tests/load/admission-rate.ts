@@ -17,10 +17,13 @@ const { values } = parseArgs({
   options: {
     total: { type: "string", default: "3000" },
     concurrency: { type: "string", default: "64" },
+    /** Distinct API keys the calls rotate through (1: every call presents the same key). */
+    keys: { type: "string", default: "1" },
   },
 });
 const total = Number(values.total);
 const concurrency = Number(values.concurrency);
+const keyCount = Number(values.keys);
 
 function cpuMs(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
@@ -34,7 +37,21 @@ async function main(): Promise<void> {
   const stack = await startStack();
   try {
     await stack.api("/api/v1/groups", { method: "POST", body: { name: "apps" } });
-    const key = await stack.userKey("svc@example.com", ["apps"]);
+    const svc = (
+      await stack.api("/api/v1/users", {
+        method: "POST",
+        body: { name: "svc", email: "svc@example.com", role: "user", kind: "service", groups: ["apps"] },
+      })
+    ).body.id as string;
+    const keys: string[] = [];
+    for (let i = 0; i < keyCount; i += 20) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(20, keyCount - i) }, (_, j) =>
+          stack.api(`/api/v1/users/${svc}/api-keys`, { method: "POST", body: { name: `k${i + j}` } }),
+        ),
+      );
+      keys.push(...batch.map((r) => r.body.secret as string));
+    }
     await stack.api("/api/v1/connections", {
       method: "POST",
       body: { name: "orders", type: "tcp", host: "127.0.0.1", port: 9, allowedGroups: ["apps"] },
@@ -68,7 +85,8 @@ async function main(): Promise<void> {
     }, 1000);
     await eventually(async () => (await stack.api("/api/v1/agents/load")).body.status === "online", 10_000);
 
-    const authorize = () =>
+    let turn = 0;
+    const authorize = (key = keys[turn++ % keys.length] as string) =>
       new Promise<void>((resolve, reject) => {
         client.authorizeSession(
           {
@@ -115,6 +133,7 @@ async function main(): Promise<void> {
         {
           total,
           concurrency,
+          keys: keyCount,
           ok: latencies.length,
           perSecond: Math.round(latencies.length / seconds),
           p50ms: +pct(latencies, 0.5).toFixed(1),

@@ -3,6 +3,7 @@ import { createLogger } from "@sluice/logger";
 import { describeConfig, loadConfig } from "./config";
 import { startControlPlane, VERSION } from "./control-plane";
 
+const SHUTDOWN_TIMEOUT_MS = 15_000;
 const logger = createLogger({ name: "control-plane", level: process.env.LOG_LEVEL ?? "info" });
 
 async function main(): Promise<void> {
@@ -29,9 +30,18 @@ async function main(): Promise<void> {
   }
   let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: the operator does not want to wait.
+      logger.warn({ signal }, "second signal during shutdown: exiting now");
+      process.exit(1);
+    }
     stopping = true;
     logger.info({ signal }, "shutting down");
+    // In-flight work gets a bounded time; a stuck database or client never keeps the process up.
+    setTimeout(() => {
+      logger.error({ afterMs: SHUTDOWN_TIMEOUT_MS }, "shutdown did not finish in time: exiting");
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
     cp.stop().then(
       () => process.exit(0),
       (err: unknown) => {

@@ -100,7 +100,7 @@ export function createServices(deps: ServiceOptions) {
     audit,
     state,
     mutate,
-    auth: createAuthService({ prisma, keys }),
+    auth: createAuthService({ prisma, sql: deps.sql, keys }),
     users: createUsersService({ prisma, mutate, tokens, revoker }),
     groups: createGroupsService({ prisma, mutate }),
     agents: createAgentsService({ prisma, mutate }),

@@ -1,6 +1,6 @@
 import { AppError } from "@sluice/errors";
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from "jose";
-import type { Db } from "../../lib/db";
+import type { Db, Sql } from "../../lib/db";
 import type { Principal } from "../../server/principal";
 import {
   ACCESS_TOKEN_AUDIENCE,
@@ -9,10 +9,12 @@ import {
   type KeysService,
 } from "../keys/keys.service";
 import { parseApiKey, secretMatches } from "./api-key";
+import { createAuthRepo } from "./auth.repo";
 import { ACCESS_TOKEN_PREFIX } from "./tokens.service";
 
 export interface AuthServiceDeps {
   prisma: Db;
+  sql: Sql;
   keys: Pick<KeysService, "publicKey">;
   now?: () => Date;
 }
@@ -47,21 +49,19 @@ export function principalFor(user: UserWithGroups, via: Principal["via"], creden
 
 export function createAuthService(deps: AuthServiceDeps) {
   const now = deps.now ?? (() => new Date());
+  const repo = createAuthRepo(deps.sql);
 
   async function authenticateApiKey(value: string): Promise<Principal> {
     const parsed = parseApiKey(value);
     if (!parsed) throw invalid();
-    const key = await deps.prisma.apiKey.findUnique({
-      where: { prefix: parsed.prefix },
-      include: { user: { include: withGroups } },
-    });
+    const key = await repo.apiKeyByPrefix(parsed.prefix);
     if (!key || !secretMatches(parsed.secret, key.secretHash)) throw invalid();
     if (key.revokedAt) throw new AppError("auth.invalid_credentials", "API key has been revoked");
     if (key.expiresAt && key.expiresAt <= now()) throw new AppError("auth.expired", "API key has expired");
     if (key.user.disabled) throw new AppError("auth.invalid_credentials", "user is disabled");
     // Best effort, at most once a minute per key: last-used time is informational.
     if (!key.lastUsedAt || now().getTime() - key.lastUsedAt.getTime() > 60_000) {
-      await deps.prisma.apiKey.update({ where: { id: key.id }, data: { lastUsedAt: now() } });
+      await repo.touchApiKey(key.id, now());
     }
     return principalFor(key.user, "api_key", key.id);
   }
