@@ -171,12 +171,12 @@ export function createSessionGrpc(deps: SessionGrpcDeps) {
 
     uploadRecording(call: ServerDuplexStream<RecordingBatch, RecordingAck>): void {
       let queue = Promise.resolve();
-      let agentId: string | undefined;
       const log = deps.logger.child({ rpc: "uploadRecording" });
       call.on("data", (batch: RecordingBatch) => {
         queue = queue.then(async () => {
           try {
-            agentId ??= (await agentFrom(call.metadata)).id;
+            // Every batch: an agent revoked while its stream is open is refused from then on.
+            const agentId = (await agentFrom(call.metadata)).id;
             const acked = await deps.recordings.ingest(agentId, batch);
             call.write({ sessionId: batch.sessionId, ackedSeq: acked });
           } catch (err) {

@@ -67,11 +67,17 @@ export function createUsersService(deps: {
     return user;
   }
 
-  /** Admins manage anyone; other callers may only touch their own account. */
-  function assertSelfOrAdmin(principal: Principal, userId: string) {
-    if (principal.role !== "admin" && principal.userId !== userId) {
-      throw new AppError("user.not_found", "user not found");
+  /**
+   * The user whose API keys the caller manages: anyone for admins, only themselves for
+   * other callers. Anyone else is answered exactly like a user that does not exist, so
+   * the answer tells no one which ids or emails are registered.
+   */
+  async function findManaged(principal: Principal, ref: string) {
+    const user = await find(ref);
+    if (principal.role !== "admin" && principal.userId !== user.id) {
+      throw new AppError("user.not_found", `user ${ref} not found`);
     }
+    return user;
   }
 
   async function groupIds(names: string[]) {
@@ -194,8 +200,7 @@ export function createUsersService(deps: {
     },
 
     async createApiKey(actor: Actor & { principal: Principal }, ref: string, input: CreateApiKeyInput) {
-      const user = await find(ref);
-      assertSelfOrAdmin(actor.principal, user.id);
+      const user = await findManaged(actor.principal, ref);
       const key = generateApiKey();
       const row = await mutate(actor, async ({ tx, audit }) => {
         const created = await tx.apiKey.create({
@@ -220,8 +225,7 @@ export function createUsersService(deps: {
     },
 
     async listApiKeys(principal: Principal, ref: string) {
-      const user = await find(ref);
-      assertSelfOrAdmin(principal, user.id);
+      const user = await findManaged(principal, ref);
       const keys = await prisma.apiKey.findMany({
         where: { userId: user.id },
         orderBy: { createdAt: "asc" },
@@ -230,8 +234,7 @@ export function createUsersService(deps: {
     },
 
     async revokeApiKey(actor: Actor & { principal: Principal }, ref: string, keyId: string) {
-      const user = await find(ref);
-      assertSelfOrAdmin(actor.principal, user.id);
+      const user = await findManaged(actor.principal, ref);
       const key = isUuid(keyId)
         ? await prisma.apiKey.findFirst({ where: { id: keyId, userId: user.id } })
         : null;
