@@ -184,6 +184,8 @@ export async function startControlPlane(
     caPem: agentCerts.caPem,
     prisma: db.prisma,
     rateLimitPerMinute: config.SLUICE_RATE_LIMIT_PER_MINUTE,
+    rateLimitRedis: redis,
+    rateLimitNamespace: `${config.SLUICE_REDIS_PREFIX}rate-limit:`,
     version: VERSION,
     publicUrl,
     readiness: async () => ({

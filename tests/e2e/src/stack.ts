@@ -126,7 +126,37 @@ async function latestStateVersion(url: string): Promise<number> {
   }
 }
 
-export async function startStack(): Promise<Stack> {
+/** One REST call to a control plane at `baseUrl`, with `key` as the bearer unless told otherwise. */
+export async function apiRequest(
+  baseUrl: string,
+  key: string | null,
+  path: string,
+  init: { method?: string; body?: unknown } = {},
+): Promise<ApiResult> {
+  const res = await fetch(`${baseUrl}${path}`, {
+    method: init.method ?? "GET",
+    headers: {
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+      ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
+    },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  const text = await res.text();
+  let body: unknown = null;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    body = text;
+  }
+  return { status: res.status, body, text };
+}
+
+export interface StackOptions {
+  /** Settings for every control plane the stack starts (the first and any replica). */
+  controlPlaneEnv?: Record<string, string>;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const db = await createTestDatabase("e2e");
   const pki = await createTestPki();
   const home = mkdtempSync(join(tmpdir(), "sluice-e2e-"));
@@ -143,6 +173,7 @@ export async function startStack(): Promise<Stack> {
     SLUICE_BOOTSTRAP_ADMIN_KEY_FILE: adminKeyFile,
     SLUICE_AGENT_OFFLINE_AFTER_SECONDS: "4",
     SLUICE_RATE_LIMIT_PER_MINUTE: "100000",
+    ...opts.controlPlaneEnv,
   };
   const procs: ManagedProcess[] = [];
   // The tunnel listener binds once the agent has its certificate, after the agent announced its
@@ -185,24 +216,8 @@ export async function startStack(): Promise<Stack> {
     home,
     adminKey,
     cp,
-    async api(path, init = {}) {
-      const key = init.key === undefined ? adminKey : init.key;
-      const res = await fetch(`${stack.cp.apiUrl}${path}`, {
-        method: init.method ?? "GET",
-        headers: {
-          ...(key ? { authorization: `Bearer ${key}` } : {}),
-          ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
-        },
-        body: init.body === undefined ? undefined : JSON.stringify(init.body),
-      });
-      const text = await res.text();
-      let body: unknown = null;
-      try {
-        body = text ? JSON.parse(text) : null;
-      } catch {
-        body = text;
-      }
-      return { status: res.status, body, text };
+    api(path, init = {}) {
+      return apiRequest(stack.cp.apiUrl, init.key === undefined ? adminKey : init.key, path, init);
     },
     closedSessionEvents(sessionId, timeoutMs = 30_000) {
       return eventually(

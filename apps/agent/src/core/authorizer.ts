@@ -30,9 +30,12 @@ function exchangeError(err: ServiceError): AppError {
       return new AppError("service.busy", "the control plane is busy: retry in a moment");
     case status.UNAVAILABLE:
     case status.DEADLINE_EXCEEDED:
+      // The control plane answered that it cannot serve (its database is down), or it did not answer.
       return new AppError(
         "service.unavailable",
-        "the control plane is unreachable: use a session grant (sluice connect) to work offline",
+        err.details?.startsWith("the control plane ")
+          ? `${err.details}; a session grant (sluice connect) works offline`
+          : "the control plane is unreachable: use a session grant (sluice connect) to work offline",
       );
     case status.NOT_FOUND:
       return new AppError("connection.not_found", err.details || "connection not found");

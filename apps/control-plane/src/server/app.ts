@@ -8,6 +8,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from "fastify-type-provider-zod";
+import type { Redis } from "ioredis";
 import type { Db } from "../lib/db";
 import { caRoutes } from "../modules/agents/agent-certs";
 import { agentsRoutes } from "../modules/agents/agents.routes";
@@ -36,6 +37,9 @@ export interface AppOptions {
   services: Services;
   metrics: Metrics;
   rateLimitPerMinute: number;
+  /** Where request counts live, so every replica enforces one limit. */
+  rateLimitRedis?: Redis;
+  rateLimitNamespace?: string;
   readiness: () => Promise<Record<string, boolean>>;
   caPem: string | undefined;
   prisma: Db;
@@ -93,9 +97,21 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     transform: jsonSchemaTransform,
   });
   await app.register(rateLimit, {
+    // Applied below as an app-wide hook that runs before authentication, so requests with a
+    // missing or wrong credential (key guessing) are counted too.
+    global: false,
     max: opts.rateLimitPerMinute,
     timeWindow: 60_000,
     keyGenerator: (req) => req.ip,
+    // Shared by every replica; without Redis the API keeps serving, unlimited, rather than failing.
+    ...(opts.rateLimitRedis
+      ? { redis: opts.rateLimitRedis, nameSpace: opts.rateLimitNamespace, skipOnError: true }
+      : {}),
+  });
+  const limit = app.rateLimit();
+  app.addHook("onRequest", async (req, reply) => {
+    if ((req.routeOptions.config as { rateLimit?: unknown } | undefined)?.rateLimit === false) return;
+    await limit.call(app, req, reply);
   });
   installAuth(app, opts.services.auth);
 

@@ -31,6 +31,10 @@ export interface PrivateCluster {
   socketDir: string;
   /** Runs SQL as the superuser over the unix socket (psql -c). */
   psql(sql: string, database?: string): Promise<string>;
+  /** kill -9 of the postmaster: the server dies the way a crashed host's does. */
+  crash(): Promise<void>;
+  /** Starts the server again on the same port and data (after `crash`); recovery runs first. */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -154,6 +158,42 @@ export async function startPrivateCluster(
     port,
     socketDir: dir,
     psql,
+    async crash() {
+      const pid = Number((await readFile(join(data, "postmaster.pid"), "utf8")).split("\n")[0]);
+      // The postmaster and every backend at once, as when the host dies.
+      const children = await run("pgrep", ["-P", String(pid)]).then(
+        (r) => r.stdout.split("\n").filter(Boolean).map(Number),
+        () => [] as number[],
+      );
+      for (const p of [pid, ...children]) {
+        try {
+          process.kill(p, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      // Backends exit once they notice the postmaster is gone; wait until the port is free.
+      for (let i = 0; i < 100; i++) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async start() {
+      await exec(join(bin, "pg_ctl"), [
+        "-D",
+        data,
+        "-o",
+        `-p ${port} -k ${dir} ${opts}`,
+        "-w",
+        "-l",
+        join(dir, "log"),
+        "start",
+      ]);
+    },
     async stop() {
       await exec(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"]).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });

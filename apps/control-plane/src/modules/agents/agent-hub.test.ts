@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { credentials, Metadata, status } from "@grpc/grpc-js";
 import { AgentServiceClient, type ControlMessage } from "@sluice/proto";
 import { eventually } from "@sluice/testkit";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestControlPlane, type TestControlPlane } from "../../testing/control-plane.testing";
 
@@ -98,6 +99,35 @@ describe("agent link", () => {
         (m) => m.body?.$case === "change" && m.body.value.body?.$case === "connectionDelete",
       ),
     );
+    link.call.cancel();
+  });
+
+  it("delivers a change whose notification was lost, within a few seconds", async () => {
+    const token = await createAgent("hub-lost", "lost");
+    const made = await cp.api("/api/v1/connections", {
+      method: "POST",
+      body: { name: "lost-db", type: "tcp", host: "10.4.4.4", port: 1, agentSegment: "lost" },
+    });
+    const link = openLink(token);
+    await eventually(() => link.messages.find((m) => m.body?.$case === "snapshot"));
+    // A change committed while Redis was unreachable: recorded, never published.
+    const sql = new pg.Client({ connectionString: cp.db.url });
+    await sql.connect();
+    await sql.query(`UPDATE connections SET port = 4242 WHERE id = $1`, [made.body.id]);
+    await sql.query(`INSERT INTO state_changes (kind, "entityId") VALUES ('connection.upsert', $1)`, [
+      made.body.id,
+    ]);
+    await sql.end();
+    const change = await eventually(
+      () =>
+        link.messages.find(
+          (m) => m.body?.$case === "change" && m.body.value.body?.$case === "connectionUpsert",
+        ),
+      5000,
+    );
+    if (change.body?.$case !== "change" || change.body.value.body?.$case !== "connectionUpsert")
+      throw new Error();
+    expect(change.body.value.body.value.port).toBe(4242);
     link.call.cancel();
   });
 

@@ -6,17 +6,10 @@ import type { AgentMessage, ControlMessage, Hello, ReviewState } from "@sluice/p
 import type { Db } from "../../lib/db";
 import type { StateService } from "../state/state.service";
 import type { DesiredState } from "./desired-state";
+import { createHeartbeatWriter } from "./heartbeats";
+import { type Batch, createLinkSync, type Link, MAX_DELTA, send } from "./link-sync";
 
 type LinkCall = ServerDuplexStream<AgentMessage, ControlMessage>;
-
-interface Link {
-  agent: Agent;
-  call: LinkCall;
-  sentVersion: bigint;
-  queue: Promise<void>;
-  closed: boolean;
-  log: Logger;
-}
 
 export interface AgentHubDeps {
   prisma: Db;
@@ -26,9 +19,9 @@ export interface AgentHubDeps {
   replicaId: string;
   offlineAfterMs: number;
   helloTimeoutMs?: number;
+  /** How long heartbeats gather before one database write (default 1 s). */
+  heartbeatFlushMs?: number;
 }
-
-const MAX_DELTA = 1000;
 
 export function bearerFrom(metadata: Metadata): string | undefined {
   const value = metadata.get("authorization")[0];
@@ -44,17 +37,27 @@ export function tokenHash(token: string): string {
 /**
  * Keeps every agent connected to this replica in step with the desired state:
  * a snapshot (or the delta since the agent's resume cursor) on connect, then each
- * change as it is published. Also tracks heartbeats and marks silent agents offline.
+ * change as it is published. A change is read from the database once and the same
+ * batch goes to every link (each agent gets the part that concerns it). Also records
+ * heartbeats, in batches, and marks silent agents offline.
  */
 export function createAgentHub(deps: AgentHubDeps) {
   const { prisma, logger } = deps;
   const links = new Map<string, Link>();
   /** Links closed recently whose queued database work may still be running. */
   const ended = new Set<Link>();
-
-  function send(link: Link, msg: ControlMessage): void {
-    if (!link.closed) link.call.write(msg);
-  }
+  const heartbeats = createHeartbeatWriter({
+    prisma,
+    replicaId: deps.replicaId,
+    logger,
+    flushMs: deps.heartbeatFlushMs,
+  });
+  const linkSync = createLinkSync({ ...deps, close });
+  const { sendSnapshot, sync } = linkSync;
+  /** The version the last fan-out batch reached; undefined while no link takes the fan-out. */
+  let cursor: bigint | undefined;
+  let fanning: Promise<void> | undefined;
+  let fanAgain = false;
 
   function close(link: Link, code: status, details: string): void {
     if (link.closed) return;
@@ -75,29 +78,54 @@ export function createAgentHub(deps: AgentHubDeps) {
     });
   }
 
-  async function sendSnapshot(link: Link): Promise<void> {
-    const version = await deps.state.currentVersion();
-    const agent = await prisma.agent.findUnique({ where: { id: link.agent.id } });
-    if (!agent || agent.status === "revoked")
-      return close(link, status.UNAUTHENTICATED, "agent credential revoked");
-    link.agent = agent;
-    send(link, { body: { $case: "snapshot", value: await deps.desiredState.snapshot(agent, version) } });
-    link.sentVersion = version;
+  /** Reads the changes since the last batch once and queues them for every synced link. */
+  async function fanOut(): Promise<void> {
+    const synced = () => [...links.values()].filter((l) => l.synced && !l.closed);
+    const now = synced();
+    if (now.length === 0) {
+      cursor = undefined;
+      return;
+    }
+    let from = cursor ?? (now[0] as Link).sentVersion;
+    if (cursor === undefined) for (const l of now) if (l.sentVersion < from) from = l.sentVersion;
+    const rows = await deps.state.changesSince(from, MAX_DELTA + 1);
+    if (rows.length > MAX_DELTA) {
+      cursor = await deps.state.currentVersion();
+      for (const link of synced()) enqueue(link, () => sendSnapshot(link));
+      return;
+    }
+    const batch: Batch = { from, changes: [] };
+    for (const row of rows) batch.changes.push(await deps.desiredState.resolve(row));
+    // From here to the end runs without a pause, so a link finishing its hello either
+    // gets this batch or sees the new cursor (and catches up on its own).
+    cursor = rows.at(-1)?.version ?? from;
+    if (rows.length === 0) return;
+    for (const link of synced()) enqueue(link, () => linkSync.deliver(link, batch));
   }
 
-  async function sync(link: Link): Promise<void> {
-    const changes = await deps.state.changesSince(link.sentVersion, MAX_DELTA + 1);
-    if (changes.length > MAX_DELTA) return sendSnapshot(link);
-    for (const change of changes) {
-      if (link.closed) return;
-      if (change.kind === "agent.revoke" && change.entityId === link.agent.id) {
-        return close(link, status.UNAUTHENTICATED, "agent credential revoked");
-      }
-      const out = await deps.desiredState.changeFor(link.agent, change);
-      if (out === "resync") return sendSnapshot(link);
-      if (out) send(link, { body: { $case: "change", value: out } });
-      link.sentVersion = change.version;
+  function onStateChanged(): void {
+    if (fanning) {
+      fanAgain = true;
+      return;
     }
+    fanning = (async () => {
+      do {
+        fanAgain = false;
+        await fanOut().catch((err: unknown) => logger.warn({ err }, "desired-state fan-out failed"));
+      } while (fanAgain);
+    })().finally(() => {
+      fanning = undefined;
+    });
+  }
+
+  /** Marks the link as taking the fan-out; catches up if a batch went out meanwhile. */
+  async function markSynced(link: Link): Promise<void> {
+    link.synced = true;
+    if (cursor === undefined) {
+      // The first link to take the fan-out: look once for a change it may have just missed.
+      cursor = link.sentVersion;
+      onStateChanged();
+    } else if (link.sentVersion < cursor) await sync(link);
   }
 
   async function onHello(link: Link, hello: Hello): Promise<void> {
@@ -131,23 +159,21 @@ export function createAgentHub(deps: AgentHubDeps) {
     } else {
       await sendSnapshot(link);
     }
+    await markSynced(link);
   }
 
   async function onMessage(link: Link, msg: AgentMessage): Promise<void> {
     const body = msg.body;
     if (!body) return;
     if (body.$case === "heartbeat") {
-      await prisma.agent.update({
-        where: { id: link.agent.id },
-        data: {
-          lastSeenAt: new Date(),
-          status: "online",
-          activeSessions: body.value.activeSessions,
-          stateVersion: BigInt(body.value.stateVersion),
-          connectedReplica: deps.replicaId,
-        },
+      // Acknowledged once recorded; the link's queue does not wait for the batched write.
+      const beat = {
+        activeSessions: body.value.activeSessions,
+        stateVersion: BigInt(body.value.stateVersion),
+      };
+      void heartbeats.record(link.agent.id, beat).then((ok) => {
+        if (ok) send(link, { body: { $case: "heartbeatAck", value: { serverTimeUnixMs: Date.now() } } });
       });
-      send(link, { body: { $case: "heartbeatAck", value: { serverTimeUnixMs: Date.now() } } });
     }
   }
 
@@ -156,6 +182,7 @@ export function createAgentHub(deps: AgentHubDeps) {
     link.closed = true;
     if (wasCurrent) links.delete(link.agent.id);
     if (!wasCurrent && links.has(link.agent.id)) return;
+    heartbeats.forget(link.agent.id);
     await prisma.agent.updateMany({
       where: { id: link.agent.id, status: "online", connectedReplica: deps.replicaId },
       data: { status: "offline" },
@@ -171,10 +198,19 @@ export function createAgentHub(deps: AgentHubDeps) {
   }
 
   async function handleLink(call: LinkCall): Promise<void> {
-    const agent = await authenticate(call).catch((err: unknown) => {
-      logger.error({ err }, "agent authentication failed");
-      return undefined;
-    });
+    let agent: Agent | undefined;
+    try {
+      agent = await authenticate(call);
+    } catch (err) {
+      // Not a verdict on the credential (the database is away): the agent must retry, not
+      // conclude it was revoked and stop.
+      logger.error({ err }, "agent authentication could not be checked");
+      call.emit("error", {
+        code: status.UNAVAILABLE,
+        details: "the control plane cannot check credentials right now",
+      });
+      return;
+    }
     if (!agent) {
       call.emit("error", { code: status.UNAUTHENTICATED, details: "invalid or revoked agent credential" });
       return;
@@ -183,6 +219,7 @@ export function createAgentHub(deps: AgentHubDeps) {
       agent,
       call,
       sentVersion: 0n,
+      synced: false,
       queue: Promise.resolve(),
       closed: false,
       log: logger.child({ agentId: agent.id, agent: agent.name }),
@@ -221,16 +258,19 @@ export function createAgentHub(deps: AgentHubDeps) {
   return {
     handleLink,
     /** Called when any replica publishes a new state version. */
-    onStateChanged(): void {
-      for (const link of links.values()) enqueue(link, () => sync(link));
-    },
-    /** Marks agents offline whose heartbeats stopped (on any replica). */
+    onStateChanged,
+    /**
+     * Marks agents offline whose heartbeats stopped (on any replica), and fans out any
+     * state version this replica has not heard about (a pub/sub message lost while Redis
+     * was unreachable).
+     */
     async sweep(now = new Date()): Promise<number> {
       const cutoff = new Date(now.getTime() - deps.offlineAfterMs);
       const res = await prisma.agent.updateMany({
         where: { status: "online", lastSeenAt: { lt: cutoff } },
         data: { status: "offline" },
       });
+      if (cursor !== undefined && (await deps.state.currentVersion()) > cursor) onStateChanged();
       return res.count;
     },
     connectedAgentIds: () => [...links.keys()],
@@ -257,6 +297,8 @@ export function createAgentHub(deps: AgentHubDeps) {
       const all = [...links.values()];
       for (const link of all) close(link, status.UNAVAILABLE, "control plane shutting down");
       await Promise.all([...all, ...ended].map((l) => l.queue));
+      await fanning;
+      await heartbeats.flush();
     },
   };
 }

@@ -18,6 +18,10 @@ export const agentDto = z.object({
   lastSeenAt: nullableTimestamp,
   activeSessions: z.number(),
   stateVersion: z.number(),
+  connectedReplica: z
+    .string()
+    .nullable()
+    .describe("the control-plane replica the agent's link is on (SLUICE_REPLICA_ID)"),
   createdAt: timestamp,
 });
 export type AgentDto = z.infer<typeof agentDto>;
@@ -48,6 +52,7 @@ export function toAgentDto(a: AgentRow): AgentDto {
     lastSeenAt: a.lastSeenAt?.toISOString() ?? null,
     activeSessions: a.activeSessions,
     stateVersion: Number(a.stateVersion),
+    connectedReplica: a.connectedReplica,
     createdAt: a.createdAt.toISOString(),
   };
 }

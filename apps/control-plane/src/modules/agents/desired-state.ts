@@ -89,6 +89,27 @@ export interface DesiredStateDeps {
   verificationKeys: () => Promise<VerificationKey[]>;
 }
 
+/** A row of the state change log. */
+export interface StateChangeRef {
+  version: bigint;
+  kind: string;
+  entityId: string;
+}
+
+/** A state change with what it names read from the database, the same for every agent. */
+export type ResolvedChange =
+  | {
+      version: number;
+      kind: "connection";
+      id: string;
+      row: ConnectionWithPolicies | null;
+      spec: ConnectionSpec | null;
+    }
+  | { version: number; kind: "policy"; id: string; spec: PolicySpec | null }
+  | { version: number; kind: "keys"; keys: VerificationKey[] }
+  | { version: number; kind: "agent.update" | "agent.revoke"; id: string }
+  | { version: number; kind: "other" };
+
 const include = { policies: { select: { policyId: true }, orderBy: { position: "asc" } } } as const;
 
 export function createDesiredState(deps: DesiredStateDeps) {
@@ -113,39 +134,61 @@ export function createDesiredState(deps: DesiredStateDeps) {
   }
 
   /**
-   * Translates one state change into what this agent must hear, reading the entity's
-   * current state (so replaying a change is idempotent). Returns null when the change
-   * does not concern the agent, or "resync" when only a full snapshot is correct.
+   * Reads what one state change names, once for every agent: the entity's current state
+   * (so replaying a change is idempotent), already in its wire form.
    */
-  async function changeFor(
-    agent: Agent,
-    change: { version: bigint; kind: string; entityId: string },
-  ): Promise<Change | "resync" | null> {
+  async function resolve(change: StateChangeRef): Promise<ResolvedChange> {
     const version = Number(change.version);
     switch (change.kind) {
       case "connection.upsert":
       case "connection.delete": {
         const c = await prisma.connection.findUnique({ where: { id: change.entityId }, include });
-        if (c && serves(agent, c))
-          return { version, body: { $case: "connectionUpsert", value: connectionSpec(c) } };
-        return { version, body: { $case: "connectionDelete", value: change.entityId } };
+        return {
+          version,
+          kind: "connection",
+          id: change.entityId,
+          row: c,
+          spec: c ? connectionSpec(c) : null,
+        };
       }
       case "policy.upsert":
       case "policy.delete": {
         const p = await prisma.policy.findUnique({ where: { id: change.entityId } });
-        if (p) return { version, body: { $case: "policyUpsert", value: policySpec(p) } };
-        return { version, body: { $case: "policyDelete", value: change.entityId } };
+        return { version, kind: "policy", id: change.entityId, spec: p ? policySpec(p) : null };
       }
       case "keys.rotate":
-        return { version, body: { $case: "keys", value: { keys: await deps.verificationKeys() } } };
+        return { version, kind: "keys", keys: await deps.verificationKeys() };
       case "agent.update":
-        return change.entityId === agent.id ? "resync" : null;
+      case "agent.revoke":
+        return { version, kind: change.kind, id: change.entityId };
+      default:
+        return { version, kind: "other" };
+    }
+  }
+
+  /** The resolved change as this agent must hear it: null when it does not concern the agent. */
+  function forAgent(agent: Agent, r: ResolvedChange): Change | "resync" | "revoked" | null {
+    const version = r.version;
+    switch (r.kind) {
+      case "connection":
+        if (r.row && r.spec && serves(agent, r.row))
+          return { version, body: { $case: "connectionUpsert", value: r.spec } };
+        return { version, body: { $case: "connectionDelete", value: r.id } };
+      case "policy":
+        if (r.spec) return { version, body: { $case: "policyUpsert", value: r.spec } };
+        return { version, body: { $case: "policyDelete", value: r.id } };
+      case "keys":
+        return { version, body: { $case: "keys", value: { keys: r.keys } } };
+      case "agent.update":
+        return r.id === agent.id ? "resync" : null;
+      case "agent.revoke":
+        return r.id === agent.id ? "revoked" : null;
       default:
         return null;
     }
   }
 
-  return { snapshot, changeFor };
+  return { snapshot, resolve, forAgent };
 }
 
 export type DesiredState = ReturnType<typeof createDesiredState>;

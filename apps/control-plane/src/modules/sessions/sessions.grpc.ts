@@ -15,6 +15,7 @@ import type {
   RecordingBatch,
 } from "@sluice/proto";
 import type { Db } from "../../lib/db";
+import { isDatabaseUnavailable } from "../../lib/db-errors";
 import { bearerFrom, tokenHash } from "../agents/agent-hub";
 import type { AuthService } from "../auth/auth.service";
 import { createPrincipalCache } from "../auth/principal-cache";
@@ -150,7 +151,15 @@ export function createSessionGrpc(deps: SessionGrpcDeps) {
             callback(null, res);
           },
           (err: unknown) => {
-            const e = toAppError(err);
+            const e = isDatabaseUnavailable(err)
+              ? new AppError(
+                  "service.unavailable",
+                  "the control plane cannot reach its database: retry shortly",
+                  {
+                    cause: err,
+                  },
+                )
+              : toAppError(err);
             const reason = refusalReason(e);
             deps.metrics.admissionSeconds.observe({ outcome: reason }, (performance.now() - began) / 1000);
             // Busy refusals are summarized by the admission limiter; an expected refusal

@@ -59,12 +59,16 @@ export function createSessionsRepo(sql: Sql) {
       return res.rows[0];
     },
 
-    /** Online agents of a segment, least busy first (or just `onlyId`, when it is online). */
+    /**
+     * Online agents of a segment, least busy first. With `onlyId` (the agent asking for
+     * itself), that agent unless revoked: its call proves it is alive even while its link
+     * to this replica is still being re-established after a control-plane restart.
+     */
     async onlineAgents(segment: string, onlyId?: string): Promise<AdmissionAgent[]> {
       const res = onlyId
         ? await sql.query<AdmissionAgent>({
             name: "admission-agent-by-id",
-            text: `SELECT ${agentColumns} FROM agents WHERE id = $1::uuid AND status = 'online' AND segment = $2`,
+            text: `SELECT ${agentColumns} FROM agents WHERE id = $1::uuid AND status IN ('online', 'offline') AND segment = $2`,
             values: [onlyId, segment],
           })
         : await sql.query<AdmissionAgent>({

@@ -3,6 +3,9 @@ import type { Db, Tx } from "../../lib/db";
 
 export const stateChannel = (prefix: string) => `${prefix}state-changed`;
 
+/** Serializes state versions across every control-plane replica (see recordIn). */
+const VERSION_LOCK = 7313005;
+
 export type StateKind =
   | "connection.upsert"
   | "connection.delete"
@@ -21,6 +24,10 @@ export type StateService = ReturnType<typeof createStateService>;
  */
 export function createStateService(deps: { prisma: Db; redis: Pick<Redis, "publish">; channel: string }) {
   async function recordIn(tx: Tx, kind: StateKind, entityId: string): Promise<bigint> {
+    // Versions are handed out in commit order: a version is taken only once every earlier
+    // one has committed (or rolled back). Without this, two replicas committing out of
+    // order would let an agent step over a version that becomes visible later.
+    await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(${VERSION_LOCK})`);
     const row = await tx.stateChange.create({ data: { kind, entityId } });
     return row.version;
   }
@@ -30,7 +37,10 @@ export function createStateService(deps: { prisma: Db; redis: Pick<Redis, "publi
   }
 
   async function currentVersion(): Promise<bigint> {
-    const last = await deps.prisma.stateChange.findFirst({ orderBy: { version: "desc" } });
+    const last = await deps.prisma.stateChange.findFirst({
+      orderBy: { version: "desc" },
+      select: { version: true },
+    });
     return last?.version ?? 0n;
   }
 
