@@ -192,6 +192,39 @@ describe("quickstart demo-pg", () => {
   }, 180_000);
 });
 
+/** The pid of this quickstart's process running `entry` (found by its SLUICE_HOME, as several may run). */
+function servicePid(entry: string): number {
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8");
+      const env = readFileSync(`/proc/${name}/environ`, "utf8");
+      if (cmd.includes(entry) && env.split("\0").includes(`SLUICE_HOME=${home}`)) return Number(name);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  throw new Error(`no process runs ${entry}`);
+}
+
+describe("quickstart supervision", () => {
+  it("restarts an agent killed with kill -9 instead of taking the stack down", async () => {
+    const before = servicePid("apps/agent/src/main.ts");
+    process.kill(before, "SIGKILL");
+    await waitForOutput(/agent exited \(SIGKILL\); restarting/, 10_000);
+    let who = "";
+    for (let i = 0; i < 150 && !who; i++) {
+      who = await throughDemoPg(
+        async (c) => (await c.query("SELECT current_user AS u")).rows[0]?.u as string,
+      ).catch(() => "");
+      if (!who) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(who).not.toBe("");
+    expect(servicePid("apps/agent/src/main.ts")).not.toBe(before);
+    expect(child?.exitCode).toBeNull();
+  }, 60_000);
+});
+
 describe("quickstart demo-mysql", () => {
   it("registers demo-mysql on the machine's MariaDB and serves it through the agent, guarded and masked", () => {
     expect(output).toContain(`demo MySQL database: ${mysqlDemoDb}`);

@@ -56,25 +56,47 @@ async function ensurePki(): Promise<{ ca: string; caKey: string; cert: string; k
   return files;
 }
 
-function run(name: string, entry: string, env: Record<string, string>, logFile: string): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", entry], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+
+/**
+ * Runs a service and keeps it running: a crash (kill -9, an uncaught error) restarts it
+ * after a short back-off, on the same ports and state, instead of taking the whole stack
+ * down. A service that keeps crashing (5 times in a minute) stops the quickstart.
+ */
+function run(name: string, entry: string, env: Record<string, string>, logFile: string): void {
   const log = join(home, "logs", logFile);
   mkdirSync(dirname(log), { recursive: true });
   const out = (chunk: Buffer) => writeFileSync(log, chunk, { flag: "a" });
-  child.stdout?.on("data", out);
-  child.stderr?.on("data", out);
-  child.on("exit", (code, signal) => {
-    if (!shuttingDown) {
-      say(`\n${name} exited (${signal ?? code}); see ${log}`);
-      void shutdown(1);
-    }
-  });
-  children.push(child);
-  return child;
+  const crashes: number[] = [];
+  const start = () => {
+    const child = spawn(process.execPath, ["--import", "tsx", entry], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout?.on("data", out);
+    child.stderr?.on("data", out);
+    child.on("exit", (code, signal) => {
+      children.splice(children.indexOf(child), 1);
+      if (shuttingDown) return;
+      const now = Date.now();
+      crashes.push(now);
+      while (crashes.length > 0 && (crashes[0] ?? now) < now - RESTART_WINDOW_MS) crashes.shift();
+      if (crashes.length > MAX_RESTARTS) {
+        say(`\n${name} keeps exiting (${signal ?? code}); see ${log}`);
+        void shutdown(1);
+        return;
+      }
+      const delay = 500 * 2 ** (crashes.length - 1);
+      say(`\n${name} exited (${signal ?? code}); restarting in ${delay} ms (log: ${log})`);
+      setTimeout(() => {
+        if (!shuttingDown) start();
+      }, delay);
+    });
+    children.push(child);
+  };
+  start();
 }
 
 async function api(path: string, key: string, init: { method?: string; body?: unknown } = {}): Promise<any> {
