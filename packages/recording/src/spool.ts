@@ -129,17 +129,28 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
     s.dropped = undefined;
     bufferGap(s, fromSeq, toSeq, "dropped");
   };
+  /** Flushes that failed in a row (a full disk): retries back off to at most 2 s. */
+  let failedFlushes = 0;
   const onFlushTimer = (): void => {
     timer = undefined;
-    flush().catch(onFlushError);
+    flush().then(() => {
+      failedFlushes = 0;
+    }, onFlushError);
   };
   const onFlushError = (err: unknown): void => {
+    failedFlushes += 1;
     onError(err);
     schedule();
   };
   const schedule = (): void => {
     if (timer || closed) return;
-    timer = setTimeout(onFlushTimer, buffered >= flushBytes ? 0 : flushIntervalMs);
+    const delay =
+      failedFlushes > 0
+        ? Math.min(2000, flushIntervalMs * 2 ** Math.min(failedFlushes, 10))
+        : buffered >= flushBytes
+          ? 0
+          : flushIntervalMs;
+    timer = setTimeout(onFlushTimer, delay);
     timer.unref();
   };
   /**
@@ -279,7 +290,10 @@ export async function createSpool(options: SpoolOptions): Promise<Spool> {
     append(sessionId, kind, payload, atUnixMs = now()) {
       const s = liveSession(sessionId);
       const seq = s.nextSeq++;
-      if (buffered >= maxBufferedBytes) {
+      // Over the memory bound (the disk is full or slow) events become a counted gap, but a
+      // session's start and end are always kept: they are small, one each, and without the
+      // end the control plane could never close the session.
+      if (buffered >= maxBufferedBytes && kind !== "session.end" && kind !== "session.start") {
         s.dropped = { fromSeq: s.dropped?.fromSeq ?? seq, toSeq: seq };
         dirty.add(s);
         return seq;
