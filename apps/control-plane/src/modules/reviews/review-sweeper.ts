@@ -1,6 +1,7 @@
 import type { Logger } from "@sluice/logger";
 import type { Db } from "../../lib/db";
 import type { Actor, Mutate } from "../../lib/mutate";
+import { runEvery } from "../../lib/periodic";
 import type { SessionRevoker } from "../sessions/session-revoker";
 import { currentAccessGrant } from "./access-gate";
 import type { ReviewEffects } from "./review-effects";
@@ -150,22 +151,7 @@ export function createReviewSweeper(deps: {
     sweep,
     /** Sweeps every `intervalMs` until stopped; a sweep never overlaps the previous one. */
     start(intervalMs: number, logger: Logger): { stop(): Promise<void> } {
-      let running: Promise<unknown> | undefined;
-      const timer = setInterval(() => {
-        if (running) return;
-        running = sweep()
-          .catch((err: unknown) => logger.warn({ err }, "review sweep failed"))
-          .finally(() => {
-            running = undefined;
-          });
-      }, intervalMs);
-      timer.unref();
-      return {
-        async stop() {
-          clearInterval(timer);
-          await running;
-        },
-      };
+      return runEvery(intervalMs, sweep, (err) => logger.warn({ err }, "review sweep failed"));
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "@sluice/logger";
 import type { Db } from "../../lib/db";
+import { runEvery } from "../../lib/periodic";
 import { type AuditService, outboxRow } from "../audit/audit.service";
 import type { Metrics } from "../metrics/metrics";
 
@@ -57,26 +58,12 @@ export function createSessionSweeper(deps: {
   return {
     sweep,
     start(intervalMs: number, logger: Logger): { stop(): Promise<void> } {
-      let running: Promise<unknown> | undefined;
-      const timer = setInterval(() => {
-        if (running) return;
-        running = sweep()
-          .then((n) => {
-            if (n > 0)
-              logger.info({ aborted: n }, "closed sessions whose grant expired before a client connected");
-          })
-          .catch((err: unknown) => logger.warn({ err }, "session sweep failed"))
-          .finally(() => {
-            running = undefined;
-          });
-      }, intervalMs);
-      timer.unref();
-      return {
-        async stop() {
-          clearInterval(timer);
-          await running;
-        },
+      const task = async () => {
+        const n = await sweep();
+        if (n > 0)
+          logger.info({ aborted: n }, "closed sessions whose grant expired before a client connected");
       };
+      return runEvery(intervalMs, task, (err) => logger.warn({ err }, "session sweep failed"));
     },
   };
 }
