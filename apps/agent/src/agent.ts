@@ -90,6 +90,22 @@ async function maskHashKey(config: AgentConfig, stateDir: string): Promise<Buffe
   return key;
 }
 
+/** Logs spool failures once, then at most every 10 s with how many happened (a full disk repeats). */
+function spoolErrorLog(logger: Logger): (err: unknown) => void {
+  let last = 0;
+  let suppressed = 0;
+  return (err) => {
+    const now = Date.now();
+    if (now - last < 10_000) {
+      suppressed += 1;
+      return;
+    }
+    logger.error({ err, repeated: suppressed }, "recording spool flush failed; retrying");
+    last = now;
+    suppressed = 0;
+  };
+}
+
 export async function startAgent(
   config: AgentConfig,
   env: Readonly<Record<string, string | undefined>>,
@@ -108,7 +124,7 @@ export async function startAgent(
   const registry = createSessionRegistry();
   const spool = await createSpool({
     dir: join(stateDir, "spool"),
-    onError: (err) => logger.error({ err }, "recording spool flush failed"),
+    onError: spoolErrorLog(logger),
   });
   await closeOrphans(spool, logger);
   const sink: EventSink = {
@@ -124,7 +140,7 @@ export async function startAgent(
   const publicHost = config.SLUICE_PUBLIC_HOST;
   const certHost = publicHost ?? splitHostPort(config.SLUICE_PG_LISTEN).host;
   const link = createAgentLink({
-    target: config.SLUICE_CONTROL_PLANE_GRPC,
+    targets: config.SLUICE_CONTROL_PLANE_GRPC,
     credentials: channelCredentials,
     channelOptions: config.SLUICE_GRPC_SERVER_NAME
       ? { "grpc.ssl_target_name_override": config.SLUICE_GRPC_SERVER_NAME }
@@ -237,11 +253,13 @@ export async function startAgent(
   const tunnelReady = waitForCertificate(cert, logger, () => stopped).then(async () => {
     const pair = cert.pair();
     if (!pair || stopped) return;
+    const handshakeSeconds = config.SLUICE_HANDSHAKE_TIMEOUT_SECONDS;
     const server = createTunnelServer({
       tls: pair,
       authorizer,
       handlers,
       logger: logger.child({ component: "tunnel" }),
+      ...(handshakeSeconds ? { preambleTimeoutMs: handshakeSeconds * 1000 } : {}),
     });
     cert.onChange((p) => server.setSecureContext({ ...p, minVersion: "TLSv1.2" }));
     ports.tunnel = await listen(server, config.SLUICE_TUNNEL_LISTEN);

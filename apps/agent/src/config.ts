@@ -11,8 +11,20 @@ const bool = z
 
 const hostPort = z.string().regex(/^[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, "must be host:port");
 
+/** `host:port`, or several separated by commas (control-plane replicas, tried in turn). */
+const hostPortList = z
+  .string()
+  .default("127.0.0.1:8443")
+  .transform((v) =>
+    v
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(hostPort).min(1, "must be host:port, or several separated by commas").max(16));
+
 export const configSchema = z.object({
-  SLUICE_CONTROL_PLANE_GRPC: hostPort.default("127.0.0.1:8443"),
+  SLUICE_CONTROL_PLANE_GRPC: hostPortList,
   SLUICE_AGENT_TOKEN: z
     .string()
     .min(20, "must be the enrollment token printed when the agent was created")
@@ -49,6 +61,13 @@ export const configSchema = z.object({
     .min(1024)
     .max(1024 * 1024 * 1024)
     .default(64 * 1024 * 1024),
+  /**
+   * How long a client of any listener may take from connecting to having logged in (TLS,
+   * startup or greeting, credential; for HTTP the TLS handshake and each request head).
+   * Unset, each protocol keeps its own bound (Postgres 30 s, MySQL 10 s, SSH 30 s,
+   * tunnel 10 s, HTTP 10 s for TLS and 30 s for a request head).
+   */
+  SLUICE_HANDSHAKE_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).optional(),
   SLUICE_PUBLIC_HOST: z.string().max(253).optional(),
   SLUICE_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
   SLUICE_STALENESS_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
@@ -142,9 +161,9 @@ export function vaultOptions(cfg: AgentConfig): VaultProviderOptions | undefined
 
 export function loadConfig(env: Record<string, string | undefined>): Readonly<AgentConfig> {
   const cfg = load(configSchema, env, SECRET_KEYS);
-  const { host } = splitHostPort(cfg.SLUICE_CONTROL_PLANE_GRPC);
+  const hosts = cfg.SLUICE_CONTROL_PLANE_GRPC.map((a) => splitHostPort(a).host);
   const problems = vaultProblems(cfg);
-  if (cfg.SLUICE_GRPC_INSECURE && !["127.0.0.1", "localhost", "::1"].includes(host)) {
+  if (cfg.SLUICE_GRPC_INSECURE && !hosts.every((h) => ["127.0.0.1", "localhost", "::1"].includes(h))) {
     problems.push("SLUICE_GRPC_INSECURE: plaintext is only allowed to a loopback control plane");
   }
   if (!cfg.SLUICE_GRPC_INSECURE && !cfg.SLUICE_CA_FILE) {

@@ -132,6 +132,7 @@ export {
 export {
   ACCESS_DENIED,
   AGENT_CAPABILITIES,
+  BAD_HANDSHAKE,
   CLEAR_PASSWORD_PLUGIN,
   type ClientHandshakeOptions,
   type ClientLogin,

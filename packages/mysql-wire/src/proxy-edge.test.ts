@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Command } from "./constants";
-import { isEofPacket } from "./generic-packets";
+import { isEofPacket, parseErr } from "./generic-packets";
 import { PacketReader, packet } from "./packet-reader";
 import { createFixtures } from "./testing/fixtures";
 import { type LoopbackProxy, startLoopbackProxy } from "./testing/loopback-proxy";
@@ -217,12 +217,11 @@ describe("engine edges", () => {
     socket.destroy();
   });
 
-  it("ends the login when a handshake field exceeds its bound", async () => {
+  it("ends the login with ERR 1043 Bad handshake when a handshake field exceeds its bound, as MySQL does", async () => {
     const before = refusing.loginErrors.length;
-    const r = await rawLogin(refusing.port, TOKEN, db.database, { username: "u".repeat(300) }).catch(
-      (e) => e,
-    );
-    expect(r).toBeInstanceOf(Error);
+    const r = await rawLogin(refusing.port, TOKEN, db.database, { username: "u".repeat(300) });
+    expect(parseErr(r.reply)).toMatchObject({ errorCode: 1043, sqlState: "08S01", message: "Bad handshake" });
+    await new Promise((resolve) => r.socket.once("close", resolve));
     expect(refusing.loginErrors.slice(before)).toEqual(["malformed_packet"]);
   });
 });

@@ -43,13 +43,13 @@ export interface ClientHandshakeOptions {
    * "8.0.36-sluice"; for a MariaDB upstream use e.g. "5.5.5-10.11.19-MariaDB-sluice".
    */
   serverVersion?: string;
-  /** Upgrades the socket after an SSLRequest; absent means TLS is not offered. */
-  upgradeToTls?: (socket: Duplex) => Promise<Duplex>;
+  /** Upgrades the socket after an SSLRequest within `timeoutMs`; absent means TLS is not offered. */
+  upgradeToTls?: (socket: Duplex, timeoutMs: number) => Promise<Duplex>;
   /** Accept the token over a connection without TLS. Default false: such logins get an ERR. */
   allowPlaintextPassword?: boolean;
   /** Offer CLIENT_LOCAL_FILES (LOAD DATA LOCAL INFILE). Default false. */
   allowLocalInfile?: boolean;
-  /** Default 10 s for each packet of the handshake. */
+  /** The whole handshake's deadline, greeting to token (TLS included); default 10 s. */
   timeoutMs?: number;
   /**
    * The identity was proven before the protocol started (a tunnel grant): whatever the
@@ -83,6 +83,9 @@ export interface ClientSession {
   connectionId: number;
 }
 
+/** What MySQL and MariaDB answer to a HandshakeResponse they cannot read. */
+export const BAD_HANDSHAKE: ErrPacket = { errorCode: 1043, sqlState: "08S01", message: "Bad handshake" };
+
 export const ACCESS_DENIED = (user: string): ErrPacket => ({
   errorCode: 1045,
   sqlState: "28000",
@@ -102,7 +105,9 @@ function nonce(): Buffer {
  * Without TLS (and without `allowPlaintextPassword`) the client gets ERR 3159 and this throws.
  */
 export async function readClientLogin(socket: Duplex, options: ClientHandshakeOptions): Promise<ClientLogin> {
-  const timeout = options.timeoutMs ?? 10_000;
+  // One deadline for the whole login, however the client paces its packets.
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  const timeout = () => Math.max(1, deadline - Date.now());
   let agentCaps = AGENT_CAPABILITIES;
   if (options.upgradeToTls) agentCaps |= Capability.SSL;
   if (options.allowLocalInfile) agentCaps |= Capability.LOCAL_FILES;
@@ -121,18 +126,25 @@ export async function readClientLogin(socket: Duplex, options: ClientHandshakeOp
       mariadbCapabilities: 0,
     }),
   );
-  let packet = await channel.read(timeout);
+  let packet = await channel.read(timeout());
   let tls = false;
   if (isSslRequest(packet.payload)) {
     if (!options.upgradeToTls)
       throw new ProtocolError("unsupported", "client asked for TLS, which is not offered");
     const { socket: plain, leftover } = channel.release();
-    channel = new PacketChannel(await options.upgradeToTls(withLeftover(plain, leftover)));
+    channel = new PacketChannel(await options.upgradeToTls(withLeftover(plain, leftover), timeout()));
     tls = true;
-    packet = await channel.read(timeout);
+    packet = await channel.read(timeout());
   }
-  const response = parseHandshakeResponse(packet.payload);
   let seq = (packet.seq + 1) & 0xff;
+  let response: HandshakeResponse;
+  try {
+    response = parseHandshakeResponse(packet.payload);
+  } catch (err) {
+    channel.write(seq, serializeErr(BAD_HANDSHAKE));
+    channel.socket.end();
+    throw err;
+  }
   const fail = (err: ErrPacket, code: "tls_required" | "auth_failed", message: string): never => {
     channel.write(seq, serializeErr(err));
     channel.socket.end();
@@ -160,7 +172,7 @@ export async function readClientLogin(socket: Duplex, options: ClientHandshakeOp
       seq,
       serializeAuthSwitchRequest({ pluginName: CLEAR_PASSWORD_PLUGIN, pluginData: Buffer.alloc(0) }),
     );
-    const reply = await channel.read(timeout);
+    const reply = await channel.read(timeout());
     seq = (reply.seq + 1) & 0xff;
     token = reply.payload;
   }
@@ -197,6 +209,8 @@ function makeLogin(
       channel.write(seq, serializeErr(err));
       const { socket } = channel.release();
       socket.end();
+      // The client may never close its side: the socket goes once the ERR had a moment to leave.
+      setTimeout(() => socket.destroy(), 1_000).unref();
     },
   };
   Object.defineProperty(login, "token", { value: token, enumerable: false });

@@ -4,9 +4,9 @@ import { TLSSocket, type TLSSocketOptions } from "node:tls";
 /** An `upgradeToTls` for {@link readClientLogin}: server-side TLS over the client's socket. */
 export function createTlsUpgrader(
   options: TLSSocketOptions,
-  timeoutMs = 10_000,
-): (socket: Duplex) => Promise<Duplex> {
-  return (socket) =>
+  defaultTimeoutMs = 10_000,
+): (socket: Duplex, timeoutMs?: number) => Promise<Duplex> {
+  return (socket, timeoutMs = defaultTimeoutMs) =>
     new Promise((resolve, reject) => {
       const t = new TLSSocket(socket, { ...options, isServer: true });
       const timer = setTimeout(() => {

@@ -34,7 +34,8 @@ const HEADER = 5;
  * checked. Frames of the types in `types` go to the sink, in place when they lie inside
  * one chunk; every other frame is skipped over without being copied. Declared lengths
  * are bounded by `maxFrameLength`; a bad one throws a ProtocolError before any of its
- * bytes are released, so everything forwarded until then is whole frames.
+ * bytes (or of the chunk it is in) are released, so nothing forwarded belongs to it; a
+ * frame that spanned into that chunk went out only in part.
  *
  * The sink hears of a chunk's frames from `deliver()`, so a relay can forward the chunk
  * first and read its frames afterwards, off the latency path (only a frame spanning

@@ -70,8 +70,7 @@ async function client(password: string): Promise<pg.Client> {
 
 /** The control plane comes back on the ports the agent knows. */
 async function restartControlPlane(): Promise<void> {
-  const { SLUICE_API_PORT, SLUICE_GRPC_PORT } = stack.cp.env;
-  stack.cp = await stack.startControlPlane({ SLUICE_API_PORT, SLUICE_GRPC_PORT });
+  await stack.restartControlPlane();
   // The agent links again on its own (with backoff); new sessions are brokered once it has.
   await eventually(
     async () => (await stack.api("/api/v1/agents/chaos-edge")).body?.status === "online",

@@ -114,8 +114,7 @@ describe("a full recording disk", () => {
     expect(agent.proc.output()).not.toMatch(/uncaught|FATAL/i);
 
     // The control plane comes back: the spool drains, and sessions are accepted again.
-    const { SLUICE_API_PORT, SLUICE_GRPC_PORT } = stack.cp.env;
-    stack.cp = await stack.startControlPlane({ SLUICE_API_PORT, SLUICE_GRPC_PORT });
+    await stack.restartControlPlane();
     // (The grant refused above is spent: a grant opens one connection, even a refused one.)
     const again = await eventually(async () => connect(devKey).catch(() => undefined), 60_000, 500);
     expect((await again.query("SELECT 'recovered' AS v")).rows[0]?.v).toBe("recovered");

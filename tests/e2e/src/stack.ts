@@ -52,6 +52,8 @@ export interface Stack {
   /** A session's recorded events, once the session is closed and its end is recorded. */
   closedSessionEvents(sessionId: string, timeoutMs?: number): Promise<RecordedEvent[]>;
   startControlPlane(overrides?: Record<string, string>): Promise<ControlPlaneProcess>;
+  /** Starts the control plane again on the ports it had (after it was killed); becomes `cp`. */
+  restartControlPlane(): Promise<void>;
   startAgent(
     name: string,
     env?: Record<string, string>,
@@ -242,6 +244,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       return k.body.secret as string;
     },
     startControlPlane,
+    async restartControlPlane() {
+      const { SLUICE_API_PORT = "0", SLUICE_GRPC_PORT = "0" } = stack.cp.env;
+      if (stack.cp.proc.child.exitCode === null) await stack.cp.proc.stop("SIGKILL");
+      stack.cp = await startControlPlane({ SLUICE_API_PORT, SLUICE_GRPC_PORT });
+    },
     async startAgent(name, extraEnv = {}, opts = {}) {
       let token = opts.token;
       if (!token) {

@@ -31,6 +31,11 @@ export function createTunnelServer(deps: TunnelListenerDeps): tls.Server {
     let buf = Buffer.alloc(0);
     const timer = setTimeout(() => socket.destroy(), preambleMs);
     socket.on("error", () => socket.destroy());
+    // A refused client gets its ERR line, then the socket goes: the client may never close its side.
+    const refuse = (reply: Buffer) => {
+      socket.end(reply);
+      setTimeout(() => socket.destroy(), 1_000).unref();
+    };
     const onData = (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       const parsed = parsePreamble(buf);
@@ -39,7 +44,7 @@ export function createTunnelServer(deps: TunnelListenerDeps): tls.Server {
       socket.off("data", onData);
       socket.pause();
       if ("error" in parsed) {
-        socket.end(encodeReply({ ok: false, code: "request.invalid", message: parsed.error }));
+        refuse(encodeReply({ ok: false, code: "request.invalid", message: parsed.error }));
         return;
       }
       const { request, rest } = parsed;
@@ -55,7 +60,7 @@ export function createTunnelServer(deps: TunnelListenerDeps): tls.Server {
             if (socket.destroyed) return;
             const handler = byType.get(session.connection.type);
             if (!handler) {
-              socket.end(
+              refuse(
                 encodeReply({
                   ok: false,
                   code: "connection.invalid",
@@ -70,7 +75,7 @@ export function createTunnelServer(deps: TunnelListenerDeps): tls.Server {
           (err: unknown) => {
             const e = toAppError(err);
             deps.logger.info({ code: e.code, connection: request.connection }, "tunnel refused");
-            socket.end(encodeReply({ ok: false, code: e.code, message: e.message }));
+            refuse(encodeReply({ ok: false, code: e.code, message: e.message }));
           },
         );
     };

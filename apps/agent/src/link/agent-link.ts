@@ -10,7 +10,11 @@ import {
 import type { StateStore } from "./state-store";
 
 export interface AgentLinkOptions {
-  target: string;
+  /**
+   * Control-plane addresses (replicas), tried in this order: the agent links to the first
+   * that answers and, when that link is lost, dials the next one.
+   */
+  targets: readonly string[];
   credentials: ChannelCredentials;
   channelOptions?: Record<string, string | number>;
   token: string;
@@ -34,11 +38,24 @@ export type LinkState = "connecting" | "connected" | "disconnected" | "revoked" 
  * reconnects with jittered exponential backoff. A revoked credential stops retrying.
  */
 export function createAgentLink(opts: AgentLinkOptions) {
-  const client = new AgentServiceClient(opts.target, opts.credentials, {
-    "grpc.keepalive_time_ms": 20_000,
-    "grpc.keepalive_timeout_ms": 10_000,
-    "grpc.keepalive_permit_without_calls": 1,
-    ...opts.channelOptions,
+  if (opts.targets.length === 0) throw new Error("the agent link needs a control-plane address");
+  const clients = opts.targets.map(
+    (target) =>
+      new AgentServiceClient(target, opts.credentials, {
+        "grpc.keepalive_time_ms": 20_000,
+        "grpc.keepalive_timeout_ms": 10_000,
+        "grpc.keepalive_permit_without_calls": 1,
+        ...opts.channelOptions,
+      }),
+  );
+  /** Which replica the link (and every other call: authorizations, uploads, reviews) uses now. */
+  let current = 0;
+  const client = new Proxy(clients[0] as AgentServiceClient, {
+    get(_target, prop) {
+      const c = clients[current] as AgentServiceClient;
+      const value = Reflect.get(c, prop, c);
+      return typeof value === "function" ? value.bind(c) : value;
+    },
   });
   const backoff = opts.backoff ?? { initialMs: 250, maxMs: 15_000 };
   let state: LinkState = "disconnected";
@@ -68,7 +85,11 @@ export function createAgentLink(opts: AgentLinkOptions) {
         attempt = 0;
         setState("connected");
         opts.logger.info(
-          { version: body.value.version, connections: body.value.connections.length },
+          {
+            version: body.value.version,
+            connections: body.value.connections.length,
+            controlPlane: opts.targets[current],
+          },
           "desired state snapshot applied",
         );
         break;
@@ -95,10 +116,15 @@ export function createAgentLink(opts: AgentLinkOptions) {
 
   function scheduleRetry(): void {
     if (state === "stopped" || state === "revoked") return;
+    // A lost link goes to the next replica; with a single address this is the same one.
+    current = (current + 1) % clients.length;
     const base = Math.min(backoff.maxMs, backoff.initialMs * 2 ** attempt);
     const delay = Math.round(base / 2 + Math.random() * (base / 2));
     attempt += 1;
-    opts.logger.info({ delayMs: delay, attempt }, "reconnecting to the control plane");
+    opts.logger.info(
+      { delayMs: delay, attempt, controlPlane: opts.targets[current] },
+      "reconnecting to the control plane",
+    );
     retry = setTimeout(connect, delay);
   }
 
@@ -164,9 +190,11 @@ export function createAgentLink(opts: AgentLinkOptions) {
       const c = call;
       teardown();
       c?.cancel();
-      client.close();
+      for (const each of clients) each.close();
     },
     state: () => state,
+    /** The control-plane address in use (or being dialled). */
+    controlPlane: () => opts.targets[current] as string,
     onState(listener: (s: LinkState) => void): () => void {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -40,6 +40,8 @@ export async function startGrpcServer(deps: GrpcDeps): Promise<{ server: Server;
     "grpc.keepalive_timeout_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5_000,
+    // grpc-js lifts Node's per-connection HTTP/2 memory cap unless told; bound it (MiB).
+    "grpc-node.max_session_memory": 64,
   });
   const impl: AgentServiceServer = {
     link: (call) => {

@@ -14,13 +14,19 @@ import type { SessionBroker, SessionContext, Via } from "../../core/broker";
 import { listen } from "../../core/listen";
 import type { ClientStream, ProtocolHandler } from "../../core/protocol";
 import { type HttpSession, serveExchange } from "./http-exchange";
-import { httpErrorOf, rawError, replyError } from "./http-reply";
+import { closeSoon, httpErrorOf, rawError, replyError } from "./http-reply";
 import { createUpstreamPools, httpTarget } from "./http-upstream";
 import { createWebSocketProxy } from "./http-websocket";
 import { secretForms } from "./secret-scrubber";
 
 export interface HttpHandlerDeps {
-  config: Pick<AgentConfig, "SLUICE_HTTP_LISTEN" | "SLUICE_HTTP_PLAINTEXT" | "SLUICE_HTTP_ROUTE_DOMAIN">;
+  config: Pick<
+    AgentConfig,
+    | "SLUICE_HTTP_LISTEN"
+    | "SLUICE_HTTP_PLAINTEXT"
+    | "SLUICE_HTTP_ROUTE_DOMAIN"
+    | "SLUICE_HANDSHAKE_TIMEOUT_SECONDS"
+  >;
   authorizer: Pick<Authorizer, "authorize">;
   broker: SessionBroker;
   tls: () => tls.SecureContext | undefined;
@@ -30,17 +36,33 @@ export interface HttpHandlerDeps {
 
 /** Sessions one client connection may hold (one per connection and caller credential). */
 const MAX_SESSIONS_PER_SOCKET = 8;
-/** A client that has not finished its TLS handshake by then is disconnected. */
+/** A client that has not finished its TLS handshake by then is disconnected (unless configured). */
 const HANDSHAKE_MS = 10_000;
+/** A client that has not sent a whole request head by then is disconnected (unless configured). */
+const HEADERS_MS = 30_000;
 const CONNECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
-const serverOptions: http.ServerOptions = {
-  maxHeaderSize: 32 * 1024,
-  // Uploads may be large; a client that stalls sending its headers is cut off by headersTimeout.
-  requestTimeout: 0,
-  headersTimeout: 30_000,
-  keepAliveTimeout: 30_000,
-};
+function serverOptions(headersTimeout: number): http.ServerOptions {
+  return {
+    maxHeaderSize: 32 * 1024,
+    // Uploads may be large; a client that stalls sending its headers is cut off by headersTimeout.
+    requestTimeout: 0,
+    headersTimeout,
+    keepAliveTimeout: 30_000,
+    // How often that bound is checked (every 30 s by default, which would let a short one run long).
+    connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(headersTimeout / 4))),
+  };
+}
+
+/**
+ * Node checks headersTimeout from a timer it starts when a server begins listening. Servers
+ * that are handed their sockets (after TLS, or from the tunnel) never listen, so a client
+ * could trickle a request head forever: start the checks as listening would.
+ */
+function enforceDeadlines(server: http.Server): http.Server {
+  server.emit("listening");
+  return server;
+}
 
 /** The caller's Sluice credential: `Authorization`/`Proxy-Authorization` Bearer, or Basic with it as the password. */
 export function callerToken(req: IncomingMessage): string | undefined {
@@ -87,6 +109,9 @@ export function createHttpHandler(deps: HttpHandlerDeps): ProtocolHandler {
   const native = new WeakMap<net.Socket, Map<string, Promise<HttpSession>>>();
   const tunneled = new WeakMap<object, HttpSession>();
   const domain = deps.config.SLUICE_HTTP_ROUTE_DOMAIN;
+  const configuredMs = (deps.config.SLUICE_HANDSHAKE_TIMEOUT_SECONDS ?? 0) * 1000;
+  const handshakeMs = configuredMs || HANDSHAKE_MS;
+  const headersMs = configuredMs || HEADERS_MS;
 
   async function start(ctx: SessionContext, socket: Duplex): Promise<HttpSession> {
     try {
@@ -227,8 +252,10 @@ export function createHttpHandler(deps: HttpHandlerDeps): ProtocolHandler {
       if (!socket.writable || err.code === "ECONNRESET") return socket.destroy();
       const last = latest.get(socket);
       // Malformed bytes after a complete request are not its answer: it keeps its own response.
-      if (last?.req.complete) return void last.res.once("close", () => socket.end());
+      if (last?.req.complete) return void last.res.once("close", () => closeSoon(socket));
       if (last?.res.headersSent) return socket.destroy();
+      if (err.code === "ERR_HTTP_REQUEST_TIMEOUT")
+        return rawError(socket, 408, "request.invalid", "the request head did not arrive in time");
       rawError(socket, 400, "request.invalid", `malformed HTTP request (${err.code ?? "parse error"})`);
     });
     server.on("connect", (_req: IncomingMessage, socket: Duplex) => {
@@ -259,7 +286,8 @@ export function createHttpHandler(deps: HttpHandlerDeps): ProtocolHandler {
     return server;
   }
 
-  const nativeHttp = wire(http.createServer(serverOptions), findNative);
+  const nativeHttp = wire(http.createServer(serverOptions(headersMs)), findNative);
+  if (!deps.config.SLUICE_HTTP_PLAINTEXT) enforceDeadlines(nativeHttp);
   // TLS is terminated here rather than by an https server: clients that connect by IP send
   // no SNI, and the agent's certificate can change while it runs.
   const nativeServer = deps.config.SLUICE_HTTP_PLAINTEXT
@@ -273,7 +301,7 @@ export function createHttpHandler(deps: HttpHandlerDeps): ProtocolHandler {
           secureContext: context,
           ALPNProtocols: ["http/1.1"],
         });
-        const timer = setTimeout(() => secure.destroy(), HANDSHAKE_MS);
+        const timer = setTimeout(() => secure.destroy(), handshakeMs);
         secure.on("error", () => secure.destroy());
         secure.once("secure", () => {
           clearTimeout(timer);
@@ -282,7 +310,7 @@ export function createHttpHandler(deps: HttpHandlerDeps): ProtocolHandler {
         secure.once("close", () => clearTimeout(timer));
       });
   nativeServer.on("error", (err) => deps.logger.error({ err }, "http listener error"));
-  const tunnelServer = wire(http.createServer(serverOptions), findTunneled);
+  const tunnelServer = enforceDeadlines(wire(http.createServer(serverOptions(headersMs)), findTunneled));
 
   return {
     type: "http",

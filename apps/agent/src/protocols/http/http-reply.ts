@@ -47,9 +47,17 @@ export function httpErrorOf(err: unknown): { status: number; code: string; messa
 /** Writes a complete HTTP/1.1 error response on a raw socket (before or outside node's HTTP server). */
 export function rawError(socket: Duplex, status: number, code: string, message: string): void {
   const body = bodyOf(code, message);
-  const reason = status === 400 ? "Bad Request" : status === 403 ? "Forbidden" : "Error";
+  const reason =
+    { 400: "Bad Request", 403: "Forbidden", 408: "Request Timeout" }[status as 400 | 403 | 408] ?? "Error";
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\n` +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
+  closeSoon(socket);
+}
+
+/** Ends the connection; the socket goes once the last bytes had a moment to leave (the client may never close its side). */
+export function closeSoon(socket: Duplex): void {
+  socket.end();
+  setTimeout(() => socket.destroy(), 1_000).unref();
 }

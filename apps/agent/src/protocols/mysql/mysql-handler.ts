@@ -24,7 +24,10 @@ import { runMysqlSession } from "./mysql-session";
 export interface MysqlHandlerDeps {
   config: Pick<
     AgentConfig,
-    "SLUICE_MYSQL_LISTEN" | "SLUICE_MYSQL_LOOPBACK_PLAINTEXT" | "SLUICE_MAX_FRAME_BYTES"
+    | "SLUICE_MYSQL_LISTEN"
+    | "SLUICE_MYSQL_LOOPBACK_PLAINTEXT"
+    | "SLUICE_MAX_FRAME_BYTES"
+    | "SLUICE_HANDSHAKE_TIMEOUT_SECONDS"
   >;
   authorizer: Pick<Authorizer, "authorize">;
   broker: SessionBroker;
@@ -43,6 +46,12 @@ export function mysqlError(err: unknown): ErrPacket {
   return { errorCode: 1105, sqlState: "HY000", message: "internal error" };
 }
 
+/** Closes a client whose login failed, once an ERR written to it had a moment to leave. */
+function closeAfterReply(socket: Duplex): void {
+  socket.end();
+  setTimeout(() => socket.destroy(), 1_000).unref();
+}
+
 function isLoopback(address: string): boolean {
   return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
 }
@@ -57,6 +66,7 @@ export function createMysqlHandler(deps: MysqlHandlerDeps): ProtocolHandler {
   /** Whose session an agent connection id is: a KILL may only reach the caller's own sessions. */
   const owners = new Map<number, string>();
   const maxPayload = deps.config.SLUICE_MAX_FRAME_BYTES;
+  const handshakeSeconds = deps.config.SLUICE_HANDSHAKE_TIMEOUT_SECONDS;
 
   async function login(
     socket: Duplex,
@@ -67,6 +77,7 @@ export function createMysqlHandler(deps: MysqlHandlerDeps): ProtocolHandler {
     const context = deps.tls();
     return readClientLogin(socket, {
       connectionId: ids.allocate(),
+      ...(handshakeSeconds ? { timeoutMs: handshakeSeconds * 1000 } : {}),
       ...(deps.serverVersion ? { serverVersion: deps.serverVersion } : {}),
       // Offered only where the connection is known before the greeting (the tunnel) and allows it.
       ...(allowLocalInfile ? { allowLocalInfile: true } : {}),
@@ -117,7 +128,7 @@ export function createMysqlHandler(deps: MysqlHandlerDeps): ProtocolHandler {
         }),
       (err: unknown) => {
         deps.logger.info({ err: (err as Error).message }, "mysql login ended before authentication");
-        socket.destroy();
+        closeAfterReply(socket);
       },
     );
   });
@@ -141,7 +152,7 @@ export function createMysqlHandler(deps: MysqlHandlerDeps): ProtocolHandler {
       const infile = settings?.$case === "mysql" && settings.value.allowLocalInfile;
       login(client.socket, client.clientAddress, true, infile).then(
         (l) => serveLogin(l, () => open(session, "tunnel", client.clientAddress)),
-        () => client.socket.destroy(),
+        () => closeAfterReply(client.socket),
       );
     },
     refuse(client: Duplex, err: AppError): void {

@@ -6,10 +6,11 @@ import {
   FrontendCode,
   parsePasswordMessage,
   parseStartupFrame,
+  StartupCode,
   type StartupFrame,
 } from "@sluice/pg-wire";
 import { FrameStream, newReader } from "./frame-stream";
-import { PgClientError, type PgClientOptions, type PgProxyDeps } from "./pg-proxy-types";
+import { PgClientError, type PgClientOptions, type PgProxyDeps, SilentClose } from "./pg-proxy-types";
 import { ignore } from "./upstream-connect";
 
 export type ClientHello =
@@ -52,6 +53,17 @@ async function upgrade(
   return secure;
 }
 
+/** A startup-phase frame; a malformed CancelRequest is closed without a reply, as PostgreSQL does. */
+function startupFrame(body: Buffer): StartupFrame {
+  try {
+    return parseStartupFrame(body);
+  } catch (err) {
+    if (body.length >= 4 && body.readInt32BE(0) === StartupCode.CancelRequest)
+      throw new SilentClose((err as Error).message);
+    throw err;
+  }
+}
+
 /** Minor versions above 3.0 are answered with NegotiateProtocolVersion (3.0), as PostgreSQL does. */
 function checkVersion(frame: Extract<StartupFrame, { kind: "startup" }>, socket: Duplex): void {
   if (frame.major !== 3) {
@@ -85,7 +97,7 @@ export async function clientHandshake(
   let stream = new FrameStream(socket, reader, "startup message");
   let encrypted = false;
   for (;;) {
-    const frame = parseStartupFrame((stream.buffered() ?? (await stream.next(left()))).body);
+    const frame = startupFrame((stream.buffered() ?? (await stream.next(left()))).body);
     if (frame.kind === "cancel") {
       stream.detach();
       return { ...frame, socket: stream.socket };
@@ -119,6 +131,7 @@ async function askPassword(
   timeoutMs: number,
 ): Promise<string> {
   stream.socket.write(backend.authenticationCleartextPassword());
+  stream.expecting("password message");
   stream.reader.setStartup(false);
   stream.reader.setMaxFrameLength(limits.maxStartupFrame);
   const frame = stream.buffered() ?? (await stream.next(timeoutMs));

@@ -20,7 +20,7 @@ export class FrameStream {
   constructor(
     readonly socket: Duplex,
     readonly reader: FrameReader,
-    private readonly what: string,
+    private what: string,
   ) {
     this.onData = this.received.bind(this);
     this.onGone = this.gone.bind(this);
@@ -52,6 +52,11 @@ export class FrameStream {
       this.pump();
       if (this.waiting()) this.socket.resume();
     });
+  }
+
+  /** Names what the next frames are, for the timeout's message. */
+  expecting(what: string): void {
+    this.what = what;
   }
 
   /** Stops reading; the socket stays paused and unread bytes remain in the reader. */

@@ -15,7 +15,13 @@ import { pgSessionPolicy } from "./pg-policy";
 import { createPgRecorder } from "./pg-recorder";
 
 export interface PgHandlerDeps {
-  config: Pick<AgentConfig, "SLUICE_PG_LISTEN" | "SLUICE_PG_REQUIRE_TLS" | "SLUICE_MAX_FRAME_BYTES">;
+  config: Pick<
+    AgentConfig,
+    | "SLUICE_PG_LISTEN"
+    | "SLUICE_PG_REQUIRE_TLS"
+    | "SLUICE_MAX_FRAME_BYTES"
+    | "SLUICE_HANDSHAKE_TIMEOUT_SECONDS"
+  >;
   authorizer: Pick<Authorizer, "authorize">;
   broker: SessionBroker;
   tls: () => tls.SecureContext | undefined;
@@ -67,11 +73,13 @@ function targetFor(ctx: SessionContext, leasedUser: string | undefined): PgTarge
  */
 export function createPgHandler(deps: PgHandlerDeps): ProtocolHandler & { cancels: CancelRegistry } {
   const cancels = new CancelRegistry();
+  const handshakeSeconds = deps.config.SLUICE_HANDSHAKE_TIMEOUT_SECONDS;
   const base: Omit<PgProxyDeps, "authorize"> & { cancels: CancelRegistry } = {
     limits: { maxStartupFrame: 10_000, maxFrame: deps.config.SLUICE_MAX_FRAME_BYTES },
     requireTls: deps.config.SLUICE_PG_REQUIRE_TLS,
     logger: deps.logger,
     cancels,
+    ...(handshakeSeconds ? { timeouts: { handshakeMs: handshakeSeconds * 1000 } } : {}),
   };
 
   async function open(s: AuthorizedSession, via: Via, clientAddress: string): Promise<PgTarget> {

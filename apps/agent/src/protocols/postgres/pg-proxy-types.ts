@@ -117,3 +117,14 @@ export class PgClientError extends Error {
     this.publicMessage = publicMessage;
   }
 }
+
+/**
+ * Startup input PostgreSQL only logs and answers by closing the connection: a startup or
+ * password packet whose declared length cannot be a message, a malformed CancelRequest.
+ */
+export class SilentClose extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SilentClose";
+  }
+}

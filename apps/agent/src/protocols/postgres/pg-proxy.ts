@@ -10,6 +10,7 @@ import {
   type PgProxyDeps,
   type PgSessionRecorder,
   type PgTarget,
+  SilentClose,
 } from "./pg-proxy-types";
 import { type RelayEnd, type RelaySession, relay } from "./pg-relay";
 import { PolicyGate } from "./policy-gate";
@@ -61,6 +62,26 @@ function reject(socket: Duplex, err: PgClientError): void {
   setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
+/**
+ * What PostgreSQL closes on without a reply during startup (it only logs it): a packet whose
+ * declared length cannot be a startup or password message, e.g. from a client speaking
+ * another protocol, or node-postgres's Terminate sent before its StartupMessage
+ * (`client.connect(); client.end()`), which an ErrorResponse would turn into an error there.
+ */
+function closesSilently(err: unknown): boolean {
+  if (err instanceof SilentClose) return true;
+  return isProtocolError(err) && (err.code === "frame_too_short" || err.code === "frame_too_large");
+}
+
+/** Ends the connection without a word; the socket goes once the FIN had a moment to leave. */
+function closeSilently(client: Duplex, raw: Duplex): void {
+  client.end();
+  setTimeout(() => {
+    client.destroy();
+    raw.destroy();
+  }, 1_000).unref();
+}
+
 type ClientDeps = PgProxyDeps & { cancels: CancelRegistry } & PgClientOptions;
 
 /**
@@ -86,7 +107,13 @@ async function startClient(socket: net.Socket, deps: ClientDeps, done: () => voi
   try {
     hello = await clientHandshake(socket, deps, deps.timeouts?.handshakeMs ?? DEFAULT_HANDSHAKE_MS, current);
   } catch (err) {
-    if (err instanceof PgClientError || isProtocolError(err)) {
+    if (closesSilently(err)) {
+      log.info(
+        { remoteAddress, err: (err as Error).message },
+        "postgres client closed: unreadable startup packet",
+      );
+      closeSilently(current.socket, socket);
+    } else if (err instanceof PgClientError || isProtocolError(err)) {
       log.info({ remoteAddress, err: (err as Error).message }, "postgres client rejected during startup");
       reject(current.socket, toClientError(err, new PgClientError("08P01", "protocol violation")));
       if (current.socket !== socket) setTimeout(() => socket.destroy(), 1_000).unref();

@@ -20,7 +20,10 @@ import { sshOptions } from "./ssh-options";
 import { createSshRecorder } from "./ssh-recorder";
 
 export interface SshHandlerDeps {
-  config: Pick<AgentConfig, "SLUICE_SSH_LISTEN" | "SLUICE_AGENT_STATE_DIR">;
+  config: Pick<
+    AgentConfig,
+    "SLUICE_SSH_LISTEN" | "SLUICE_AGENT_STATE_DIR" | "SLUICE_HANDSHAKE_TIMEOUT_SECONDS"
+  >;
   authorizer: Pick<Authorizer, "authorize">;
   broker: SessionBroker;
   logger: Logger;
@@ -101,9 +104,11 @@ export function createSshHandler(deps: SshHandlerDeps): ProtocolHandler & {
     };
   }
 
+  const handshakeSeconds = deps.config.SLUICE_HANDSHAKE_TIMEOUT_SECONDS;
   const proxy = createSshProxyServer({
     hostKey: hostKey.privateKey,
     failureDelayMs: deps.failureDelayMs ?? 750,
+    ...(handshakeSeconds ? { authTimeoutMs: handshakeSeconds * 1000 } : {}),
     async authenticate(req) {
       try {
         const c = req.credential;
