@@ -1,7 +1,6 @@
 import { createServer } from "node:net";
+import { ApiError, apiPath, CliError, createApiClient, ExitCode } from "@sluice/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiPath, createApiClient } from "./api-client";
-import { ApiError, CliError, ExitCode } from "./cli-error";
 import { errorResponse, type FakeControlPlane, startFakeControlPlane } from "./fake-control-plane.testing";
 
 let cp: FakeControlPlane;

@@ -1,5 +1,5 @@
+import { type ApiClient, createApiClient } from "@sluice/client";
 import type { Command } from "commander";
-import { type ApiClient, createApiClient } from "./api-client";
 import { usageError } from "./cli-error";
 import { type Env, resolveCredentials } from "./config-store";
 import { type OutputFormat, outputFormats } from "./output";

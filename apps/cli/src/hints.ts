@@ -5,8 +5,7 @@ export const DEFAULT_CONTROL_PLANE_URL = "http://127.0.0.1:8080";
 export const NOT_LOGGED_IN =
   "not logged in: run `sluice login --api-key <key> --url <url>` or set SLUICE_API_KEY";
 
-export const UNAUTHENTICATED_HINT =
-  "hint: the API key was rejected; run `sluice login --api-key <key>` again or check SLUICE_API_KEY";
+export { UNAUTHENTICATED_HINT } from "@sluice/client";
 
 export function agentStartHint(token: string): string {
   return `SLUICE_AGENT_TOKEN=${token} SLUICE_CONTROL_PLANE_GRPC=<host:port> pnpm --filter @sluice/agent start`;

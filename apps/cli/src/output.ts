@@ -1,3 +1,5 @@
+import { formatTimestamp } from "@sluice/client";
+
 export type OutputFormat = "table" | "json";
 export const outputFormats: readonly OutputFormat[] = ["table", "json"];
 
@@ -9,20 +11,13 @@ export interface Column {
 }
 
 const MAX_CELL = 60;
-const ISO_TIMESTAMP = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?(Z|[+-]\d{2}:?\d{2})$/;
 
 /** A column showing `row[key]`, optionally through a formatter. */
 export function col(header: string, key: string, format?: (value: unknown, row: Row) => unknown): Column {
   return { header, value: (row) => (format ? format(row[key], row) : row[key]) };
 }
 
-/** `2025-03-04T05:06:07.890Z` → `2025-03-04 05:06:07Z`; other strings pass through. */
-export function formatTimestamp(value: string): string {
-  const m = ISO_TIMESTAMP.exec(value);
-  if (!m) return value;
-  const zone = m[3] === "Z" ? "Z" : ` ${m[3]}`;
-  return `${m[1]} ${m[2]}${zone}`;
-}
+export { formatTimestamp };
 
 /** One compact line for any JSON value: `-` for empty, `k=v,…` for flat records, names for lists. */
 export function formatValue(value: unknown): string {

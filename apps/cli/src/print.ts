@@ -1,5 +1,5 @@
+import { CliError, expectShape } from "@sluice/client";
 import { z } from "zod";
-import { CliError } from "./cli-error";
 import type { CliIo } from "./context";
 import {
   type Column,
@@ -59,11 +59,7 @@ export function expectObject(payload: unknown): Row {
 }
 
 /** Validates a response against the fields the CLI itself needs. */
-export function expectShape<T>(schema: z.ZodType<T>, payload: unknown, what: string): T {
-  const result = schema.safeParse(payload);
-  if (!result.success) throw unexpected(what);
-  return result.data;
-}
+export { expectShape };
 
 export function label(row: Row): string {
   const name = typeof row.name === "string" ? row.name : undefined;

@@ -1,6 +1,6 @@
+import { toApiError } from "@sluice/client";
 import { CommanderError } from "commander";
 import { describe, expect, it } from "vitest";
-import { toApiError } from "./api-client";
 import { CliError, ExitCode, usageError } from "./cli-error";
 import { redact, renderError } from "./render-error";
 

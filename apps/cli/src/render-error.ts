@@ -1,5 +1,5 @@
+import { ExitCode, isCliError, redact } from "@sluice/client";
 import { CommanderError } from "commander";
-import { ExitCode, isCliError } from "./cli-error";
 
 export interface RenderedError {
   /** Text for stderr, ending in a newline; empty when commander already printed the problem. */
@@ -43,11 +43,4 @@ function debugLines(err: unknown): string[] {
   return lines;
 }
 
-/** Replaces every occurrence of a secret with `***`. */
-export function redact(text: string, secrets: Iterable<string>): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret.length >= 4) out = out.split(secret).join("***");
-  }
-  return out;
-}
+export { redact };

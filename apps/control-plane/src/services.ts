@@ -18,6 +18,8 @@ import {
   createNotificationsService,
   type NotificationsDeps,
 } from "./modules/notifications/notifications.service";
+import { mcpResource } from "./modules/oauth/metadata";
+import { createMcpOAuth } from "./modules/oauth/oauth.service";
 import { createPoliciesService } from "./modules/policies/policies.service";
 import { createRecordingsService } from "./modules/recordings/recordings.service";
 import { createReviews, type ReviewsDeps } from "./modules/reviews/create-reviews";
@@ -88,19 +90,34 @@ export function createServices(deps: ServiceOptions) {
     notifier,
     ...deps.reviews,
   });
+  const auth = createAuthService({ prisma, sql: deps.sql, keys });
+  const oidcLogin = createOidcLoginService({ prisma, mutate, tokens, settings: deps.oidc });
   return {
     keys,
     tokens,
     revoker,
     trustedIssuers: createTrustedIssuersService({ prisma, mutate }),
-    tokenExchange: createTokenExchangeService({ prisma, mutate, tokens }),
-    oidcLogin: createOidcLoginService({ prisma, mutate, tokens, settings: deps.oidc }),
+    tokenExchange: createTokenExchangeService({
+      prisma,
+      mutate,
+      tokens,
+      mcpResource: () => mcpResource(deps.reviews.publicUrl()),
+    }),
+    oidcLogin,
+    mcpOAuth: createMcpOAuth({
+      prisma,
+      tokens,
+      oidc: oidcLogin,
+      auth,
+      masterKey: deps.masterKey,
+      publicUrl: deps.reviews.publicUrl,
+    }),
     sessions: createSessionsService({ prisma, sql: deps.sql, mutate, audit, keys }),
     recordings: createRecordingsService({ prisma, audit, notifier }),
     audit,
     state,
     mutate,
-    auth: createAuthService({ prisma, sql: deps.sql, keys }),
+    auth,
     users: createUsersService({ prisma, mutate, tokens, revoker }),
     groups: createGroupsService({ prisma, mutate }),
     agents: createAgentsService({ prisma, mutate }),

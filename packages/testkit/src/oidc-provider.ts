@@ -16,6 +16,8 @@ export interface BrowseResult {
   url: string;
   status: number;
   text: string;
+  /** Where the relying party redirected the browser next, when its answer was a redirect. */
+  location?: string;
 }
 
 export interface TestOidcProvider {
@@ -207,7 +209,13 @@ export async function startTestOidcProvider(
       if (body !== undefined) headers["content-type"] = "application/x-www-form-urlencoded";
       if (!ours) {
         const res = await fetch(url, { redirect: "manual" }).catch(() => undefined);
-        return { url, status: res?.status ?? 0, text: (await res?.text()) ?? "" };
+        const location = res?.headers.get("location") ?? undefined;
+        return {
+          url,
+          status: res?.status ?? 0,
+          text: (await res?.text()) ?? "",
+          ...(location ? { location: new URL(location, url).href } : {}),
+        };
       }
       const res = await fetch(url, {
         method: body === undefined ? "GET" : "POST",

@@ -1,5 +1,5 @@
+import { apiPath } from "@sluice/client";
 import type { Command } from "commander";
-import { apiPath } from "../api-client";
 import { CliError } from "../cli-error";
 import { type CliContext, outputFormat } from "../context";
 import { col } from "../output";

@@ -1,4 +1,5 @@
 import { createServer, isIP, type Server, type Socket } from "node:net";
+import { fetchAgentCa, type StartedSession, startSession, startupUser, tunnelEndpoint } from "@sluice/client";
 import type { Command } from "commander";
 import { CliError, usageError } from "../cli-error";
 import { type CliContext, outputFormat, waitForStop } from "../context";
@@ -7,13 +8,6 @@ import { renderJson } from "../output";
 import { renderError } from "../render-error";
 import { bridgeClient } from "../tunnel/bridge-client";
 import { GrantSource } from "../tunnel/grant-source";
-import {
-  fetchAgentCa,
-  type StartedSession,
-  startSession,
-  startupUser,
-  tunnelEndpoint,
-} from "../tunnel/session";
 
 interface ConnectFlags {
   port: number;

@@ -1,18 +1,21 @@
+import type { ServerError, StatementResult } from "@sluice/client";
+import {
+  fetchAgentCa,
+  heldReviewId,
+  type JsonResult,
+  openSqlSession,
+  renderCsv,
+  renderResultTable,
+  type SqlOutputFormat,
+  serverErrorLine,
+  startSession,
+  toJsonResult,
+} from "@sluice/client";
 import type { Command } from "commander";
 import { CliError, ExitCode, usageError } from "../cli-error";
 import type { CliContext, CliIo } from "../context";
 import { readTextFile } from "../flags";
 import { renderJson } from "../output";
-import {
-  type JsonResult,
-  renderCsv,
-  renderResultTable,
-  type SqlOutputFormat,
-  toJsonResult,
-} from "../sql/format";
-import type { ServerError, StatementResult } from "../sql/simple-query";
-import { heldReviewId, openSqlSession, serverErrorLine } from "../sql/sql-session";
-import { fetchAgentCa, startSession } from "../tunnel/session";
 
 interface ExecFlags {
   command?: string;

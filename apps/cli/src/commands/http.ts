@@ -1,11 +1,16 @@
 import { createWriteStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
+import {
+  fetchAgentCa,
+  HTTP_METHOD,
+  RESERVED_HEADERS,
+  requestThroughAgent,
+  startSession,
+} from "@sluice/client";
 import type { Command } from "commander";
 import { CliError, usageError } from "../cli-error";
 import type { CliContext } from "../context";
 import { readTextFile } from "../flags";
-import { HTTP_METHOD, RESERVED_HEADERS, requestThroughAgent } from "../tunnel/http-request";
-import { fetchAgentCa, startSession } from "../tunnel/session";
 
 interface HttpFlags {
   data?: string;

@@ -28,6 +28,21 @@ describe("sluice mcp config", () => {
     expect(res.err).toContain("SLUICE_API_KEY");
   });
 
+  it("prints the remote endpoint's URL block with --remote, never the key", async () => {
+    const env = { SLUICE_URL: "https://sluice.example.com/", SLUICE_API_KEY: "slk_secret_value_123" };
+    const vscode = await config(["--client", "vscode", "--remote"], env);
+    expect(vscode.code).toBe(0);
+    expect(JSON.parse(vscode.out)).toEqual({
+      servers: { sluice: { type: "http", url: "https://sluice.example.com/mcp" } },
+    });
+    const cursor = await config(["--client", "cursor", "--remote"], env);
+    expect(JSON.parse(cursor.out)).toEqual({
+      mcpServers: { sluice: { url: "https://sluice.example.com/mcp" } },
+    });
+    expect(cursor.err).toMatch(/OAuth/);
+    expect(vscode.out + vscode.err + cursor.out + cursor.err).not.toContain("slk_secret_value_123");
+  });
+
   it("asks for a URL when there is no login, and rejects unknown clients", async () => {
     expect(await config([], {})).toMatchObject({ code: 2, err: expect.stringContaining("--url") });
     expect((await config(["--client", "emacs"], { SLUICE_URL: "http://x" })).code).toBe(2);

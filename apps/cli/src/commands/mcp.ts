@@ -3,7 +3,14 @@ import { type Command, Option } from "commander";
 import { usageError } from "../cli-error";
 import { normalizeUrl, readStoredConfig } from "../config-store";
 import type { CliContext } from "../context";
-import { MCP_CLIENTS, type McpClientKind, mcpConfigAdvice, mcpConfigBlock } from "../mcp/client-config";
+import {
+  MCP_CLIENTS,
+  type McpClientKind,
+  mcpConfigAdvice,
+  mcpConfigBlock,
+  mcpRemoteConfigAdvice,
+  mcpRemoteConfigBlock,
+} from "../mcp/client-config";
 import { createSluiceMcpServer, serveStdio } from "../mcp/server";
 import { renderJson } from "../output";
 
@@ -62,16 +69,25 @@ export function registerMcpCommands(program: Command, ctx: CliContext, version: 
 
   mcp
     .command("config")
-    .description("print the JSON an assistant's MCP settings need to start `sluice mcp` (never an API key)")
+    .description(
+      "print the JSON an assistant's MCP settings need to start `sluice mcp`, or with --remote to reach " +
+        "the control plane's /mcp endpoint (never an API key)",
+    )
     .addOption(new Option("--client <client>", "the assistant").choices([...MCP_CLIENTS]).default("generic"))
     .option("--url <url>", "control-plane URL (default: SLUICE_URL or the stored login's)")
-    .action(async (flags: { client: McpClientKind; url?: string }) => {
+    .option("--remote", "the URL-based block for the control plane's remote MCP endpoint (Streamable HTTP)")
+    .action(async (flags: { client: McpClientKind; url?: string; remote?: boolean }) => {
       const stored = await readStoredConfig(ctx.io.env).catch(() => undefined);
       const raw = flags.url ?? ctx.io.env.SLUICE_URL ?? stored?.url;
       if (!raw) {
         throw usageError("no control-plane URL: log in with `sluice login` or pass --url");
       }
       const url = normalizeUrl(raw);
+      if (flags.remote) {
+        ctx.io.stdout(renderJson(mcpRemoteConfigBlock(flags.client, url)));
+        ctx.io.stderr(mcpRemoteConfigAdvice(flags.client));
+        return;
+      }
       const block = mcpConfigBlock(flags.client, {
         node: process.execPath,
         bin: BIN,

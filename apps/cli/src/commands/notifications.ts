@@ -1,6 +1,6 @@
+import { apiPath } from "@sluice/client";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { z } from "zod";
-import { apiPath } from "../api-client";
 import { type CliContext, outputFormat } from "../context";
 import { collectList, compact, intParser, requireChanges } from "../flags";
 import { col, isRecord, renderJson } from "../output";

@@ -1,10 +1,9 @@
 import type { Readable, Writable } from "node:stream";
 import type { TLSSocket } from "node:tls";
+import { fetchAgentCa, openTunnel, startSession, tunnelEndpoint } from "@sluice/client";
 import type { Command } from "commander";
 import { CliError } from "../cli-error";
 import type { CliContext } from "../context";
-import { openTunnel } from "../tunnel/open-tunnel";
-import { fetchAgentCa, startSession, tunnelEndpoint } from "../tunnel/session";
 
 /** Copies stdin to the tunnel and the tunnel to stdout until the tunnel closes. */
 export function pipeStdio(tunnel: TLSSocket, stdin: Readable, stdout: Writable): Promise<void> {

@@ -1,5 +1,5 @@
+import { apiPath } from "@sluice/client";
 import type { Command } from "commander";
-import { apiPath } from "../api-client";
 import { type CliContext, outputFormat } from "../context";
 import { compact, intParser } from "../flags";
 import { col, formatValue, isRecord, type Row, renderDetails, renderJson } from "../output";

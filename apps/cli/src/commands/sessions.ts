@@ -1,5 +1,5 @@
+import { apiPath } from "@sluice/client";
 import { type Command, InvalidArgumentError } from "commander";
-import { apiPath } from "../api-client";
 import { type CliContext, outputFormat } from "../context";
 import { compact, intParser } from "../flags";
 import { formatValue, renderDetails, renderJson } from "../output";

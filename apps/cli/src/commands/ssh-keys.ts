@@ -1,6 +1,6 @@
 import { basename } from "node:path";
+import { apiPath } from "@sluice/client";
 import type { Command } from "commander";
-import { apiPath } from "../api-client";
 import { usageError } from "../cli-error";
 import { type CliContext, type CliIo, outputFormat } from "../context";
 import { col } from "../output";

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
+import { apiPath } from "@sluice/client";
 import type { Command } from "commander";
 import { z } from "zod";
-import { apiPath } from "../api-client";
 import { CliError, ExitCode } from "../cli-error";
 import type { CliContext } from "../context";
 import { expectShape } from "../print";

@@ -47,3 +47,39 @@ export function mcpConfigAdvice(kind: McpClientKind): string {
     "",
   ].join("\n");
 }
+
+/**
+ * The block for the control plane's remote MCP endpoint (Streamable HTTP at `<url>/mcp`).
+ * It holds only the URL: the assistant signs in through the control plane's OAuth endpoints.
+ */
+export function mcpRemoteConfigBlock(kind: McpClientKind, url: string): Record<string, unknown> {
+  const endpoint = `${url}/mcp`;
+  switch (kind) {
+    case "claude-desktop":
+    case "cursor":
+      return { mcpServers: { sluice: { url: endpoint } } };
+    case "vscode":
+      return { servers: { sluice: { type: "http", url: endpoint } } };
+    case "generic":
+      return { type: "http", url: endpoint };
+  }
+}
+
+const REMOTE_WHERE: Record<McpClientKind, string> = {
+  "claude-desktop":
+    "add the URL as a custom connector (Settings → Connectors → Add custom connector), or this block where remote servers are configured",
+  cursor: "add this to ~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
+  vscode: "add this to .vscode/mcp.json in your workspace (or your user MCP configuration)",
+  generic: "point the assistant's Streamable HTTP MCP client at this URL",
+};
+
+/** What to do with the remote block: where it goes, and how the assistant gets an identity. */
+export function mcpRemoteConfigAdvice(kind: McpClientKind): string {
+  return [
+    `${REMOTE_WHERE[kind]}.`,
+    "On first use the assistant opens the control plane's sign-in (OAuth with PKCE, your IdP login); a",
+    "headless agent instead sends `Authorization: Bearer <Sluice API key>`, or a service identity gets a",
+    "token by client credentials (client_id = its name, client_secret = its API key). Never put a key here.",
+    "",
+  ].join("\n");
+}

@@ -1,5 +1,5 @@
+import { type ApiClient, apiPath } from "@sluice/client";
 import { z } from "zod";
-import { type ApiClient, apiPath } from "../api-client";
 import { CliError } from "../cli-error";
 import { expectShape } from "../print";
 

@@ -1,5 +1,5 @@
+import { renderSqlTable, rowCount } from "@sluice/client";
 import { type EventKind, type EventPayload, isEventKind, readEvent } from "@sluice/recording/events";
-import { renderSqlTable, rowCount } from "../sql/format";
 import type { RecordedEvent } from "./events";
 
 export const MAX_WAIT_MS = 2_000;

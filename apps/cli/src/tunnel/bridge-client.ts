@@ -1,8 +1,7 @@
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
+import { openTunnel, TunnelRefusedError, tunnelEndpoint } from "@sluice/client";
 import type { GrantSource } from "./grant-source";
-import { openTunnel, TunnelRefusedError } from "./open-tunnel";
-import { tunnelEndpoint } from "./session";
 
 export interface BridgeDeps {
   grants: Pick<GrantSource, "get" | "invalidate">;

@@ -1,4 +1,4 @@
-import type { StartedSession } from "./session";
+import type { StartedSession } from "@sluice/client";
 
 /** The share of a grant's lifetime after which an unused grant is no longer handed out. */
 export const REFRESH_AT = 0.8;

@@ -1,10 +1,10 @@
 import type { AddressInfo } from "node:net";
 import { createServer } from "node:net";
+import { openTunnel, TunnelRefusedError } from "@sluice/client";
 import type { PemPair } from "@sluice/pki";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode } from "../cli-error";
 import { createTestCa, startTunnelPeer, TEST_CONNECTION, TEST_GRANT } from "../tunnel-peer.testing";
-import { openTunnel, TunnelRefusedError } from "./open-tunnel";
 
 let ca: PemPair;
 beforeAll(async () => {

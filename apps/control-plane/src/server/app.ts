@@ -19,9 +19,11 @@ import { groupsRoutes } from "../modules/groups/groups.routes";
 import { healthRoutes } from "../modules/health/health.routes";
 import { identityRoutes } from "../modules/identity/identity.routes";
 import { keysRoutes } from "../modules/keys/keys.routes";
+import { mcpRoutes } from "../modules/mcp/mcp.routes";
 import type { Metrics } from "../modules/metrics/metrics";
 import { metricsRoutes } from "../modules/metrics/metrics.routes";
 import { notificationsRoutes } from "../modules/notifications/notifications.routes";
+import { oauthRoutes } from "../modules/oauth/oauth.routes";
 import { policiesRoutes } from "../modules/policies/policies.routes";
 import { reviewsRoutes } from "../modules/reviews/reviews.routes";
 import { sessionsRoutes } from "../modules/sessions/sessions.routes";
@@ -117,6 +119,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   await app.register(healthRoutes({ readiness: opts.readiness }));
   await app.register(metricsRoutes({ metrics: opts.metrics, auditBacklog: opts.services.audit.backlog }));
+  await app.register(oauthRoutes({ oauth: opts.services.mcpOAuth, exchange: opts.services.tokenExchange }));
+  await app.register(
+    mcpRoutes({
+      ...opts.services,
+      oauth: opts.services.mcpOAuth,
+      inject: (o) => app.inject(o),
+      version: opts.version,
+    }),
+  );
   await app.register(
     async (api) => {
       api.get("/openapi.json", { config: { auth: "public" }, schema: { hide: true } }, async () =>
@@ -145,6 +156,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
           exchange: opts.services.tokenExchange,
           oidc: opts.services.oidcLogin,
           publicUrl: opts.publicUrl,
+          mcpLogin: opts.services.mcpOAuth.authorization,
         }),
       );
       await api.register(identityRoutes({ issuers: opts.services.trustedIssuers, prisma: opts.prisma }));

@@ -57,6 +57,14 @@ const decide: Rule = {
 /** This control plane has no OIDC provider configured; the public login routes say so to everyone. */
 const noOidc: Rule = { roles: "public", own: 503, why: "a public route, and no OIDC provider is configured" };
 
+/** /mcp authenticates itself: 401 with WWW-Authenticate without a valid bearer, else 400 before `initialize`. */
+const mcpRule: Rule = {
+  roles: "public",
+  own: (c) => (c === "anonymous" || c === "revoked" ? 401 : 400),
+  why: "the MCP endpoint checks the bearer itself; a request that is not `initialize` starts no session",
+};
+const mcpEndpoint = { "POST /mcp": mcpRule, "GET /mcp": mcpRule, "DELETE /mcp": mcpRule };
+
 const conn = () => ({
   name: uniq("new-db"),
   type: "postgres",
@@ -280,6 +288,34 @@ export const matrix: Record<string, Rule> = {
     own: 400,
     why: "a public route; code and state are missing",
   },
+
+  "GET /.well-known/oauth-protected-resource": { roles: "public", own: 200 },
+  "GET /.well-known/oauth-protected-resource/mcp": { roles: "public", own: 200 },
+  "GET /.well-known/oauth-authorization-server": { roles: "public", own: 200 },
+  "POST /oauth/register": {
+    roles: "public",
+    body: () => ({ redirect_uris: ["http://127.0.0.1:8765/cb"], client_name: "matrix" }),
+    own: 201,
+  },
+  "GET /oauth/authorize": {
+    roles: "public",
+    own: 400,
+    why: "a public route; the request names no registered client",
+  },
+  "POST /oauth/token": {
+    roles: "public",
+    body: () => ({ grant_type: "authorization_code", code: "not-a-code" }),
+    own: 400,
+    why: "a public route: the bad code is refused whatever credential comes with it",
+  },
+  "GET /oauth/consent": { roles: "public", own: 400, why: "a public route; no sign-in is pending" },
+  "POST /oauth/consent": {
+    roles: "public",
+    body: () => ({ request: "not-a-request", decision: "deny" }),
+    own: 400,
+    why: "a public route; the request is unknown",
+  },
+  ...mcpEndpoint,
 
   ...managed("trusted-issuers", "issuer", {
     create: () => ({

@@ -1,6 +1,6 @@
+import { apiPath } from "@sluice/client";
 import type { Command } from "commander";
 import { z } from "zod";
-import { apiPath } from "../../api-client";
 import { type CliContext, outputFormat } from "../../context";
 import { collectLabel, mergeBody, readBodyFile, requireChanges, requireFields } from "../../flags";
 import { enrollmentTokenNotice } from "../../hints";

@@ -1,5 +1,5 @@
+import { apiPath } from "@sluice/client";
 import type { Command } from "commander";
-import { apiPath } from "../../api-client";
 import { type CliContext, outputFormat } from "../../context";
 import type { OutputFormat } from "../../output";
 import { expectObject, label, printDone, printItem, printList } from "../../print";

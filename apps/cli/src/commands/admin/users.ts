@@ -1,6 +1,6 @@
+import { apiPath } from "@sluice/client";
 import { type Command, Option } from "commander";
 import { z } from "zod";
-import { apiPath } from "../../api-client";
 import { usageError } from "../../cli-error";
 import { type CliContext, outputFormat } from "../../context";
 import { collectList, intParser, mergeBody, readBodyFile, requireChanges, requireFields } from "../../flags";

@@ -6,6 +6,7 @@ import { actorOf, principalOf } from "../../server/auth";
 import { anyRole, errors, noContent } from "../../server/route-helpers";
 import type { OidcLoginService } from "../identity/oidc-login.service";
 import type { TokenExchangeService } from "../identity/token-exchange.service";
+import type { AuthorizationFlow } from "../oauth/authorization";
 import { OAuthError } from "./oauth-error";
 import type { TokensService } from "./tokens.service";
 
@@ -31,6 +32,7 @@ const tokenRequest = z
     subject_token_type: optionalText,
     audience: optionalText,
     requested_token_type: optionalText,
+    resource: optionalText,
     scope: optionalText,
     device_code: optionalText,
   })
@@ -68,6 +70,8 @@ export function authRoutes(deps: {
   exchange: TokenExchangeService;
   oidc: OidcLoginService;
   publicUrl: () => string;
+  /** Browser logins started by the MCP authorization endpoint finish there, not here. */
+  mcpLogin?: Pick<AuthorizationFlow, "owns" | "complete">;
 }): FastifyPluginAsyncZod {
   return async (app) => {
     app.addContentTypeParser(
@@ -85,7 +89,8 @@ export function authRoutes(deps: {
           security: [],
           description:
             "OAuth 2.0 token endpoint: grant_type=refresh_token (rotating refresh tokens), " +
-            "urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693, a trusted issuer's JWT) " +
+            "urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693, a trusted issuer's JWT; with " +
+            "resource=<publicUrl>/mcp the token is for the MCP endpoint) " +
             "and urn:ietf:params:oauth:grant-type:device_code.",
           body: tokenRequest,
           response: { 200: tokenResponse, ...oauthErrors },
@@ -103,6 +108,7 @@ export function authRoutes(deps: {
                   subjectToken: required(b.subject_token, "subject_token"),
                   subjectTokenType: required(b.subject_token_type, "subject_token_type"),
                   audience: b.audience,
+                  resource: b.resource,
                 },
                 req.ip,
               );
@@ -255,6 +261,10 @@ export function authRoutes(deps: {
       async (req, reply) =>
         oauth(reply, async () => {
           const q = req.query;
+          if (deps.mcpLogin && (await deps.mcpLogin.owns(q.state))) {
+            const location = await deps.mcpLogin.complete({ ...q, state: q.state ?? "" }, req.ip);
+            return reply.redirect(location, 302);
+          }
           if (q.error) throw new OAuthError("access_denied", q.error_description ?? q.error);
           return deps.oidc.callback(
             { code: required(q.code, "code"), state: required(q.state, "state"), iss: q.iss },

@@ -66,8 +66,8 @@ export function createAuthService(deps: AuthServiceDeps) {
     return principalFor(key.user, "api_key", key.id);
   }
 
-  /** Sluice access tokens only: signed by one of our keys, audience `sluice-api`, login not revoked. */
-  async function authenticateAccessToken(jwt: string): Promise<Principal> {
+  /** Sluice access tokens only: signed by one of our keys, for `audience`, login not revoked. */
+  async function authenticateAccessToken(jwt: string, audience: string): Promise<Principal> {
     let kid: string | undefined;
     try {
       const header = decodeProtectedHeader(jwt);
@@ -82,7 +82,7 @@ export function createAuthService(deps: AuthServiceDeps) {
     try {
       ({ payload } = await jwtVerify(jwt, key, {
         issuer: GRANT_ISSUER,
-        audience: ACCESS_TOKEN_AUDIENCE,
+        audience,
         algorithms: ["EdDSA"],
         typ: ACCESS_TOKEN_TYPE,
         currentDate: now(),
@@ -106,15 +106,18 @@ export function createAuthService(deps: AuthServiceDeps) {
     return principalFor(family.user, "access_token", family.id);
   }
 
-  /** Resolves a bearer credential: an API key or a Sluice access token. IdP tokens are never accepted. */
-  async function authenticate(bearer: string): Promise<Principal> {
+  /**
+   * Resolves a bearer credential: an API key or a Sluice access token issued for `audience`
+   * (the Sluice API unless told). IdP tokens are never accepted.
+   */
+  async function authenticate(bearer: string, audience: string = ACCESS_TOKEN_AUDIENCE): Promise<Principal> {
     if (bearer.length > 4096) throw invalid();
     if (bearer.startsWith("slk_")) return authenticateApiKey(bearer);
     if (bearer.startsWith(ACCESS_TOKEN_PREFIX)) {
-      return authenticateAccessToken(bearer.slice(ACCESS_TOKEN_PREFIX.length));
+      return authenticateAccessToken(bearer.slice(ACCESS_TOKEN_PREFIX.length), audience);
     }
     throw invalid();
   }
 
-  return { authenticate };
+  return { authenticate, authenticateApiKey };
 }

@@ -25,7 +25,7 @@ export interface TokenSettings {
   loginMaxAgeSeconds: number;
 }
 
-export type LoginMethod = "oidc" | "device" | "token_exchange";
+export type LoginMethod = "oidc" | "device" | "token_exchange" | "client_credentials";
 
 export type TokensService = ReturnType<typeof createTokensService>;
 
@@ -50,12 +50,18 @@ export function createTokensService(deps: {
   const { prisma, mutate, settings } = deps;
   const now = deps.now ?? (() => new Date());
 
-  async function accessToken(userId: string, familyId: string, ttlSeconds: number, familyEnds: Date) {
+  async function accessToken(
+    userId: string,
+    familyId: string,
+    ttlSeconds: number,
+    familyEnds: Date,
+    audience?: string,
+  ) {
     const ttl = Math.max(
       1,
       Math.min(ttlSeconds, Math.floor((familyEnds.getTime() - now().getTime()) / 1000)),
     );
-    const { token } = await deps.keys.signAccessToken({ sub: userId, fam: familyId }, ttl);
+    const { token } = await deps.keys.signAccessToken({ sub: userId, fam: familyId }, ttl, audience);
     return { access_token: `${ACCESS_TOKEN_PREFIX}${token}`, expires_in: ttl };
   }
 
@@ -92,6 +98,8 @@ export function createTokensService(deps: {
         issuer?: string;
         refresh: boolean;
         accessTtlSeconds?: number;
+        /** The resource the access token is for (RFC 8707); the Sluice API unless told. */
+        audience?: string;
         action: string;
         details?: Record<string, unknown>;
       },
@@ -123,7 +131,10 @@ export function createTokensService(deps: {
         });
         return f;
       });
-      return response(await accessToken(input.userId, family.id, ttl, family.expiresAt), refresh?.plaintext);
+      return response(
+        await accessToken(input.userId, family.id, ttl, family.expiresAt, input.audience),
+        refresh?.plaintext,
+      );
     },
 
     /** Rotates a refresh token. A token presented twice revokes the whole login. */

@@ -66,11 +66,8 @@ export function createOidcLoginService(deps: {
     return "user";
   }
 
-  async function login(
-    claims: oidc.IDToken | undefined,
-    method: LoginMethod,
-    clientAddress: string | null,
-  ): Promise<TokenResponse> {
+  /** The Sluice user the IdP's claims name, provisioned or updated; refused when disabled. */
+  async function person(claims: oidc.IDToken | undefined, clientAddress: string | null) {
     if (!claims || !settings) throw invalidGrant("the identity provider returned no ID token");
     const raw = claims[settings.groupsClaim];
     const groups = (Array.isArray(raw) ? raw : typeof raw === "string" ? [raw] : [])
@@ -93,17 +90,40 @@ export function createOidcLoginService(deps: {
       );
       throw new OAuthError("access_denied", "this user is disabled in Sluice");
     }
+    return { userId: user.id, issuer: claims.iss, groups };
+  }
+
+  async function login(
+    claims: oidc.IDToken | undefined,
+    method: LoginMethod,
+    clientAddress: string | null,
+  ): Promise<TokenResponse> {
+    const { userId, issuer, groups } = await person(claims, clientAddress);
     return deps.tokens.issue(
-      { principal: null, id: user.id, kind: "user", clientAddress },
-      {
-        userId: user.id,
-        method,
-        issuer: claims.iss,
-        refresh: true,
-        action: "auth.login",
-        details: { groups },
-      },
+      { principal: null, id: userId, kind: "user", clientAddress },
+      { userId, method, issuer, refresh: true, action: "auth.login", details: { groups } },
     );
+  }
+
+  /** Completes the IdP's authorization-code step: the verified ID token's claims. */
+  async function codeClaims(input: { code: string; state: string; iss?: string }) {
+    const cfg = await config();
+    const row = await takeState(input.state, "code");
+    await prisma.oidcLoginState.deleteMany({ where: { id: row.id } });
+    const current = new URL(row.redirectUri ?? "");
+    current.search = "";
+    current.searchParams.set("code", input.code);
+    current.searchParams.set("state", input.state);
+    if (input.iss) current.searchParams.set("iss", input.iss);
+    const result = await oidc
+      .authorizationCodeGrant(cfg, current, {
+        pkceCodeVerifier: row.codeVerifier ?? "",
+        expectedState: input.state,
+        expectedNonce: row.nonce ?? undefined,
+        idTokenExpected: true,
+      })
+      .catch(providerError);
+    return result.claims();
   }
 
   async function takeState(id: string, kind: "code" | "device") {
@@ -162,23 +182,12 @@ export function createOidcLoginService(deps: {
       input: { code: string; state: string; iss?: string },
       clientAddress: string | null,
     ): Promise<TokenResponse> {
-      const cfg = await config();
-      const row = await takeState(input.state, "code");
-      await prisma.oidcLoginState.deleteMany({ where: { id: row.id } });
-      const current = new URL(row.redirectUri ?? "");
-      current.search = "";
-      current.searchParams.set("code", input.code);
-      current.searchParams.set("state", input.state);
-      if (input.iss) current.searchParams.set("iss", input.iss);
-      const result = await oidc
-        .authorizationCodeGrant(cfg, current, {
-          pkceCodeVerifier: row.codeVerifier ?? "",
-          expectedState: input.state,
-          expectedNonce: row.nonce ?? undefined,
-          idTokenExpected: true,
-        })
-        .catch(providerError);
-      return login(result.claims(), "oidc", clientAddress);
+      return login(await codeClaims(input), "oidc", clientAddress);
+    },
+
+    /** Like `callback`, but only names the person who signed in; the caller issues what it needs. */
+    async callbackPerson(input: { code: string; state: string; iss?: string }, clientAddress: string | null) {
+      return person(await codeClaims(input), clientAddress);
     },
 
     async startDevice() {

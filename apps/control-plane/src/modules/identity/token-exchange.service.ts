@@ -53,6 +53,8 @@ export function createTokenExchangeService(deps: {
   prisma: Db;
   mutate: Mutate;
   tokens: Pick<TokensService, "issue">;
+  /** The MCP endpoint: a `resource` (RFC 8707) asking for it gets a token bound to it. */
+  mcpResource?: () => string;
   fetch?: typeof fetch;
   now?: () => Date;
 }) {
@@ -138,9 +140,13 @@ export function createTokenExchangeService(deps: {
 
   return {
     async exchange(
-      input: { subjectToken: string; subjectTokenType: string; audience?: string },
+      input: { subjectToken: string; subjectTokenType: string; audience?: string; resource?: string },
       clientAddress: string | null,
     ): Promise<TokenResponse> {
+      const resource = input.resource;
+      if (resource !== undefined && resource !== deps.mcpResource?.()) {
+        throw new OAuthError("invalid_target", "resource must be this control plane's MCP endpoint");
+      }
       if (input.subjectTokenType !== JWT_TOKEN_TYPE && input.subjectTokenType !== ID_TOKEN_TYPE) {
         throw new OAuthError("invalid_request", `subject_token_type must be ${JWT_TOKEN_TYPE}`);
       }
@@ -184,6 +190,7 @@ export function createTokenExchangeService(deps: {
           issuer: issuer.issuer,
           refresh: false,
           accessTtlSeconds: issuer.maxTokenLifetime,
+          ...(resource ? { audience: resource } : {}),
           action: "auth.token_exchange",
           details: { issuer: issuer.name, subject, jti: typeof claims.jti === "string" ? claims.jti : null },
         },

@@ -107,10 +107,11 @@ export function createKeysService(deps: {
   return {
     ensureActiveKey,
     publicKey,
-    /** Signs a short-lived Sluice API access token with the active key (audience `sluice-api`). */
+    /** Signs a short-lived Sluice access token with the active key (audience `sluice-api` unless told). */
     async signAccessToken(
       claims: AccessTokenClaims,
       ttlSeconds: number,
+      audience: string = ACCESS_TOKEN_AUDIENCE,
     ): Promise<{ token: string; jti: string; expiresAt: Date }> {
       const { kid, key } = await signingKey();
       const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
@@ -119,7 +120,7 @@ export function createKeysService(deps: {
         .setProtectedHeader({ alg: "EdDSA", kid, typ: ACCESS_TOKEN_TYPE })
         .setSubject(claims.sub)
         .setIssuer(GRANT_ISSUER)
-        .setAudience(ACCESS_TOKEN_AUDIENCE)
+        .setAudience(audience)
         .setIssuedAt()
         .setExpirationTime(Math.floor(expiresAt.getTime() / 1000))
         .setJti(jti)

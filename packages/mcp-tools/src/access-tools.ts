@@ -1,16 +1,16 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { z } from "zod";
-import { apiPath } from "../api-client";
 import {
+  apiPath,
+  expectShape,
   formatDuration,
+  isRecord,
   outcomeLine,
   parseDuration,
   type ReviewView,
   reviewersLine,
   reviewShape,
-} from "../commands/request";
-import { isRecord } from "../output";
-import { expectShape } from "../print";
+} from "@sluice/client";
+import { z } from "zod";
 import { guarded, type McpDeps, ToolError, toolResult } from "./tool-context";
 
 const connectionShape = z.object({ name: z.string(), type: z.string(), description: z.string().nullable() });

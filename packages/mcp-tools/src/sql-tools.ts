@@ -1,8 +1,12 @@
-import { type ApiClient, apiPath } from "../api-client";
-import { isRecord } from "../output";
-import type { ServerError, StatementResult } from "../sql/simple-query";
-import { heldReviewId, openSqlSession } from "../sql/sql-session";
-import { fetchAgentCa } from "../tunnel/session";
+import type { ServerError, StatementResult } from "@sluice/client";
+import {
+  type ApiClient,
+  apiPath,
+  fetchAgentCa,
+  heldReviewId,
+  isRecord,
+  openSqlSession,
+} from "@sluice/client";
 import { type Progress, startProgress } from "./progress";
 import { RowBudget, type StatementOutput, toStatementOutput } from "./results";
 import { type McpDeps, startToolSession, ToolError } from "./tool-context";

@@ -1,11 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { connectionList } from "./access-tools";
-import { mcpConfigBlock } from "./client-config";
 import { requestHeaders } from "./http-tool";
 import { mcpSessionClient } from "./server";
 import { CATALOG_NAME, catalogSql, renderTables, tablesFrom } from "./sql-tools";
-
-const launch = { node: "/usr/bin/node", bin: "/opt/sluice/bin/sluice.js", url: "https://sluice.example.com" };
 
 describe("MCP tool helpers", () => {
   it("lists connections without hosts or anything else the API sends", () => {
@@ -59,16 +56,5 @@ describe("MCP tool helpers", () => {
     });
     expect(mcpSessionClient(undefined)).toEqual({ via: "mcp" });
     expect(mcpSessionClient({ name: "x".repeat(300), version: "" }).name).toHaveLength(100);
-  });
-
-  it("prints each assistant's config block with the URL and never a key", () => {
-    const server = { command: launch.node, args: [launch.bin, "mcp"], env: { SLUICE_URL: launch.url } };
-    expect(mcpConfigBlock("claude-desktop", launch)).toEqual({ mcpServers: { sluice: server } });
-    expect(mcpConfigBlock("cursor", launch)).toEqual({ mcpServers: { sluice: server } });
-    expect(mcpConfigBlock("vscode", launch)).toEqual({ servers: { sluice: { type: "stdio", ...server } } });
-    expect(mcpConfigBlock("generic", { ...launch, configDir: "/home/u/.sluice" })).toEqual({
-      ...server,
-      env: { SLUICE_URL: launch.url, SLUICE_CONFIG_DIR: "/home/u/.sluice" },
-    });
   });
 });

@@ -1,5 +1,5 @@
 import http from "node:http";
-import { CliError } from "../cli-error";
+import { CliError } from "../errors";
 import { openSessionTunnel, type StartedSession } from "./session";
 
 export const HTTP_METHOD = /^[A-Z]{1,20}$/;

@@ -1,6 +1,8 @@
 import { z } from "zod";
-import { ApiError, CliError, ExitCode, type ValidationIssue } from "./cli-error";
-import { UNAUTHENTICATED_HINT } from "./hints";
+import { ApiError, CliError, ExitCode, type ValidationIssue } from "./errors";
+
+export const UNAUTHENTICATED_HINT =
+  "hint: the API key was rejected; run `sluice login --api-key <key>` again or check SLUICE_API_KEY";
 
 export const DEFAULT_TIMEOUT_MS = 15_000;
 

@@ -1,6 +1,5 @@
-import { jsonValue, renderSqlTable, rowCount } from "../sql/format";
-import type { ServerError, StatementResult } from "../sql/simple-query";
-import { serverErrorLine } from "../sql/sql-session";
+import type { ServerError, StatementResult } from "@sluice/client";
+import { jsonValue, renderSqlTable, rowCount, serverErrorLine } from "@sluice/client";
 
 export const DEFAULT_MAX_ROWS = 200;
 export const MAX_ROWS_LIMIT = 10_000;

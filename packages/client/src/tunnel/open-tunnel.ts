@@ -2,7 +2,7 @@ import { isIP } from "node:net";
 import tls from "node:tls";
 import { encodeRequest, MAX_PREAMBLE, parseReply } from "@sluice/tunnel";
 import { networkCodes } from "../api-client";
-import { CliError, ExitCode } from "../cli-error";
+import { CliError, ExitCode } from "../errors";
 
 export const TUNNEL_TIMEOUT_MS = 15_000;
 

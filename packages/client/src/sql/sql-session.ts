@@ -1,5 +1,5 @@
 import pg from "pg";
-import { CliError, ExitCode } from "../cli-error";
+import { CliError, ExitCode } from "../errors";
 import { openSessionTunnel, type StartedSession, startupUser } from "../tunnel/session";
 import { TunnelStream } from "../tunnel/tunnel-stream";
 import { connectMysql, mysqlServerError, runMysql } from "./mysql-exec";

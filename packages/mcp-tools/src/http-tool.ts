@@ -1,8 +1,13 @@
 import type { IncomingMessage } from "node:http";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import {
+  fetchAgentCa,
+  HTTP_HEADER_NAME,
+  HTTP_METHOD,
+  RESERVED_HEADERS,
+  requestThroughAgent,
+} from "@sluice/client";
 import { z } from "zod";
-import { HTTP_HEADER_NAME, HTTP_METHOD, RESERVED_HEADERS, requestThroughAgent } from "../tunnel/http-request";
-import { fetchAgentCa } from "../tunnel/session";
 import { capText, DEFAULT_MAX_BYTES, isTextual, MAX_BYTES_LIMIT } from "./results";
 import { guarded, type McpDeps, startToolSession, ToolError, toolResult } from "./tool-context";
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { ApiClient } from "../api-client";
-import { CliError } from "../cli-error";
-import { expectShape } from "../print";
+import { CliError } from "../errors";
+import { expectShape } from "../shape";
 import { type OpenedTunnel, openTunnel } from "./open-tunnel";
 
 const endpointSchema = z.looseObject({

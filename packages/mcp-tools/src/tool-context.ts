@@ -1,10 +1,7 @@
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { CallToolResult, ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
-import type { ApiClient } from "../api-client";
-import { isCliError } from "../cli-error";
-import { redact } from "../render-error";
-import type { ServerError } from "../sql/simple-query";
-import { type SessionClient, type StartedSession, startSession } from "../tunnel/session";
+import type { ApiClient, ServerError } from "@sluice/client";
+import { isCliError, redact, type SessionClient, type StartedSession, startSession } from "@sluice/client";
 import type { Progress } from "./progress";
 import { renderStatements, type StatementOutput, statementErrorText } from "./results";
 

@@ -1,0 +1,2 @@
+export { createSluiceMcpServer, mcpSessionClient } from "./server";
+export { type McpDeps, ToolError } from "./tool-context";
