@@ -37,6 +37,27 @@ export const configSchema = z.object({
   SLUICE_API_HOST: z.string().default("127.0.0.1"),
   SLUICE_API_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   SLUICE_PUBLIC_URL: z.string().url().optional(),
+  /** Browser origins (besides the public URL's) allowed to call /mcp, comma-separated. */
+  SLUICE_MCP_ALLOWED_ORIGINS: z
+    .string()
+    .max(4000)
+    .default("")
+    .transform((v) =>
+      v
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .url()
+            .transform((u) => new URL(u).origin),
+        )
+        .max(50),
+    ),
   SLUICE_GRPC_HOST: z.string().default("127.0.0.1"),
   SLUICE_GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(8443),
   SLUICE_GRPC_TLS_CERT_FILE: z.string().optional(),

@@ -184,6 +184,7 @@ export async function startControlPlane(
     caPem: agentCerts.caPem,
     prisma: db.prisma,
     rateLimitPerMinute: config.SLUICE_RATE_LIMIT_PER_MINUTE,
+    mcpAllowedOrigins: config.SLUICE_MCP_ALLOWED_ORIGINS,
     rateLimitRedis: redis,
     rateLimitNamespace: `${config.SLUICE_REDIS_PREFIX}rate-limit:`,
     version: VERSION,

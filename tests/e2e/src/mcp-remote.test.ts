@@ -139,6 +139,32 @@ describe("the remote MCP endpoint with an API key", () => {
     expect(await res.text()).not.toContain("slk_wrong");
   });
 
+  it("refuses a browser page on another origin even with a valid key (DNS rebinding)", async () => {
+    const init = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "page", version: "1" } },
+    };
+    const post = (origin: string) =>
+      fetch(`${stack.cp.apiUrl}/mcp`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${devKey}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          origin,
+        },
+        body: JSON.stringify(init),
+      });
+    const foreign = await post("http://attacker.example");
+    expect(foreign.status).toBe(403);
+    expect(await foreign.text()).toContain("this origin may not call the Sluice MCP endpoint");
+    const own = await post(new URL(stack.cp.apiUrl).origin);
+    expect(own.status).toBe(200);
+    await own.body?.cancel();
+  });
+
   it("lists the same tools as `sluice mcp`", async () => {
     const { tools } = await mcp.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(

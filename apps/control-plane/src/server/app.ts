@@ -39,6 +39,8 @@ export interface AppOptions {
   services: Services;
   metrics: Metrics;
   rateLimitPerMinute: number;
+  /** Browser origins besides the control plane's own that may call /mcp (DNS-rebinding guard). */
+  mcpAllowedOrigins?: string[];
   /** Where request counts live, so every replica enforces one limit. */
   rateLimitRedis?: Redis;
   rateLimitNamespace?: string;
@@ -126,6 +128,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       oauth: opts.services.mcpOAuth,
       inject: (o) => app.inject(o),
       version: opts.version,
+      allowedOrigins: opts.mcpAllowedOrigins ?? [],
     }),
   );
   await app.register(

@@ -10,6 +10,15 @@ import { createMcpSessions, MAX_SESSIONS, type McpSession } from "./mcp-sessions
 
 const HEARTBEAT_MS = 10_000;
 
+function originAllowed(origin: string, publicUrl: string, allowed: string[]): boolean {
+  try {
+    const o = new URL(origin).origin;
+    return o === new URL(publicUrl).origin || allowed.includes(o);
+  } catch {
+    return false;
+  }
+}
+
 function rpcError(reply: FastifyReply, status: number, message: string) {
   return reply.status(status).send({ jsonrpc: "2.0", error: { code: -32000, message }, id: null });
 }
@@ -25,6 +34,8 @@ export function mcpRoutes(deps: {
   oauth: Pick<McpOAuth, "publicUrl" | "resource">;
   inject: Inject;
   version: string;
+  /** Browser origins besides the control plane's own allowed to call /mcp. */
+  allowedOrigins: string[];
 }): FastifyPluginAsync {
   return async (app) => {
     const sessions = createMcpSessions();
@@ -43,6 +54,12 @@ export function mcpRoutes(deps: {
 
     async function handle(req: FastifyRequest, reply: FastifyReply) {
       const publicUrl = deps.oauth.publicUrl();
+      // DNS rebinding: a browser page on another origin must not reach /mcp with the
+      // user's network position. Non-browser clients send no Origin.
+      const origin = req.headers.origin;
+      if (origin !== undefined && !originAllowed(origin, publicUrl, deps.allowedOrigins)) {
+        return rpcError(reply, 403, "this origin may not call the Sluice MCP endpoint");
+      }
       const caller = await authenticateMcp(req, reply, {
         ...deps,
         publicUrl,
