@@ -96,6 +96,7 @@ async function main(): Promise<void> {
             protocol: "tcp",
             sshPublicKey: "",
             sshCertificate: "",
+            count: 0,
           },
           md,
           { deadline: Date.now() + 30_000 },

@@ -1,7 +1,7 @@
-import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import { AppError } from "@sluice/errors";
 import type { AgentServiceClient, ConnectionSpec } from "@sluice/proto";
 import type { StateStore } from "../link/state-store";
+import { createGrantExchange } from "./grant-exchange";
 import { type GrantClaims, type GrantVerifier, looksLikeGrant } from "./grant-verifier";
 
 export interface AuthorizedSession {
@@ -21,39 +21,13 @@ export interface AuthorizerDeps {
   alreadyRecorded?: (sessionId: string) => boolean;
 }
 
-/** What the client is told when the control plane did not authorize the session. */
-function exchangeError(err: ServiceError): AppError {
-  switch (err.code) {
-    case status.UNAUTHENTICATED:
-      return new AppError("auth.invalid_credentials", err.details || "invalid credentials");
-    case status.RESOURCE_EXHAUSTED:
-      return new AppError("service.busy", "the control plane is busy: retry in a moment");
-    case status.UNAVAILABLE:
-    case status.DEADLINE_EXCEEDED:
-      // The control plane answered that it cannot serve (its database is down), or it did not answer.
-      return new AppError(
-        "service.unavailable",
-        err.details?.startsWith("the control plane ")
-          ? `${err.details}; a session grant (sluice connect) works offline`
-          : "the control plane is unreachable: use a session grant (sluice connect) to work offline",
-      );
-    case status.NOT_FOUND:
-      return new AppError("connection.not_found", err.details || "connection not found");
-    case status.FAILED_PRECONDITION:
-      return new AppError("agent.unavailable", err.details || "no agent serves this connection right now");
-    case status.INVALID_ARGUMENT:
-      return new AppError("request.invalid", err.details || "invalid request");
-    default:
-      return new AppError("session.forbidden", err.details || "not authorized");
-  }
-}
-
 /**
  * Decides whether a client may open a session on a connection. A grant is checked
  * offline; any other credential (API key, access token) is exchanged for a grant with
  * the control plane, so it needs the link. Fails closed when the cached state is stale.
  */
 export function createAuthorizer(deps: AuthorizerDeps) {
+  const grants = createGrantExchange(deps);
   /** Session ids whose grant has opened a connection, kept until the grant expires. */
   const used = new Map<string, number>();
 
@@ -67,28 +41,6 @@ export function createAuthorizer(deps: AuthorizerDeps) {
       );
     }
     used.set(claims.sid, claims.exp);
-  }
-
-  function exchange(
-    credential: string,
-    connectionName: string,
-    clientAddress: string,
-    protocol: string,
-    ssh: { sshPublicKey: string; sshCertificate: string } = { sshPublicKey: "", sshCertificate: "" },
-  ): Promise<string> {
-    const md = new Metadata();
-    md.set("authorization", `Bearer ${deps.agentToken}`);
-    return new Promise((resolve, reject) => {
-      deps.client.authorizeSession(
-        { credential, connectionName, clientAddress, protocol, ...ssh },
-        md,
-        { deadline: Date.now() + 10_000 },
-        (err, res) => {
-          if (!err) return resolve(res.grant);
-          reject(exchangeError(err));
-        },
-      );
-    });
   }
 
   return {
@@ -122,7 +74,14 @@ export function createAuthorizer(deps: AuthorizerDeps) {
       const viaGrant = !req.ssh && looksLikeGrant(req.credential);
       const grant = viaGrant
         ? req.credential
-        : await exchange(req.credential, req.connectionName, req.clientAddress, req.protocol, req.ssh);
+        : await grants.exchange({
+            credential: req.credential,
+            connectionName: req.connectionName,
+            clientAddress: req.clientAddress,
+            protocol: req.protocol,
+            sshPublicKey: req.ssh?.sshPublicKey ?? "",
+            sshCertificate: req.ssh?.sshCertificate ?? "",
+          });
       const claims = await deps.verifier.verify(grant, { agentId, connectionName: connection.name });
       claimOnce(claims);
       return { claims, connection, via: viaGrant ? "grant" : "credential" };

@@ -95,6 +95,7 @@ const authorize = (token: string, connectionName: string) =>
       protocol: "postgres",
       sshPublicKey: "",
       sshCertificate: "",
+      count: 0,
     },
     token,
   );

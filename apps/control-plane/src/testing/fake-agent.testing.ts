@@ -67,6 +67,7 @@ export async function startFakeAgent(
         protocol: "",
         sshPublicKey: "",
         sshCertificate: "",
+        count: 0,
         ...req,
       };
       return new Promise((resolve, reject) =>

@@ -85,6 +85,7 @@ describe("audit chain under concurrent writers", () => {
       }),
     ).rejects.toThrow("the change failed");
     await r.audit.append({ actorKind: "system", action: "test.committed", outcome: "success" });
+    await r.audit.settle();
     const actions = (await r.prisma.auditEvent.findMany({ where: { action: { startsWith: "test.c" } } })).map(
       (e) => e.action,
     );

@@ -48,9 +48,14 @@ export function createAuditService(deps: { prisma: Db; logger: Logger }) {
   return {
     /** Appends inside the caller's transaction; call `settle()` after it commits. */
     appendIn,
+    /**
+     * Commits the entry (to the outbox) and has it chained right after, without waiting
+     * for the chaining: hot paths (recording ingest) must not queue behind chain passes.
+     * Audit reads settle first, so a reader still sees it.
+     */
     async append(entry: AuditEntry): Promise<void> {
       await deps.prisma.auditOutbox.create({ data: outboxRow(entry) });
-      await chainer.settle();
+      void chainer.settle();
     },
     /** Resolves once every entry committed so far is in the chain (read-your-writes for audit readers). */
     settle: chainer.settle,

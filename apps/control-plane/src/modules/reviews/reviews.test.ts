@@ -99,6 +99,7 @@ describe("just-in-time access", () => {
         protocol: "postgres",
         sshPublicKey: "",
         sshCertificate: "",
+        count: 0,
       },
       edge.token,
     );

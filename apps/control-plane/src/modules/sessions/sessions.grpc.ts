@@ -41,6 +41,9 @@ export interface SessionGrpcDeps {
 /** How long an agent's credential lookup is reused; a revoked agent is refused within this. */
 const AGENT_CACHE_MS = 2000;
 const AGENT_CACHE_MAX = 10_000;
+/** Sessions one AuthorizeSession may open (an agent coalescing identical connects). */
+const MAX_COALESCED = 100;
+const BATCH_PARALLEL = 8;
 
 /** The refusal reason a metric and a log line name, from the error the agent receives. */
 function refusalReason(e: AppError): string {
@@ -132,12 +135,24 @@ export function createSessionGrpc(deps: SessionGrpcDeps) {
           // The agent gave up while this waited: do not create a session nobody will use.
           if (call.cancelled) throw new AppError("service.busy", "the agent stopped waiting");
           const principal = await principalFor(req);
-          const started = await deps.sessions.start(
-            { principal, clientAddress: req.clientAddress.slice(0, 200) || null },
-            { connection: req.connectionName, protocol: req.protocol || undefined },
-            agent.id,
-          );
-          return { sessionId: started.session.id, grant: started.grant };
+          // A coalesced call: the same credential opening several sessions at once,
+          // authenticated once; each session is its own row, grant and audit entry.
+          const count = Math.min(MAX_COALESCED, Math.max(1, req.count));
+          const grants: { sessionId: string; grant: string }[] = [];
+          const startOne = async () => {
+            const started = await deps.sessions.start(
+              { principal, clientAddress: req.clientAddress.slice(0, 200) || null },
+              { connection: req.connectionName, protocol: req.protocol || undefined },
+              agent.id,
+            );
+            grants.push({ sessionId: started.session.id, grant: started.grant });
+          };
+          // A few at a time: one batch must not take the whole database pool.
+          for (let i = 0; i < count; i += BATCH_PARALLEL) {
+            await Promise.all(Array.from({ length: Math.min(BATCH_PARALLEL, count - i) }, startOne));
+          }
+          const [first, ...more] = grants as [{ sessionId: string; grant: string }];
+          return { ...first, more };
         })
         .then(
           (res) => {

@@ -53,6 +53,7 @@ function authorize(req: Partial<AuthorizeSessionRequest>): Promise<AuthorizeSess
     protocol: "ssh",
     sshPublicKey: "",
     sshCertificate: "",
+    count: 0,
     ...req,
   };
   return new Promise((resolve, reject) =>

@@ -295,11 +295,23 @@ export interface AuthorizeSessionRequest {
    * (OpenSSH format); the control plane checks its own CA's signature and validity.
    */
   sshCertificate: string;
+  /**
+   * How many sessions to open for this same credential and connection (0 means 1, at most
+   * 100): an agent coalesces concurrent identical connects into one call. The first is in
+   * session_id/grant, the others in `more`.
+   */
+  count: number;
+}
+
+export interface AuthorizedSession {
+  sessionId: string;
+  grant: string;
 }
 
 export interface AuthorizeSessionResponse {
   sessionId: string;
   grant: string;
+  more: AuthorizedSession[];
 }
 
 export interface RecordedEvent {
@@ -3463,7 +3475,15 @@ export const ReviewState: MessageFns<ReviewState> = {
 };
 
 function createBaseAuthorizeSessionRequest(): AuthorizeSessionRequest {
-  return { credential: "", connectionName: "", clientAddress: "", protocol: "", sshPublicKey: "", sshCertificate: "" };
+  return {
+    credential: "",
+    connectionName: "",
+    clientAddress: "",
+    protocol: "",
+    sshPublicKey: "",
+    sshCertificate: "",
+    count: 0,
+  };
 }
 
 export const AuthorizeSessionRequest: MessageFns<AuthorizeSessionRequest> = {
@@ -3485,6 +3505,9 @@ export const AuthorizeSessionRequest: MessageFns<AuthorizeSessionRequest> = {
     }
     if (message.sshCertificate !== "") {
       writer.uint32(50).string(message.sshCertificate);
+    }
+    if (message.count !== 0) {
+      writer.uint32(56).uint32(message.count);
     }
     return writer;
   },
@@ -3550,6 +3573,14 @@ export const AuthorizeSessionRequest: MessageFns<AuthorizeSessionRequest> = {
             message.sshCertificate = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3586,6 +3617,7 @@ export const AuthorizeSessionRequest: MessageFns<AuthorizeSessionRequest> = {
         : isSet(object.ssh_certificate)
         ? globalThis.String(object.ssh_certificate)
         : "",
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
     };
   },
 
@@ -3609,6 +3641,9 @@ export const AuthorizeSessionRequest: MessageFns<AuthorizeSessionRequest> = {
     if (message.sshCertificate !== "") {
       obj.sshCertificate = message.sshCertificate;
     }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
     return obj;
   },
 
@@ -3623,12 +3658,102 @@ export const AuthorizeSessionRequest: MessageFns<AuthorizeSessionRequest> = {
     message.protocol = object.protocol ?? "";
     message.sshPublicKey = object.sshPublicKey ?? "";
     message.sshCertificate = object.sshCertificate ?? "";
+    message.count = object.count ?? 0;
+    return message;
+  },
+};
+
+function createBaseAuthorizedSession(): AuthorizedSession {
+  return { sessionId: "", grant: "" };
+}
+
+export const AuthorizedSession: MessageFns<AuthorizedSession> = {
+  encode(message: AuthorizedSession, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== "") {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.grant !== "") {
+      writer.uint32(18).string(message.grant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthorizedSession {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthorizedSession();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.grant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthorizedSession {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+        ? globalThis.String(object.session_id)
+        : "",
+      grant: isSet(object.grant) ? globalThis.String(object.grant) : "",
+    };
+  },
+
+  toJSON(message: AuthorizedSession): unknown {
+    const obj: any = {};
+    if (message.sessionId !== "") {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.grant !== "") {
+      obj.grant = message.grant;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthorizedSession>, I>>(base?: I): AuthorizedSession {
+    return AuthorizedSession.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthorizedSession>, I>>(object: I): AuthorizedSession {
+    const message = createBaseAuthorizedSession();
+    message.sessionId = object.sessionId ?? "";
+    message.grant = object.grant ?? "";
     return message;
   },
 };
 
 function createBaseAuthorizeSessionResponse(): AuthorizeSessionResponse {
-  return { sessionId: "", grant: "" };
+  return { sessionId: "", grant: "", more: [] };
 }
 
 export const AuthorizeSessionResponse: MessageFns<AuthorizeSessionResponse> = {
@@ -3638,6 +3763,9 @@ export const AuthorizeSessionResponse: MessageFns<AuthorizeSessionResponse> = {
     }
     if (message.grant !== "") {
       writer.uint32(18).string(message.grant);
+    }
+    for (const v of message.more) {
+      AuthorizedSession.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -3671,6 +3799,14 @@ export const AuthorizeSessionResponse: MessageFns<AuthorizeSessionResponse> = {
             message.grant = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.more.push(AuthorizedSession.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3691,6 +3827,7 @@ export const AuthorizeSessionResponse: MessageFns<AuthorizeSessionResponse> = {
         ? globalThis.String(object.session_id)
         : "",
       grant: isSet(object.grant) ? globalThis.String(object.grant) : "",
+      more: globalThis.Array.isArray(object?.more) ? object.more.map((e: any) => AuthorizedSession.fromJSON(e)) : [],
     };
   },
 
@@ -3702,6 +3839,9 @@ export const AuthorizeSessionResponse: MessageFns<AuthorizeSessionResponse> = {
     if (message.grant !== "") {
       obj.grant = message.grant;
     }
+    if (message.more?.length) {
+      obj.more = message.more.map((e) => AuthorizedSession.toJSON(e));
+    }
     return obj;
   },
 
@@ -3712,6 +3852,7 @@ export const AuthorizeSessionResponse: MessageFns<AuthorizeSessionResponse> = {
     const message = createBaseAuthorizeSessionResponse();
     message.sessionId = object.sessionId ?? "";
     message.grant = object.grant ?? "";
+    message.more = object.more?.map((e) => AuthorizedSession.fromPartial(e)) || [];
     return message;
   },
 };
