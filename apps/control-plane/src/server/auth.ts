@@ -1,5 +1,6 @@
 import { AppError } from "@sluice/errors";
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { checkScopes } from "../modules/auth/api-key-scopes";
 import type { AuthService } from "../modules/auth/auth.service";
 import type { Principal } from "./principal";
 
@@ -37,6 +38,7 @@ export function installAuth(app: FastifyInstance, auth: Pick<AuthService, "authe
     if (!allowed.includes(principal.role)) {
       throw new AppError("auth.forbidden", `this action requires the ${allowed.join(" or ")} role`);
     }
+    checkScopes(principal.scopes, req.method, req.routeOptions.url);
     req.principal = principal;
   });
 }

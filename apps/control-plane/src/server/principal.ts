@@ -9,6 +9,8 @@ export interface Principal {
   groups: string[];
   via: "api_key" | "access_token" | "ssh_key" | "ssh_certificate";
   credentialId: string;
+  /** An API key's scopes; empty or absent: the user's full rights (see auth/api-key-scopes.ts). */
+  scopes?: string[];
 }
 
 declare module "fastify" {

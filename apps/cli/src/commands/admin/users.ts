@@ -111,7 +111,11 @@ function registerApiKeyCommands(cmd: Command, ctx: CliContext): void {
     .argument("<user>", "user id or name")
     .requiredOption("--name <name>", "key name, e.g. ci")
     .option("--expires-in-days <days>", "days until the key expires", intParser(1, 3650))
-    .option("--scope <scope>", "scope to restrict the key to (repeatable)", collectList)
+    .option(
+      "--scope <scope>",
+      "limit the key: read (GET only) or sessions (connect, and what connecting needs); repeatable",
+      collectList,
+    )
     .action(async (user: string, flags: ApiKeyFlags, command: Command) => {
       const client = await ctx.client();
       const payload = await client.post(apiPath("users", user, "api-keys"), apiKeyBody(flags));

@@ -4,6 +4,7 @@ import type { UserWithGroups } from "./auth.service";
 export interface ApiKeyRow {
   id: string;
   secretHash: string;
+  scopes: string[];
   expiresAt: Date | null;
   revokedAt: Date | null;
   lastUsedAt: Date | null;
@@ -13,6 +14,7 @@ export interface ApiKeyRow {
 interface Flat {
   id: string;
   secretHash: string;
+  scopes: string[];
   expiresAt: Date | null;
   revokedAt: Date | null;
   lastUsedAt: Date | null;
@@ -34,7 +36,7 @@ export function createAuthRepo(sql: Sql) {
     async apiKeyByPrefix(prefix: string): Promise<ApiKeyRow | undefined> {
       const res = await sql.query<Flat>({
         name: "auth-api-key-by-prefix",
-        text: `SELECT k.id, k."secretHash",
+        text: `SELECT k.id, k."secretHash", k.scopes,
                       k."expiresAt" AT TIME ZONE 'UTC' AS "expiresAt",
                       k."revokedAt" AT TIME ZONE 'UTC' AS "revokedAt",
                       k."lastUsedAt" AT TIME ZONE 'UTC' AS "lastUsedAt",
@@ -50,6 +52,7 @@ export function createAuthRepo(sql: Sql) {
       return {
         id: r.id,
         secretHash: r.secretHash,
+        scopes: r.scopes ?? [],
         expiresAt: r.expiresAt,
         revokedAt: r.revokedAt,
         lastUsedAt: r.lastUsedAt,

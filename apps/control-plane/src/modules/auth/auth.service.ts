@@ -63,7 +63,8 @@ export function createAuthService(deps: AuthServiceDeps) {
     if (!key.lastUsedAt || now().getTime() - key.lastUsedAt.getTime() > 60_000) {
       await repo.touchApiKey(key.id, now());
     }
-    return principalFor(key.user, "api_key", key.id);
+    const principal = principalFor(key.user, "api_key", key.id);
+    return key.scopes.length > 0 ? { ...principal, scopes: key.scopes } : principal;
   }
 
   /** Sluice access tokens only: signed by one of our keys, for `audience`, login not revoked. */

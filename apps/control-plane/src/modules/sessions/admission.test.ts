@@ -114,3 +114,56 @@ describe("session admission", () => {
     expect((await cp.api(`/api/v1/sessions/${fresh.sessionId}`)).body.status).toBe("pending");
   });
 });
+
+describe("API key scopes", () => {
+  async function scopedKey(scopes: string[]) {
+    const me = (await cp.api("/api/v1/me", { key })).body;
+    const res = await cp.api(`/api/v1/users/${me.id}/api-keys`, {
+      method: "POST",
+      body: { name: `scoped-${scopes.join("-")}`, scopes },
+      key,
+    });
+    return res;
+  }
+
+  it("refuses an unknown scope when the key is created", async () => {
+    const res = await scopedKey(["admin-everything"]);
+    expect(res.status).toBe(400);
+  });
+
+  it("limits a read key to GETs and keeps it from opening sessions", async () => {
+    const read = (await scopedKey(["read"])).body.secret as string;
+    expect((await cp.api("/api/v1/connections", { key: read })).status).toBe(200);
+    const write = await cp.api("/api/v1/sessions", {
+      method: "POST",
+      body: { connection: "orders" },
+      key: read,
+    });
+    expect(write.status).toBe(403);
+    expect(write.body.error.message).toBe(
+      "this API key is limited to read; it may not call POST /api/v1/sessions",
+    );
+    await expect(
+      agent.authorize({ credential: read, connectionName: "orders", protocol: "tcp" }),
+    ).rejects.toMatchObject({
+      code: status.PERMISSION_DENIED,
+      details: "this API key is limited to read; it may not open sessions",
+    });
+  });
+
+  it("lets a sessions key connect, and nothing else", async () => {
+    const sessions = (await scopedKey(["sessions"])).body.secret as string;
+    await expect(
+      agent.authorize({ credential: sessions, connectionName: "orders", protocol: "tcp" }),
+    ).resolves.toMatchObject({ sessionId: expect.any(String) });
+    expect((await cp.api("/api/v1/connections", { key: sessions })).status).toBe(200);
+    const keys = await cp.api("/api/v1/me", { key: sessions });
+    expect(keys.status).toBe(200);
+    const other = await cp.api(`/api/v1/users/${keys.body.id}/api-keys`, {
+      method: "POST",
+      body: { name: "escalate" },
+      key: sessions,
+    });
+    expect(other.status).toBe(403);
+  });
+});

@@ -17,6 +17,7 @@ import type {
 import type { Db } from "../../lib/db";
 import { isDatabaseUnavailable } from "../../lib/db-errors";
 import { bearerFrom, tokenHash } from "../agents/agent-hub";
+import { checkSessionScope } from "../auth/api-key-scopes";
 import type { AuthService } from "../auth/auth.service";
 import { createPrincipalCache } from "../auth/principal-cache";
 import type { Metrics } from "../metrics/metrics";
@@ -135,6 +136,7 @@ export function createSessionGrpc(deps: SessionGrpcDeps) {
           // The agent gave up while this waited: do not create a session nobody will use.
           if (call.cancelled) throw new AppError("service.busy", "the agent stopped waiting");
           const principal = await principalFor(req);
+          checkSessionScope(principal.scopes);
           // A coalesced call: the same credential opening several sessions at once,
           // authenticated once; each session is its own row, grant and audit entry.
           const count = Math.min(MAX_COALESCED, Math.max(1, req.count));

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { displayName, name, nullableTimestamp, timestamp } from "../../lib/schemas";
+import { API_KEY_SCOPES } from "../auth/api-key-scopes";
 
 export const role = z.enum(["admin", "auditor", "user"]);
 const email = z.email().max(254);
@@ -48,7 +49,13 @@ export const apiKeyDto = z.object({
 export const createApiKeyBody = z.strictObject({
   name: z.string().trim().min(1).max(100),
   expiresInDays: z.number().int().min(1).max(3650).optional(),
-  scopes: z.array(z.string().min(1).max(100)).max(20).default([]),
+  scopes: z
+    .array(z.enum(API_KEY_SCOPES))
+    .max(API_KEY_SCOPES.length)
+    .default([])
+    .describe(
+      "limits the key: read (GET only), sessions (open sessions and what connecting needs); none = the user's rights",
+    ),
 });
 export type CreateApiKeyInput = z.infer<typeof createApiKeyBody>;
 
