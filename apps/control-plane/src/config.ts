@@ -109,6 +109,10 @@ export const configSchema = z.object({
   SLUICE_NOTIFY_BACKOFF_MS: z.coerce.number().int().min(10).max(3_600_000).default(5000),
   SLUICE_NOTIFY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   SLUICE_NOTIFY_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
+  /** Sessions one identity may open per minute, across replicas (0: no limit). */
+  SLUICE_SESSIONS_PER_MINUTE_PER_IDENTITY: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  /** Sessions that may be opened on one connection per minute (0: no limit). */
+  SLUICE_SESSIONS_PER_MINUTE_PER_CONNECTION: z.coerce.number().int().min(0).max(1_000_000).default(0),
   SLUICE_SESSION_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(5000),
   SLUICE_REVIEW_SWEEP_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(5000),
   /** How long an approved statement stays usable when nobody was waiting for it (sluice exec --no-wait). */

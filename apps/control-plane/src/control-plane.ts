@@ -70,6 +70,10 @@ export async function startControlPlane(
     prisma: db.prisma,
     sql: db.pool,
     logger,
+    sessionRate: {
+      perIdentity: config.SLUICE_SESSIONS_PER_MINUTE_PER_IDENTITY,
+      perConnection: config.SLUICE_SESSIONS_PER_MINUTE_PER_CONNECTION,
+    },
     redis,
     redisPrefix: config.SLUICE_REDIS_PREFIX,
     masterKey: decodeMasterKey(config.SLUICE_MASTER_KEY) as Buffer,

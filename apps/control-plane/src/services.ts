@@ -23,6 +23,7 @@ import { createMcpOAuth } from "./modules/oauth/oauth.service";
 import { createPoliciesService } from "./modules/policies/policies.service";
 import { createRecordingsService } from "./modules/recordings/recordings.service";
 import { createReviews, type ReviewsDeps } from "./modules/reviews/create-reviews";
+import { createSessionRate, type SessionRateSettings } from "./modules/sessions/session-rate";
 import {
   createSessionRevoker,
   credentialsRevokedChannel,
@@ -41,7 +42,9 @@ export interface ServiceOptions {
   /** Plain SQL on the same pool, for session admission. */
   sql: Sql;
   logger: Logger;
-  redis: Pick<Redis, "publish">;
+  redis: Pick<Redis, "publish" | "multi">;
+  /** Per-minute limits on opening sessions (0: none). */
+  sessionRate: SessionRateSettings;
   redisPrefix: string;
   masterKey: Buffer;
   grantTtlSeconds: number;
@@ -112,7 +115,14 @@ export function createServices(deps: ServiceOptions) {
       masterKey: deps.masterKey,
       publicUrl: deps.reviews.publicUrl,
     }),
-    sessions: createSessionsService({ prisma, sql: deps.sql, mutate, audit, keys }),
+    sessions: createSessionsService({
+      prisma,
+      sql: deps.sql,
+      mutate,
+      audit,
+      keys,
+      rate: createSessionRate({ redis: deps.redis, prefix: deps.redisPrefix, settings: deps.sessionRate }),
+    }),
     recordings: createRecordingsService({ prisma, audit, notifier }),
     audit,
     state,

@@ -9,7 +9,10 @@ function exchangeError(err: ServiceError): AppError {
     case status.UNAUTHENTICATED:
       return new AppError("auth.invalid_credentials", err.details || "invalid credentials");
     case status.RESOURCE_EXHAUSTED:
-      return new AppError("service.busy", "the control plane is busy: retry in a moment");
+      // Over a session rate limit (the control plane says which), or simply busy.
+      return err.details && !err.details.startsWith("the control plane is busy")
+        ? new AppError("request.rate_limited", err.details)
+        : new AppError("service.busy", "the control plane is busy: retry in a moment");
     case status.UNAVAILABLE:
     case status.DEADLINE_EXCEEDED:
       // The control plane answered that it cannot serve (its database is down), or it did not answer.

@@ -177,7 +177,7 @@ export function createSessionGrpc(deps: SessionGrpcDeps) {
                   },
                 )
               : toAppError(err);
-            const reason = refusalReason(e);
+            const reason = e.code === "request.rate_limited" ? "rate_limited" : refusalReason(e);
             deps.metrics.admissionSeconds.observe({ outcome: reason }, (performance.now() - began) / 1000);
             // Busy refusals are summarized by the admission limiter; an expected refusal
             // (bad credential, no access) is the caller's business; anything else is ours.

@@ -11,6 +11,7 @@ import { type AuditService, outboxRow } from "../audit/audit.service";
 import { mayUse } from "../connections/connections.service";
 import type { KeysService } from "../keys/keys.service";
 import { requireAccessApproval } from "../reviews/access-gate";
+import type { SessionRate } from "./session-rate";
 import { type AdmissionConnection, createSessionsRepo } from "./sessions.repo";
 import {
   type listSessionsQuery,
@@ -58,6 +59,7 @@ export function createSessionsService(deps: {
   sql: Sql;
   mutate: Mutate;
   audit: Pick<AuditService, "settle">;
+  rate?: Pick<SessionRate, "check">;
   keys: Pick<KeysService, "signGrant">;
 }) {
   const { prisma, mutate } = deps;
@@ -108,6 +110,7 @@ export function createSessionsService(deps: {
         throw new AppError("session.forbidden", `you are not in a group allowed to use ${conn.name}`);
       }
       await requireAccessApproval({ prisma, mutate }, actor, conn);
+      await deps.rate?.check({ id: p.userId, name: p.name }, conn);
       const agent = await pickAgent(conn, onlyAgentId);
       // The id is ours, so the grant is signed before the row exists, and the session and
       // its audit entry are written in one statement.
