@@ -23,11 +23,31 @@ export function mcpSessionClient(info: { name?: string; version?: string } | und
 }
 
 /**
+ * Registers only the named tools (an API key limited to `mcp:<tool>` scopes): the others are
+ * neither listed nor callable. The control plane refuses what the key may not do anyway.
+ */
+function onlyTools(server: McpServer, allowed: ReadonlySet<string>): void {
+  const register = server.registerTool.bind(server) as (...args: unknown[]) => { remove(): void };
+  (server as unknown as { registerTool: (...args: unknown[]) => unknown }).registerTool = (
+    ...args: unknown[]
+  ) => {
+    const tool = register(...args);
+    if (!allowed.has(String(args[0]))) tool.remove();
+    return tool;
+  };
+}
+
+/**
  * The Sluice MCP server with its tools; the caller connects a transport (stdio in the CLI,
  * Streamable HTTP in the control plane). The tools are the same on both.
  */
-export function createSluiceMcpServer(deps: Omit<McpDeps, "clientInfo">, version: string): McpServer {
+export function createSluiceMcpServer(
+  deps: Omit<McpDeps, "clientInfo">,
+  version: string,
+  opts: { tools?: readonly string[] } = {},
+): McpServer {
   const server = new McpServer({ name: "sluice", title: "Sluice", version }, { instructions: INSTRUCTIONS });
+  if (opts.tools) onlyTools(server, new Set(opts.tools));
   const full: McpDeps = { ...deps, clientInfo: () => mcpSessionClient(server.server.getClientVersion()) };
   registerAccessTools(server, full);
   registerSqlTools(server, full);

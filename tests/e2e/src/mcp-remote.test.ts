@@ -177,6 +177,39 @@ describe("the remote MCP endpoint with an API key", () => {
     ]);
   });
 
+  it("offers a key limited to mcp:<tool> scopes only those tools", async () => {
+    const me = (await stack.api("/api/v1/me", { key: devKey })).body;
+    const created = await stack.api(`/api/v1/users/${me.id}/api-keys`, {
+      method: "POST",
+      body: { name: "assistant-readonly", scopes: ["mcp:list_connections", "mcp:query"] },
+      key: devKey,
+    });
+    expect(created.status).toBe(201);
+    const limited = new Client(assistant);
+    await limited.connect(bearerTransport(created.body.secret as string));
+    try {
+      const { tools } = await limited.listTools();
+      expect(tools.map((t) => t.name).sort()).toEqual(["list_connections", "query"]);
+      const refused = await limited
+        .callTool({ name: "http_request", arguments: { connection: "guarded", method: "GET", path: "/" } })
+        .then(
+          (r) => JSON.stringify(r),
+          (err: Error) => err.message,
+        );
+      expect(refused).toMatch(/not found|unknown tool/i);
+      const res = await limited.callTool({
+        name: "query",
+        arguments: { connection: "guarded", sql: "SELECT 1 AS one" },
+      });
+      expect(res.isError).toBeFalsy();
+      // The key still cannot do anything else on the API.
+      const other = await stack.api("/api/v1/groups", { key: created.body.secret as string });
+      expect(other.status).toBe(403);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it("queries PostgreSQL through the agent, masked", async () => {
     const res = await call("query", {
       connection: "guarded",

@@ -17,6 +17,23 @@ import { renderJson } from "../output";
 const BIN = fileURLToPath(new URL("../../bin/sluice.js", import.meta.url));
 const HEARTBEAT_MS = 10_000;
 
+/**
+ * The tools an API key limited to `mcp:<tool>` scopes may use; undefined for every tool. When
+ * the control plane cannot be asked now, every tool is offered and each call is checked there.
+ */
+async function allowedTools(ctx: { client(): Promise<{ get(path: string): Promise<unknown> }> }) {
+  try {
+    const me = (await (await ctx.client()).get("/me")) as { scopes?: unknown };
+    const scopes = Array.isArray(me.scopes)
+      ? me.scopes.filter((s): s is string => typeof s === "string")
+      : [];
+    const tools = scopes.filter((s) => s.startsWith("mcp:")).map((s) => s.slice(4));
+    return tools.length > 0 ? tools : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** In MCP mode stdout carries the protocol: anything a library would log goes to stderr. */
 function keepStdoutForProtocol(): void {
   const toStderr = (...args: unknown[]) => console.error(...args);
@@ -54,6 +71,7 @@ export function registerMcpCommands(program: Command, ctx: CliContext, version: 
     )
     .action(async () => {
       keepStdoutForProtocol();
+      const tools = await allowedTools(ctx);
       const server = createSluiceMcpServer(
         {
           client: () => ctx.client(),
@@ -62,6 +80,7 @@ export function registerMcpCommands(program: Command, ctx: CliContext, version: 
           log: (line) => ctx.io.stderr(`${line}\n`),
         },
         version,
+        tools ? { tools } : {},
       );
       const stop = stopSignal(ctx);
       await serveStdio(server, stop);

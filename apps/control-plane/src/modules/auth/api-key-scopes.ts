@@ -5,9 +5,20 @@ import { AppError } from "@sluice/errors";
  * full rights; a key with scopes only where one of them allows (fail closed):
  * - `read`: any GET (what the user may read);
  * - `sessions`: open sessions (REST, native listeners, tunnels, MCP tool calls) and read
- *   what connecting needs: who am I, the connections, the own sessions and their reviews.
+ *   what connecting needs: who am I, the connections, the own sessions and their reviews;
+ * - `mcp:<tool>`: what `sessions` allows, and only the named tools of Sluice's MCP server
+ *   (both transports list and run just those).
  */
-export const API_KEY_SCOPES = ["read", "sessions"] as const;
+/** `mcp:<tool>`: only these Sluice MCP tools (and, like `sessions`, what they need). */
+export const MCP_TOOL_SCOPES = [
+  "mcp:list_connections",
+  "mcp:describe",
+  "mcp:query",
+  "mcp:http_request",
+  "mcp:request_access",
+  "mcp:review_status",
+] as const;
+export const API_KEY_SCOPES = ["read", "sessions", ...MCP_TOOL_SCOPES] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 
 const SESSION_ROUTES = new Set([
@@ -25,7 +36,8 @@ const SESSION_ROUTES = new Set([
 
 function allows(scope: string, method: string, route: string): boolean {
   if (scope === "read") return method === "GET" || method === "HEAD";
-  if (scope === "sessions") return SESSION_ROUTES.has(`${method === "HEAD" ? "GET" : method} ${route}`);
+  if (scope === "sessions" || scope.startsWith("mcp:"))
+    return SESSION_ROUTES.has(`${method === "HEAD" ? "GET" : method} ${route}`);
   return false;
 }
 
@@ -41,9 +53,15 @@ export function checkScopes(scopes: readonly string[] | undefined, method: strin
 
 /** Refuses a native or tunnel session for a scoped key without `sessions`. */
 export function checkSessionScope(scopes: readonly string[] | undefined): void {
-  if (!scopes || scopes.length === 0 || scopes.includes("sessions")) return;
+  if (!scopes || scopes.length === 0 || scopes.some((s) => s === "sessions" || s.startsWith("mcp:"))) return;
   throw new AppError(
     "session.forbidden",
     `this API key is limited to ${scopes.join(", ")}; it may not open sessions`,
   );
+}
+
+/** The MCP tools a key's scopes allow; undefined when they do not restrict tools. */
+export function mcpToolsAllowed(scopes: readonly string[] | undefined): string[] | undefined {
+  const tools = (scopes ?? []).filter((s) => s.startsWith("mcp:")).map((s) => s.slice(4));
+  return tools.length > 0 ? tools : undefined;
 }

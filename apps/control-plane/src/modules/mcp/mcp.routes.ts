@@ -1,6 +1,7 @@
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { createSluiceMcpServer } from "@sluice/mcp-tools";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { mcpToolsAllowed } from "../auth/api-key-scopes";
 import type { AuthService } from "../auth/auth.service";
 import type { KeysService } from "../keys/keys.service";
 import type { McpOAuth } from "../oauth/oauth.service";
@@ -50,6 +51,7 @@ export function mcpRoutes(deps: {
           log: (line) => app.log.warn({ component: "mcp" }, line),
         },
         deps.version,
+        { tools: mcpToolsAllowed(s.caller.principal.scopes) },
       );
 
     async function handle(req: FastifyRequest, reply: FastifyReply) {

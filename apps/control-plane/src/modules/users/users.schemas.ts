@@ -66,4 +66,5 @@ export const meDto = z.object({
   role,
   kind: z.enum(["human", "service"]),
   groups: z.array(z.string()),
+  scopes: z.array(z.string()).describe("the presented API key's scopes; empty: the user's full rights"),
 });

@@ -98,6 +98,7 @@ export function createUsersService(deps: {
         role: dto.role,
         kind: dto.kind,
         groups: dto.groups,
+        scopes: principal.scopes ?? [],
       };
     },
 
