@@ -221,6 +221,27 @@ describe("statement reviews over gRPC", () => {
     expect((await requestReview(second, `${sql} `)).res?.status).toBe("pending");
   });
 
+  it("does not carry an approval over to a policy changed since it was given", async () => {
+    const sql = "UPDATE invoices SET paid = true WHERE id = 101";
+    const first = await startSession();
+    const held = (await requestReview(first, sql)).res as ReviewState;
+    await endSession(first);
+    await decide(bob, held.reviewId, "approve");
+    // The policy is edited after the approval (here only its description).
+    await new Promise((r) => setTimeout(r, 20));
+    const edited = await fx.cp.api(`/api/v1/policies/${guardedId}`, {
+      method: "PATCH",
+      body: { description: "edited after the approval" },
+    });
+    expect(edited.status).toBe(200);
+    const later = await startSession();
+    const rerun = (await requestReview(later, sql)).res as ReviewState;
+    expect(rerun.status).toBe("pending");
+    expect(rerun.reviewId).not.toBe(held.reviewId);
+    const unused = await fx.cp.api(`/api/v1/reviews/${held.reviewId}`, { key: alice.key });
+    expect(unused.body.consumedAt).toBeNull();
+  });
+
   it("does not run a statement on an approval older than its time to live", async () => {
     const sql = "UPDATE invoices SET paid = true WHERE id = 100";
     const first = await startSession();

@@ -33,6 +33,8 @@ interface Held extends MutationScope {
   hash: string;
   now: Date;
   req: StatementReviewRequest;
+  /** The policy's last change: approvals decided before it are not used. */
+  policyUpdatedAt: Date;
   approvalTtlSeconds: number;
 }
 
@@ -50,6 +52,11 @@ async function consumeApproved(h: Held) {
       requesterId: h.session.userId,
       connectionId: h.session.connectionId,
       statementHash: h.hash,
+      // Bound to the rule that held it and to the policy as it was: an approval given
+      // before the policy changed does not carry over to the changed policy.
+      policyId: h.req.policyId,
+      ruleName: h.req.ruleName,
+      AND: [{ decidedAt: { gt: h.policyUpdatedAt } }],
     },
     orderBy: { decidedAt: "asc" },
   });
@@ -143,10 +150,14 @@ export function createStatementReviews(deps: StatementReviewsDeps) {
   }
 
   /** The review rule as stored in a policy attached to the connection; anything else fails closed. */
-  async function ruleFor(connectionId: string, policyId: string, ruleName: string): Promise<ReviewRule> {
+  async function ruleFor(
+    connectionId: string,
+    policyId: string,
+    ruleName: string,
+  ): Promise<{ rule: ReviewRule; policyUpdatedAt: Date }> {
     const attached = await prisma.connectionPolicy.findFirst({
       where: { connectionId, policyId },
-      include: { policy: { select: { reviewRules: true } } },
+      include: { policy: { select: { reviewRules: true, updatedAt: true } } },
     });
     const rules = Array.isArray(attached?.policy.reviewRules) ? attached.policy.reviewRules : [];
     const raw = rules.find(
@@ -159,19 +170,27 @@ export function createStatementReviews(deps: StatementReviewsDeps) {
         `no review rule ${ruleName} in policy ${policyId} of this session's connection`,
       );
     }
-    return parsed.data;
+    return { rule: parsed.data, policyUpdatedAt: attached.policy.updatedAt };
   }
 
   return {
     async request(agentId: string, req: StatementReviewRequest): Promise<ReviewState> {
       validate(req);
       const session = await liveSession(agentId, req.sessionId);
-      const rule = await ruleFor(session.connectionId, req.policyId, req.ruleName);
+      const { rule, policyUpdatedAt } = await ruleFor(session.connectionId, req.policyId, req.ruleName);
       const hash = statementHash(req.statement);
       const actor: Actor = { principal: null, kind: "agent", id: agentId };
       const now = new Date();
       const outcome = await mutate(actor, async (scope) => {
-        const held: Held = { ...scope, session, hash, now, req, approvalTtlSeconds: deps.approvalTtlSeconds };
+        const held: Held = {
+          ...scope,
+          session,
+          hash,
+          now,
+          req,
+          policyUpdatedAt,
+          approvalTtlSeconds: deps.approvalTtlSeconds,
+        };
         await scope.tx
           .$executeRaw`SELECT pg_advisory_xact_lock(7313003, hashtext(${`${session.userId}:${hash}`}))`;
         const used = await consumeApproved(held);
