@@ -113,7 +113,7 @@ function registerApiKeyCommands(cmd: Command, ctx: CliContext): void {
     .option("--expires-in-days <days>", "days until the key expires", intParser(1, 3650))
     .option(
       "--scope <scope>",
-      "limit the key: read (GET only) or sessions (connect, and what connecting needs); repeatable",
+      "limit the key: read (GET only), sessions (connect, and what connecting needs) or mcp:<tool> (only that MCP tool); repeatable",
       collectList,
     )
     .action(async (user: string, flags: ApiKeyFlags, command: Command) => {
