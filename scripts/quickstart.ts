@@ -111,6 +111,23 @@ async function api(path: string, key: string, init: { method?: string; body?: un
   return body;
 }
 
+/**
+ * Runs `fn` until the agent serves the connection: online is not yet "has applied the latest
+ * desired state", so a connection created or repointed a moment ago may still be unknown to it.
+ */
+async function untilServed<T>(fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline || !/not served by this agent/.test(String((err as Error).message)))
+        throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check().catch(() => false))) {
@@ -376,7 +393,7 @@ async function main(): Promise<void> {
   await waitFor(() => reachable(pgHost ?? "127.0.0.1", Number(pgPort)), "the agent's Postgres listener");
   const served = ["demo-pg", ...(mysqlDemo.available ? ["demo-mysql"] : []), "demo-api"];
   say(`• agent: local-agent is online and serving ${served.join(", ")}`);
-  const result = await demoQuery(pgHost ?? "127.0.0.1", Number(pgPort), adminKey);
+  const result = await untilServed(() => demoQuery(pgHost ?? "127.0.0.1", Number(pgPort), adminKey));
   say(
     `• demo query through the agent: connected to demo-pg as ${result.who} (the agent holds that password; you don't)`,
   );
@@ -393,7 +410,11 @@ async function main(): Promise<void> {
   const agentCaFile = join(home, "agent-ca.pem");
   writeFileSync(agentCaFile, caPem);
   const agentHttp = { host: httpHost ?? "127.0.0.1", port: Number(httpPort), caPem, token: adminKey };
-  const tour = await demoApiTour(agentHttp, "demo-api");
+  const tour = await untilServed(async () => {
+    const t = await demoApiTour(agentHttp, "demo-api");
+    if (/not served by this agent/.test(t.listed)) throw new Error(t.listed);
+    return t;
+  });
   say(
     `• demo requests through the agent: https://${httpListen}/demo-api/… with your Sluice key as the bearer token (the agent holds the API's token; you don't)`,
   );
