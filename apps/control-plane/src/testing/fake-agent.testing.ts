@@ -83,3 +83,30 @@ export async function startFakeAgent(
     },
   };
 }
+
+/**
+ * A group `apps`, service identities in it (name → API key), a tcp connection `orders` they
+ * may use, and a fake agent `edge` serving it: the world the admission tests share.
+ */
+export async function startAdmissionWorld(
+  cp: TestControlPlane,
+  services: string[],
+): Promise<{ agent: FakeAgent; keys: Record<string, string> }> {
+  await cp.api("/api/v1/groups", { method: "POST", body: { name: "apps" } });
+  const keys: Record<string, string> = {};
+  for (const name of services) {
+    const u = await cp.api("/api/v1/users", {
+      method: "POST",
+      body: { name, email: `${name}@example.com`, role: "user", kind: "service", groups: ["apps"] },
+    });
+    keys[name] = (
+      await cp.api(`/api/v1/users/${u.body.id}/api-keys`, { method: "POST", body: { name: "k" } })
+    ).body.secret as string;
+  }
+  await cp.api("/api/v1/connections", {
+    method: "POST",
+    body: { name: "orders", type: "tcp", host: "127.0.0.1", port: 9, allowedGroups: ["apps"] },
+  });
+  const agent = await startFakeAgent(cp, "edge", [{ protocol: "tcp", host: "127.0.0.1", port: 1 }]);
+  return { agent, keys };
+}

@@ -2,7 +2,7 @@ import { status } from "@grpc/grpc-js";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestControlPlane, type TestControlPlane } from "../../testing/control-plane.testing";
-import { type FakeAgent, startFakeAgent } from "../../testing/fake-agent.testing";
+import { type FakeAgent, startAdmissionWorld } from "../../testing/fake-agent.testing";
 
 let cp: TestControlPlane;
 let agent: FakeAgent;
@@ -25,18 +25,9 @@ beforeAll(async () => {
     SLUICE_ADMISSION_QUEUE: "2",
     SLUICE_SESSION_SWEEP_INTERVAL_MS: "100",
   });
-  await cp.api("/api/v1/groups", { method: "POST", body: { name: "apps" } });
-  const user = await cp.api("/api/v1/users", {
-    method: "POST",
-    body: { name: "svc", email: "svc@example.com", role: "user", kind: "service", groups: ["apps"] },
-  });
-  key = (await cp.api(`/api/v1/users/${user.body.id}/api-keys`, { method: "POST", body: { name: "k" } })).body
-    .secret;
-  await cp.api("/api/v1/connections", {
-    method: "POST",
-    body: { name: "orders", type: "tcp", host: "127.0.0.1", port: 9, allowedGroups: ["apps"] },
-  });
-  agent = await startFakeAgent(cp, "edge", [{ protocol: "tcp", host: "127.0.0.1", port: 1 }]);
+  const world = await startAdmissionWorld(cp, ["svc"]);
+  agent = world.agent;
+  key = world.keys.svc as string;
 }, 60_000);
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestControlPlane, type TestControlPlane } from "../../testing/control-plane.testing";
-import { type FakeAgent, startFakeAgent } from "../../testing/fake-agent.testing";
+import { type FakeAgent, startAdmissionWorld } from "../../testing/fake-agent.testing";
 
 let cp: TestControlPlane;
 let agent: FakeAgent;
@@ -12,21 +12,9 @@ beforeAll(async () => {
     SLUICE_SESSIONS_PER_MINUTE_PER_IDENTITY: "3",
     SLUICE_SESSIONS_PER_MINUTE_PER_CONNECTION: "5",
   });
-  await cp.api("/api/v1/groups", { method: "POST", body: { name: "apps" } });
-  for (const name of ["bot-a", "bot-b"]) {
-    const u = await cp.api("/api/v1/users", {
-      method: "POST",
-      body: { name, email: `${name}@example.com`, role: "user", kind: "service", groups: ["apps"] },
-    });
-    keys[name] = (
-      await cp.api(`/api/v1/users/${u.body.id}/api-keys`, { method: "POST", body: { name: "k" } })
-    ).body.secret;
-  }
-  await cp.api("/api/v1/connections", {
-    method: "POST",
-    body: { name: "orders", type: "tcp", host: "127.0.0.1", port: 9, allowedGroups: ["apps"] },
-  });
-  agent = await startFakeAgent(cp, "edge", [{ protocol: "tcp", host: "127.0.0.1", port: 1 }]);
+  const world = await startAdmissionWorld(cp, ["bot-a", "bot-b"]);
+  agent = world.agent;
+  Object.assign(keys, world.keys);
 }, 60_000);
 
 afterAll(async () => {
