@@ -4,7 +4,6 @@
  * agent and demo connections (a database, a MySQL/MariaDB one when a server answers, and a
  * small HTTP API). Runs in the foreground until Ctrl-C.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -17,6 +16,7 @@ import { type DemoMysql, ensureDemoMysql } from "./lib/demo-mysql";
 import { type DemoPostgres, ensureDemoPostgres } from "./lib/demo-postgres";
 import { secretFile } from "./lib/secret-file";
 import { ensureRedis, reachable, startEmbeddedPostgres } from "./lib/services";
+import { createSupervisor, untilServed, waitFor } from "./lib/supervisor";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const home = resolve(process.env.SLUICE_HOME ?? join(root, ".sluice"));
@@ -26,12 +26,19 @@ const pgListen = process.env.SLUICE_PG_LISTEN ?? "127.0.0.1:6432";
 const mysqlListen = process.env.SLUICE_MYSQL_LISTEN ?? "127.0.0.1:3307";
 const httpListen = process.env.SLUICE_HTTP_LISTEN ?? "127.0.0.1:8081";
 const demoApiPort = Number(process.env.SLUICE_DEMO_API_PORT ?? 8090);
-const children: ChildProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 
 function say(line = ""): void {
   process.stdout.write(`${line}\n`);
 }
+
+const supervisor = createSupervisor({
+  cwd: root,
+  logDir: join(home, "logs"),
+  say,
+  onGiveUp: () => void shutdown(1),
+});
+const run = supervisor.run;
 
 async function ensurePki(): Promise<{ ca: string; caKey: string; cert: string; key: string }> {
   const dir = join(home, "pki");
@@ -56,49 +63,6 @@ async function ensurePki(): Promise<{ ca: string; caKey: string; cert: string; k
   return files;
 }
 
-const MAX_RESTARTS = 5;
-const RESTART_WINDOW_MS = 60_000;
-
-/**
- * Runs a service and keeps it running: a crash (kill -9, an uncaught error) restarts it
- * after a short back-off, on the same ports and state, instead of taking the whole stack
- * down. A service that keeps crashing (5 times in a minute) stops the quickstart.
- */
-function run(name: string, entry: string, env: Record<string, string>, logFile: string): void {
-  const log = join(home, "logs", logFile);
-  mkdirSync(dirname(log), { recursive: true });
-  const out = (chunk: Buffer) => writeFileSync(log, chunk, { flag: "a" });
-  const crashes: number[] = [];
-  const start = () => {
-    const child = spawn(process.execPath, ["--import", "tsx", entry], {
-      cwd: root,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout?.on("data", out);
-    child.stderr?.on("data", out);
-    child.on("exit", (code, signal) => {
-      children.splice(children.indexOf(child), 1);
-      if (shuttingDown) return;
-      const now = Date.now();
-      crashes.push(now);
-      while (crashes.length > 0 && (crashes[0] ?? now) < now - RESTART_WINDOW_MS) crashes.shift();
-      if (crashes.length > MAX_RESTARTS) {
-        say(`\n${name} keeps exiting (${signal ?? code}); see ${log}`);
-        void shutdown(1);
-        return;
-      }
-      const delay = 500 * 2 ** (crashes.length - 1);
-      say(`\n${name} exited (${signal ?? code}); restarting in ${delay} ms (log: ${log})`);
-      setTimeout(() => {
-        if (!shuttingDown) start();
-      }, delay);
-    });
-    children.push(child);
-  };
-  start();
-}
-
 async function api(path: string, key: string, init: { method?: string; body?: unknown } = {}): Promise<any> {
   const res = await fetch(`http://127.0.0.1:${apiPort}/api/v1${path}`, {
     method: init.method ?? "GET",
@@ -109,31 +73,6 @@ async function api(path: string, key: string, init: { method?: string; body?: un
   if (!res.ok && res.status !== 409)
     throw new Error(`${init.method ?? "GET"} ${path}: ${res.status} ${JSON.stringify(body)}`);
   return body;
-}
-
-/**
- * Runs `fn` until the agent serves the connection: online is not yet "has applied the latest
- * desired state", so a connection created or repointed a moment ago may still be unknown to it.
- */
-async function untilServed<T>(fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline || !/not served by this agent/.test(String((err as Error).message)))
-        throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 /** Runs one query through the agent's native listener, with the API key as the password. */
@@ -274,13 +213,8 @@ async function startApiDemo(): Promise<DemoApi> {
   }
 }
 
-let shuttingDown = false;
 async function shutdown(code: number): Promise<never> {
-  shuttingDown = true;
-  for (const c of children) c.kill("SIGTERM");
-  await Promise.all(
-    children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : null)),
-  );
+  await supervisor.stopAll();
   for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
   process.exit(code);
 }
