@@ -223,26 +223,45 @@ export async function startControlPlane(
     routes: app.routeTable,
     async stop() {
       clearInterval(sweeper);
-      await reviewSweeper.stop();
-      await sessionSweeper.stop();
-      await subscriber.quit().catch(() => undefined);
-      await sweeping;
-      await hub.closeAll();
-      await app.close();
+      // Each step is timed: a shutdown that drags names the step that held it.
+      const step = async (name: string, work: () => Promise<unknown>) => {
+        const started = Date.now();
+        const slow = setTimeout(
+          () => logger.warn({ step: name }, "shutdown step still running after 3 s"),
+          3000,
+        );
+        try {
+          await work();
+        } finally {
+          clearTimeout(slow);
+          const ms = Date.now() - started;
+          if (ms > 3000) logger.warn({ step: name, ms }, "shutdown step was slow");
+        }
+      };
+      await step("review sweeper", () => reviewSweeper.stop());
+      await step("session sweeper", () => sessionSweeper.stop());
+      await step("redis subscriber", () => subscriber.quit().catch(() => undefined));
+      await step("agent sweep", () => sweeping);
+      await step("agent links", () => hub.closeAll());
+      await step("http server", () => app.close());
       // Give in-flight calls a moment to finish, then cut the rest (agents reconnect elsewhere).
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 2000);
-        grpc.server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await step(
+        "grpc server",
+        () =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 2000);
+            grpc.server.tryShutdown(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+      );
       grpc.server.forceShutdown();
-      await services.notifications.settle();
-      await services.audit.stop();
-      await notificationWorker?.close();
-      await notificationQueue.close();
-      await redis.quit().catch(() => undefined);
+      await step("notifications", () => services.notifications.settle());
+      await step("audit chainer", () => services.audit.stop());
+      await step("notification worker", async () => notificationWorker?.close());
+      await step("notification queue", () => notificationQueue.close());
+      await step("redis", () => redis.quit().catch(() => undefined));
       await db.close();
     },
   };

@@ -105,7 +105,19 @@ export async function startTestControlPlane(
       grpcPort = running.grpcPort;
     },
     async stop() {
-      await running.stop();
+      // A stop that drags prints what the control plane said while stopping, so a CI
+      // log shows the step that held it.
+      const from = logText.length;
+      const report = setTimeout(() => {
+        process.stderr.write(
+          `control plane is slow to stop; its log since stop():\n${logText.slice(from)}\n`,
+        );
+      }, 20_000);
+      try {
+        await running.stop();
+      } finally {
+        clearTimeout(report);
+      }
       await db.drop();
     },
   };

@@ -81,7 +81,8 @@ export async function createNotificationQueue(opts: {
 }
 
 export interface NotificationWorker {
-  close(): Promise<void>;
+  /** Waits up to `graceMs` for deliveries in progress, then drops the connection. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** The consumer side: runs delivery attempts and lets BullMQ schedule the retries. */
@@ -112,10 +113,17 @@ export function startNotificationWorker(opts: {
   );
   worker.on("error", throttledWarn(logger, "notification worker: Redis error"));
   return {
-    async close() {
+    async close(graceMs = 5000) {
       // The worker created (and owns) its connections from the options above; close() quits them
-      // after the deliveries in progress finish.
-      await worker.close();
+      // after the deliveries in progress finish. One still running after the grace period is
+      // left to BullMQ's stalled-job recovery (another replica, or this one on restart).
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<"late">((resolve) => {
+        timer = setTimeout(() => resolve("late"), graceMs);
+      });
+      const outcome = await Promise.race([worker.close(), late]);
+      clearTimeout(timer);
+      if (outcome === "late") await worker.disconnect();
     },
   };
 }

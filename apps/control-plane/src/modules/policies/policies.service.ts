@@ -1,7 +1,6 @@
 import { AppError } from "@sluice/errors";
 import { DataRowReader, serializeDataRow } from "@sluice/pg-wire";
 import {
-  classify,
   compileConnectionGuard,
   compileMasking,
   createMysqlDialect,

@@ -1,7 +1,7 @@
 import { AppError } from "@sluice/errors";
 import type { RecordingBatch } from "@sluice/proto";
 import { readEvent } from "@sluice/recording";
-import type { Db } from "../../lib/db";
+import type { Db, Tx } from "../../lib/db";
 import { isUuid } from "../../lib/ids";
 import type { AuditService } from "../audit/audit.service";
 import { type Notifier, silentNotifier } from "../notifications/events";
@@ -20,13 +20,14 @@ export type RecordingsService = ReturnType<typeof createRecordingsService>;
  */
 export function createRecordingsService(deps: {
   prisma: Db;
-  audit: Pick<AuditService, "append">;
+  audit: Pick<AuditService, "appendIn" | "settle">;
   notifier?: Notifier;
 }) {
   const { prisma } = deps;
   const notifier = deps.notifier ?? silentNotifier;
 
   async function applyLifecycle(
+    tx: Tx,
     agentId: string,
     sessionId: string,
     kind: string,
@@ -34,7 +35,7 @@ export function createRecordingsService(deps: {
     at: Date,
   ): Promise<boolean> {
     if (kind === "session.start") {
-      const started = await prisma.session.updateMany({
+      const started = await tx.session.updateMany({
         where: { id: sessionId, status: "pending" },
         data: {
           status: "active",
@@ -44,7 +45,7 @@ export function createRecordingsService(deps: {
       });
       return started.count > 0;
     } else if (kind === "session.end") {
-      const updated = await prisma.session.updateMany({
+      const updated = await tx.session.updateMany({
         where: { id: sessionId, status: { in: ["pending", "active"] } },
         data: {
           status: payload.aborted === true ? "aborted" : payload.error ? "failed" : "closed",
@@ -55,7 +56,7 @@ export function createRecordingsService(deps: {
         },
       });
       if (updated.count > 0) {
-        await deps.audit.append({
+        await deps.audit.appendIn(tx, {
           actorId: agentId,
           actorKind: "agent",
           action: "session.end",
@@ -70,9 +71,15 @@ export function createRecordingsService(deps: {
     return false;
   }
 
-  async function auditGap(agentId: string, sessionId: string, payload: Record<string, unknown>, seq: bigint) {
+  async function auditGap(
+    tx: Tx,
+    agentId: string,
+    sessionId: string,
+    payload: Record<string, unknown>,
+    seq: bigint,
+  ) {
     const gap = readEvent("gap", payload);
-    await deps.audit.append({
+    await deps.audit.appendIn(tx, {
       actorId: agentId,
       actorKind: "agent",
       action: "recording.gap",
@@ -124,19 +131,27 @@ export function createRecordingsService(deps: {
           payload,
         };
       });
-      const inserted = await prisma.recordingChunk.createManyAndReturn({
-        data: rows.map((r) => ({ ...r, payload: r.payload as object })),
-        skipDuplicates: true,
-        select: { seq: true },
-      });
-      const fresh = new Set(inserted.map((r) => r.seq));
-      const transitioned: RecordedEvent[] = [];
-      for (const r of rows) {
-        if (r.kind === "gap" && fresh.has(r.seq)) await auditGap(agentId, r.sessionId, r.payload, r.seq);
-        if (r.kind === "session.start" || r.kind === "session.end") {
-          if (await applyLifecycle(agentId, r.sessionId, r.kind, r.payload, r.at)) transitioned.push(r);
+      // Events, the status they move and their audit entries commit together: a reader
+      // that sees a session's `session.end` also sees the session closed.
+      const { fresh, transitioned } = await prisma.$transaction(async (tx) => {
+        const inserted = await tx.recordingChunk.createManyAndReturn({
+          data: rows.map((r) => ({ ...r, payload: r.payload as object })),
+          skipDuplicates: true,
+          select: { seq: true },
+        });
+        const fresh = new Set(inserted.map((r) => r.seq));
+        const transitioned: RecordedEvent[] = [];
+        for (const r of rows) {
+          if (r.kind === "gap" && fresh.has(r.seq))
+            await auditGap(tx, agentId, r.sessionId, r.payload, r.seq);
+          if (r.kind === "session.start" || r.kind === "session.end") {
+            if (await applyLifecycle(tx, agentId, r.sessionId, r.kind, r.payload, r.at)) transitioned.push(r);
+          }
         }
-      }
+        return { fresh, transitioned };
+      });
+      // Chained right after, without waiting: ingest must not queue behind chain passes.
+      void deps.audit.settle();
       publishRecordingNotices(notifier, session, {
         transitioned,
         stored: rows.filter((r) => fresh.has(r.seq)),
