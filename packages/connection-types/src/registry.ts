@@ -99,6 +99,34 @@ const httpSettings = z
     },
   );
 
+/** A group name on the cluster side: what RBAC bindings name (`system:masters` is refused). */
+const kubeGroup = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9:._@-]*$/, "must be a Kubernetes group name")
+  .refine((g) => !g.startsWith("system:"), "system: groups cannot be impersonated through Sluice");
+
+const kubernetesSettings = z.strictObject({
+  /**
+   * Every upstream request impersonates the Sluice identity (Impersonate-User) and its
+   * groups (Impersonate-Group), so the cluster's RBAC and audit log see the person. On by
+   * default; off sends requests as the agent's own credential.
+   */
+  impersonate: z.boolean().optional(),
+  /** Sluice group → cluster group; groups not named here are sent with `groupPrefix`. */
+  groupMapping: z.record(z.string().min(1).max(63), kubeGroup).optional(),
+  /** Prepended to Sluice group names that have no mapping (default `sluice:`). */
+  groupPrefix: z
+    .string()
+    .max(63)
+    .regex(/^[A-Za-z0-9:._-]*$/, "must be letters, digits, ':', '.', '_' or '-'")
+    .refine((g) => !g.startsWith("system:"), "system: groups cannot be impersonated through Sluice")
+    .optional(),
+  /** Where the agent finds the PEM client certificate and key it presents to the API server. */
+  clientCertificateRef: credentialRef.optional(),
+});
+
 const sqlEnforces = ["guardrails", "masking", "reviews", "recording", "cancel"] as const;
 
 /**
@@ -157,6 +185,19 @@ export const connectionTypeSpecs = {
       tunnel: (name) => `sluice connect ${name} --port 8082   # then: curl http://127.0.0.1:8082/`,
     },
   },
+  kubernetes: {
+    name: "kubernetes",
+    title: "Kubernetes",
+    defaultPort: 6443,
+    requires: [],
+    enforces: ["request-rules", "impersonation", "masking", "reviews", "recording"],
+    settings: { key: "kubernetes", schema: kubernetesSettings },
+    hints: {
+      client: "kubectl",
+      nativeEndpoint: "kubernetes",
+      tunnel: (name) => `sluice kube login ${name}   # then: kubectl --context sluice-${name} get pods`,
+    },
+  },
   tcp: {
     name: "tcp",
     title: "TCP",
@@ -182,7 +223,7 @@ export function connectionTypeSpec(name: string): ConnectionTypeSpec | undefined
     : undefined;
 }
 
-export { httpSettings, mysqlSettings, sshSettings };
+export { httpSettings, kubernetesSettings, mysqlSettings, sshSettings };
 
 /** The fields a connection of `type` lacks, by the registry's `requires`. */
 export function missingFields(

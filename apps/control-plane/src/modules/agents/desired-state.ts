@@ -67,6 +67,16 @@ function typeSettings(type: string, o: ReturnType<typeof connectionOptions>): Co
           passUnmaskableContent: o.http?.passUnmaskableContent === true,
         },
       };
+    case "kubernetes":
+      return {
+        $case: "kubernetes",
+        value: {
+          disableImpersonation: o.kubernetes?.impersonate === false,
+          groupMappingJson: JSON.stringify(o.kubernetes?.groupMapping ?? {}),
+          groupPrefix: o.kubernetes?.groupPrefix ?? "",
+          clientCertificateRef: o.kubernetes?.clientCertificateRef ?? "",
+        },
+      };
     case "postgres":
       return { $case: "postgres", value: {} };
     default:

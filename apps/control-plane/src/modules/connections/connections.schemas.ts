@@ -2,6 +2,7 @@ import {
   connectionTypeSchema,
   credentialRef,
   httpSettings,
+  kubernetesSettings,
   mysqlSettings,
   sshSettings,
 } from "@sluice/connection-types";
@@ -24,7 +25,7 @@ export const tlsSettings = z.strictObject({
 
 /** Connection types and their per-type settings come from the connection-type registry. */
 export const connectionType = connectionTypeSchema;
-export { httpSettings, mysqlSettings, sshSettings };
+export { httpSettings, kubernetesSettings, mysqlSettings, sshSettings };
 
 /**
  * Just-in-time access: when `requireApproval` is set, sessions start only for a user
@@ -68,6 +69,7 @@ export const createConnectionBody = z.strictObject({
   ssh: sshSettings.optional(),
   mysql: mysqlSettings.optional(),
   http: httpSettings.optional(),
+  kubernetes: kubernetesSettings.optional(),
   access: accessSettings.optional(),
   agentSegment: name.default("default"),
   agentLabels: labels.default({}),
@@ -90,6 +92,7 @@ export const updateConnectionBody = z.strictObject({
   ssh: sshSettings.optional(),
   mysql: mysqlSettings.optional(),
   http: httpSettings.optional(),
+  kubernetes: kubernetesSettings.optional(),
   access: accessSettings.optional(),
   agentSegment: name.optional(),
   agentLabels: labels.optional(),
@@ -114,6 +117,7 @@ export const connectionDto = z.object({
   ssh: sshSettings.optional(),
   mysql: mysqlSettings.optional(),
   http: httpSettings.optional(),
+  kubernetes: kubernetesSettings.optional(),
   access: accessSettings.optional(),
   agentSegment: z.string(),
   agentLabels: z.record(z.string(), z.string()),
@@ -132,6 +136,7 @@ export interface ConnectionOptions {
   ssh?: z.infer<typeof sshSettings>;
   mysql?: z.infer<typeof mysqlSettings>;
   http?: z.infer<typeof httpSettings>;
+  kubernetes?: z.infer<typeof kubernetesSettings>;
   access?: AccessSettings;
   recordRowsLimit: number;
   offlineGraceSeconds: number;

@@ -26,6 +26,7 @@ export function connectionOptions(row: { options: unknown }): ConnectionOptions 
     ...(o.ssh ? { ssh: o.ssh } : {}),
     ...(o.mysql ? { mysql: o.mysql } : {}),
     ...(o.http ? { http: o.http } : {}),
+    ...(o.kubernetes ? { kubernetes: o.kubernetes } : {}),
     ...(o.access ? { access: o.access } : {}),
     recordRowsLimit: o.recordRowsLimit ?? 100,
     offlineGraceSeconds: o.offlineGraceSeconds ?? 60,
@@ -48,6 +49,7 @@ function toDto(c: ConnectionRow, showRef: boolean): ConnectionDto {
     ...(o.ssh ? { ssh: o.ssh } : {}),
     ...(o.mysql ? { mysql: o.mysql } : {}),
     ...(o.http ? { http: o.http } : {}),
+    ...(o.kubernetes ? { kubernetes: o.kubernetes } : {}),
     ...(o.access ? { access: o.access } : {}),
     agentSegment: c.agentSegment,
     agentLabels: c.agentLabels as Record<string, string>,
@@ -164,6 +166,7 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
         ssh,
         mysql,
         http,
+        kubernetes,
         access,
         recordRowsLimit,
         offlineGraceSeconds,
@@ -174,6 +177,7 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
         ...(ssh ? { ssh } : {}),
         ...(mysql ? { mysql } : {}),
         ...(http ? { http } : {}),
+        ...(kubernetes ? { kubernetes } : {}),
         ...(access ? { access } : {}),
         recordRowsLimit,
         offlineGraceSeconds,
@@ -211,14 +215,25 @@ export function createConnectionsService(deps: { prisma: Db; mutate: Mutate }) {
       };
       const policyRefs = input.policyIds ?? existing.policies.map((p) => p.policy.id);
       const policies = await validate(existing.type, merged, policyRefs);
-      const { policyIds, tls, ssh, mysql, http, access, recordRowsLimit, offlineGraceSeconds, ...fields } =
-        input;
+      const {
+        policyIds,
+        tls,
+        ssh,
+        mysql,
+        http,
+        kubernetes,
+        access,
+        recordRowsLimit,
+        offlineGraceSeconds,
+        ...fields
+      } = input;
       const prev = connectionOptions(existing);
       const options: ConnectionOptions = {
         tls: tls ?? prev.tls,
         ...((ssh ?? prev.ssh) ? { ssh: ssh ?? prev.ssh } : {}),
         ...((mysql ?? prev.mysql) ? { mysql: mysql ?? prev.mysql } : {}),
         ...((http ?? prev.http) ? { http: http ?? prev.http } : {}),
+        ...((kubernetes ?? prev.kubernetes) ? { kubernetes: kubernetes ?? prev.kubernetes } : {}),
         ...((access ?? prev.access) ? { access: access ?? prev.access } : {}),
         recordRowsLimit: recordRowsLimit ?? prev.recordRowsLimit,
         offlineGraceSeconds: offlineGraceSeconds ?? prev.offlineGraceSeconds,

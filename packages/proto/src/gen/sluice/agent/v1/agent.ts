@@ -157,10 +157,21 @@ export interface HttpSettings {
   passUnmaskableContent: boolean;
 }
 
+export interface KubernetesSettings {
+  /** Requests go upstream as the agent's credential, without Impersonate-* headers. */
+  disableImpersonation: boolean;
+  /** Sluice group -> cluster group, as JSON ({"sre": "platform-admins"}). */
+  groupMappingJson: string;
+  /** Prepended to Sluice groups without a mapping ("sluice:" when empty). */
+  groupPrefix: string;
+  /** A reference to the client certificate and key (PEM) the agent presents to the API server. */
+  clientCertificateRef: string;
+}
+
 export interface ConnectionSpec {
   id: string;
   name: string;
-  /** a connection-type registry name: postgres | mysql | ssh | tcp | http */
+  /** a connection-type registry name: postgres | mysql | ssh | tcp | http | kubernetes */
   type: string;
   host: string;
   port: number;
@@ -183,6 +194,7 @@ export interface ConnectionSpec {
     | { $case: "ssh"; value: SshSettings }
     | { $case: "tcp"; value: TcpSettings }
     | { $case: "http"; value: HttpSettings }
+    | { $case: "kubernetes"; value: KubernetesSettings }
     | undefined;
 }
 
@@ -1587,6 +1599,139 @@ export const HttpSettings: MessageFns<HttpSettings> = {
   },
 };
 
+function createBaseKubernetesSettings(): KubernetesSettings {
+  return { disableImpersonation: false, groupMappingJson: "", groupPrefix: "", clientCertificateRef: "" };
+}
+
+export const KubernetesSettings: MessageFns<KubernetesSettings> = {
+  encode(message: KubernetesSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.disableImpersonation !== false) {
+      writer.uint32(8).bool(message.disableImpersonation);
+    }
+    if (message.groupMappingJson !== "") {
+      writer.uint32(18).string(message.groupMappingJson);
+    }
+    if (message.groupPrefix !== "") {
+      writer.uint32(26).string(message.groupPrefix);
+    }
+    if (message.clientCertificateRef !== "") {
+      writer.uint32(34).string(message.clientCertificateRef);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KubernetesSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKubernetesSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.disableImpersonation = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.groupMappingJson = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.groupPrefix = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.clientCertificateRef = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KubernetesSettings {
+    return {
+      disableImpersonation: isSet(object.disableImpersonation)
+        ? globalThis.Boolean(object.disableImpersonation)
+        : isSet(object.disable_impersonation)
+        ? globalThis.Boolean(object.disable_impersonation)
+        : false,
+      groupMappingJson: isSet(object.groupMappingJson)
+        ? globalThis.String(object.groupMappingJson)
+        : isSet(object.group_mapping_json)
+        ? globalThis.String(object.group_mapping_json)
+        : "",
+      groupPrefix: isSet(object.groupPrefix)
+        ? globalThis.String(object.groupPrefix)
+        : isSet(object.group_prefix)
+        ? globalThis.String(object.group_prefix)
+        : "",
+      clientCertificateRef: isSet(object.clientCertificateRef)
+        ? globalThis.String(object.clientCertificateRef)
+        : isSet(object.client_certificate_ref)
+        ? globalThis.String(object.client_certificate_ref)
+        : "",
+    };
+  },
+
+  toJSON(message: KubernetesSettings): unknown {
+    const obj: any = {};
+    if (message.disableImpersonation !== false) {
+      obj.disableImpersonation = message.disableImpersonation;
+    }
+    if (message.groupMappingJson !== "") {
+      obj.groupMappingJson = message.groupMappingJson;
+    }
+    if (message.groupPrefix !== "") {
+      obj.groupPrefix = message.groupPrefix;
+    }
+    if (message.clientCertificateRef !== "") {
+      obj.clientCertificateRef = message.clientCertificateRef;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KubernetesSettings>, I>>(base?: I): KubernetesSettings {
+    return KubernetesSettings.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KubernetesSettings>, I>>(object: I): KubernetesSettings {
+    const message = createBaseKubernetesSettings();
+    message.disableImpersonation = object.disableImpersonation ?? false;
+    message.groupMappingJson = object.groupMappingJson ?? "";
+    message.groupPrefix = object.groupPrefix ?? "";
+    message.clientCertificateRef = object.clientCertificateRef ?? "";
+    return message;
+  },
+};
+
 function createBaseConnectionSpec(): ConnectionSpec {
   return {
     id: "",
@@ -1662,6 +1807,9 @@ export const ConnectionSpec: MessageFns<ConnectionSpec> = {
         break;
       case "http":
         HttpSettings.encode(message.settings.value, writer.uint32(146).fork()).join();
+        break;
+      case "kubernetes":
+        KubernetesSettings.encode(message.settings.value, writer.uint32(154).fork()).join();
         break;
     }
     return writer;
@@ -1824,6 +1972,14 @@ export const ConnectionSpec: MessageFns<ConnectionSpec> = {
             message.settings = { $case: "http", value: HttpSettings.decode(reader, reader.uint32()) };
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.settings = { $case: "kubernetes", value: KubernetesSettings.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1881,6 +2037,8 @@ export const ConnectionSpec: MessageFns<ConnectionSpec> = {
         ? { $case: "tcp", value: TcpSettings.fromJSON(object.tcp) }
         : isSet(object.http)
         ? { $case: "http", value: HttpSettings.fromJSON(object.http) }
+        : isSet(object.kubernetes)
+        ? { $case: "kubernetes", value: KubernetesSettings.fromJSON(object.kubernetes) }
         : undefined,
     };
   },
@@ -1936,6 +2094,8 @@ export const ConnectionSpec: MessageFns<ConnectionSpec> = {
       obj.tcp = TcpSettings.toJSON(message.settings.value);
     } else if (message.settings?.$case === "http") {
       obj.http = HttpSettings.toJSON(message.settings.value);
+    } else if (message.settings?.$case === "kubernetes") {
+      obj.kubernetes = KubernetesSettings.toJSON(message.settings.value);
     }
     return obj;
   },
@@ -1986,6 +2146,12 @@ export const ConnectionSpec: MessageFns<ConnectionSpec> = {
       case "http": {
         if (object.settings?.value !== undefined && object.settings?.value !== null) {
           message.settings = { $case: "http", value: HttpSettings.fromPartial(object.settings.value) };
+        }
+        break;
+      }
+      case "kubernetes": {
+        if (object.settings?.value !== undefined && object.settings?.value !== null) {
+          message.settings = { $case: "kubernetes", value: KubernetesSettings.fromPartial(object.settings.value) };
         }
         break;
       }
