@@ -88,8 +88,8 @@ async function stopQuickstart(): Promise<void> {
 
 beforeAll(async () => {
   await admin(`CREATE DATABASE ${cpDb}`);
-  const [api, grpc, pgPort, tunnel, ssh, mysql, httpPort, demoApi] = await Promise.all(
-    Array.from({ length: 8 }, freePort),
+  const [api, grpc, pgPort, tunnel, ssh, mysql, httpPort, demoApi, kubePort] = await Promise.all(
+    Array.from({ length: 9 }, freePort),
   );
   pgListen = { host: "127.0.0.1", port: pgPort as number };
   apiPort = api as number;
@@ -105,6 +105,7 @@ beforeAll(async () => {
     SLUICE_SSH_LISTEN: `127.0.0.1:${ssh}`,
     SLUICE_MYSQL_LISTEN: `127.0.0.1:${mysql}`,
     SLUICE_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
+    SLUICE_KUBE_LISTEN: `127.0.0.1:${kubePort}`,
     SLUICE_DEMO_API_PORT: String(demoApi),
     SLUICE_REDIS_PREFIX: `sluice-qs-${suffix}:`,
     SLUICE_DEMO_PG_DATABASE: demoDb,

@@ -25,6 +25,7 @@ const grpcPort = Number(process.env.SLUICE_GRPC_PORT ?? 8443);
 const pgListen = process.env.SLUICE_PG_LISTEN ?? "127.0.0.1:6432";
 const mysqlListen = process.env.SLUICE_MYSQL_LISTEN ?? "127.0.0.1:3307";
 const httpListen = process.env.SLUICE_HTTP_LISTEN ?? "127.0.0.1:8081";
+const kubeListen = process.env.SLUICE_KUBE_LISTEN ?? "127.0.0.1:6443";
 const demoApiPort = Number(process.env.SLUICE_DEMO_API_PORT ?? 8090);
 const cleanups: (() => Promise<void>)[] = [];
 
@@ -314,6 +315,7 @@ async function main(): Promise<void> {
       SLUICE_PG_LISTEN: pgListen,
       SLUICE_MYSQL_LISTEN: mysqlListen,
       SLUICE_HTTP_LISTEN: httpListen,
+      SLUICE_KUBE_LISTEN: kubeListen,
     },
     "agent.log",
   );

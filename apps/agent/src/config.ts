@@ -51,6 +51,10 @@ export const configSchema = z.object({
       "must be a DNS domain in lower case",
     )
     .optional(),
+  /** The Kubernetes listener kubectl talks to (`https://agent:6443/<connection>`). */
+  SLUICE_KUBE_LISTEN: hostPort.default("127.0.0.1:6443"),
+  /** Serve the Kubernetes listener without TLS (callers' tokens then cross the network in the clear). */
+  SLUICE_KUBE_PLAINTEXT: bool,
   SLUICE_PG_REQUIRE_TLS: bool,
   SLUICE_TLS_CERT_FILE: z.string().optional(),
   SLUICE_TLS_KEY_FILE: z.string().optional(),

@@ -149,11 +149,64 @@ const http = {
   }),
 };
 
+const redactions = {
+  secretValues: count,
+  maskedValues: count,
+  hiddenItems: count,
+};
+
+const kubernetes = {
+  /** One API request: what RBAC sees (verb, resource, namespace, name), who it impersonated, its status. */
+  "kube.request": z.looseObject({
+    verb: z.string().nullish(),
+    group: z.string().nullish(),
+    resource: z.string().nullish(),
+    subresource: z.string().nullish(),
+    namespace: z.string().nullish(),
+    name: z.string().nullish(),
+    path: text,
+    status: count,
+    durationMs: count,
+    user: z.string().nullish(),
+    verdict: z.string().nullish(),
+    rule: z.string().nullish(),
+    bytesOut: count,
+    /** A watch: recorded when its head was sent; `kube.watch.end` counts what followed. */
+    watch: z.boolean().nullish(),
+    error: z.string().nullish(),
+    ...redactions,
+  }),
+  "kube.watch.end": z.looseObject({ bytesOut: count, error: z.string().nullish(), ...redactions }),
+  /** An exec or attach stream opened (the command, for exec). */
+  "kube.exec": z.looseObject({
+    subresource: text,
+    namespace: text,
+    pod: text,
+    container: z.string().nullish(),
+    command: z.array(z.string()),
+    tty: z.boolean().nullish(),
+  }),
+  "kube.portforward": z.looseObject({ namespace: text, pod: text }),
+  /** Stream bytes: `o` stdout, `e` stderr, `i` stdin (`hidden`: the size of input typed after a password prompt). */
+  "kube.data": z.looseObject({ stream: z.enum(["i", "o", "e"]), data: z.string().nullish(), hidden: count }),
+  "kube.resize": z.looseObject({ width: count, height: count }),
+  "kube.exit": z.looseObject({ code: count }),
+  "kube.stream.end": z.looseObject({ subresource: text, bytesIn: count, bytesOut: count }),
+};
+
 const tcp = {
   "tcp.stats": z.looseObject({ bytesIn: count, bytesOut: count }),
 };
 
-export const recordingEvents = { ...envelope, ...postgres, ...mysql, ...ssh, ...http, ...tcp } as const;
+export const recordingEvents = {
+  ...envelope,
+  ...postgres,
+  ...mysql,
+  ...ssh,
+  ...http,
+  ...kubernetes,
+  ...tcp,
+} as const;
 
 export type EventKind = keyof typeof recordingEvents;
 export type EventPayload<K extends EventKind> = z.infer<(typeof recordingEvents)[K]>;

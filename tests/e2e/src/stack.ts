@@ -77,6 +77,7 @@ export interface AgentProcess {
   readonly mysqlPort: number;
   /** Known once the agent has logged "http listener ready". */
   readonly httpPort: number;
+  readonly kubePort: number;
   stateDir: string;
   /** The agent's SSH host key as a known_hosts key (`ssh-ed25519 AAAA…`). */
   sshHostPublicKey(): string;
@@ -268,6 +269,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         SLUICE_PG_LISTEN: "127.0.0.1:0",
         SLUICE_MYSQL_LISTEN: "127.0.0.1:0",
         SLUICE_HTTP_LISTEN: "127.0.0.1:0",
+        SLUICE_KUBE_LISTEN: "127.0.0.1:0",
         SLUICE_TUNNEL_LISTEN: `127.0.0.1:${await newPort()}`,
         SLUICE_HEARTBEAT_SECONDS: "1",
         ...extraEnv,
@@ -293,6 +295,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         get httpPort() {
           return loggedPort(agent.proc, "http listener ready", "http");
         },
+        get kubePort() {
+          return loggedPort(agent.proc, "kubernetes listener ready", "kubernetes");
+        },
         stateDir,
         sshHostPublicKey() {
           const key = join(stateDir, "ssh", "host_ed25519_key");
@@ -306,6 +311,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
             ["SLUICE_SSH_LISTEN", "ssh listener ready", "ssh"],
             ["SLUICE_MYSQL_LISTEN", "mysql listener ready", "mysql"],
             ["SLUICE_HTTP_LISTEN", "http listener ready", "http"],
+            ["SLUICE_KUBE_LISTEN", "kubernetes listener ready", "kubernetes"],
           ] as const) {
             if (agent.proc.output().includes(msg))
               env[key] = `127.0.0.1:${loggedPort(agent.proc, msg, field)}`;

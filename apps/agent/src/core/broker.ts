@@ -35,7 +35,7 @@ export interface TargetCredential {
 export interface SessionContext {
   readonly sessionId: string;
   readonly connection: ConnectionSpec;
-  readonly identity: { id: string; name: string; kind: string };
+  readonly identity: { id: string; name: string; kind: string; groups: readonly string[] };
   readonly via: Via;
   readonly clientAddress: string;
   /** The connection's compiled policies; undefined when none is attached. */
@@ -106,7 +106,12 @@ export function createSessionBroker(deps: SessionBrokerDeps) {
   ): SessionContext {
     const conn = s.connection;
     const sid = s.claims.sid;
-    const identity = { id: s.claims.sub, name: s.claims.name, kind: s.claims.kind };
+    const identity = {
+      id: s.claims.sub,
+      name: s.claims.name,
+      kind: s.claims.kind,
+      groups: groupsOf(s.claims.grp),
+    };
     const logger = deps.logger.child({ sessionId: sid, connection: conn.name });
     let lease: Promise<TargetCredential & { release?: () => Promise<void> }> | undefined;
     let released = false;
@@ -206,3 +211,11 @@ export function createSessionBroker(deps: SessionBrokerDeps) {
 }
 
 export type SessionBroker = ReturnType<typeof createSessionBroker>;
+
+/** The grant's groups, bounded: names the control plane would accept, at most 100. */
+function groupsOf(grp: unknown): string[] {
+  if (!Array.isArray(grp)) return [];
+  return grp
+    .filter((g): g is string => typeof g === "string" && /^[a-z0-9][a-z0-9._-]{0,62}$/.test(g))
+    .slice(0, 100);
+}

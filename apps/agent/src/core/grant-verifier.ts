@@ -14,6 +14,8 @@ export interface GrantClaims {
   cname: string;
   agent: string;
   proto: string;
+  /** The identity's Sluice groups (grants from older control planes have none). */
+  grp?: string[];
   exp: number;
 }
 

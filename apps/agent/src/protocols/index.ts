@@ -6,6 +6,7 @@ import type { Authorizer } from "../core/authorizer";
 import type { SessionBroker } from "../core/broker";
 import type { ProtocolHandler } from "../core/protocol";
 import { createHttpHandler } from "./http/http-handler";
+import { createKubeHandler } from "./kubernetes/kube-handler";
 import { createMysqlHandler } from "./mysql/mysql-handler";
 import { createPgHandler } from "./postgres/pg-handler";
 import { createSshHandler } from "./ssh/ssh-handler";
@@ -34,6 +35,7 @@ export function createProtocolHandlers(deps: HandlerDeps) {
     createMysqlHandler({ config, authorizer, broker, tls, logger: log("mysql") }),
     ssh,
     createHttpHandler({ config, authorizer, broker, tls, secrets: deps.secrets, logger: log("http") }),
+    createKubeHandler({ config, authorizer, broker, tls, secrets: deps.secrets, logger: log("kubernetes") }),
     createTcpHandler({ broker, logger: log("tcp") }),
   ];
   return { handlers, sshHostKey: ssh.hostKey };

@@ -56,6 +56,26 @@ export function renderEvent(event: RecordedEvent): string | undefined {
       return `${stamp} advisory: typed line matches rule ${p.rule}: ${p.line}\n`;
     case "http.exchange":
       return renderExchange(stamp, data as EventPayload<"http.exchange">);
+    case "kube.request":
+      return renderKubeRequest(stamp, data as EventPayload<"kube.request">);
+    case "kube.watch.end":
+      return `${stamp} watch ended: ${p.bytesOut ?? 0} bytes${p.error ? ` (${p.error})` : ""}\n`;
+    case "kube.exec": {
+      const e = data as EventPayload<"kube.exec">;
+      const command = e.command.length > 0 ? ` -- ${e.command.join(" ")}` : "";
+      return `${stamp} ${e.subresource} ${e.namespace}/${e.pod}${e.container ? ` -c ${e.container}` : ""}${e.tty ? " (terminal)" : ""}${command}\n`;
+    }
+    case "kube.portforward":
+      return `${stamp} port-forward ${p.namespace}/${p.pod}\n`;
+    case "kube.data":
+      // Terminal output is replayed as is; typed input is already echoed in it.
+      return p.stream === "i" ? "" : String(p.data ?? "");
+    case "kube.resize":
+      return "";
+    case "kube.exit":
+      return `${stamp} exit status ${p.code ?? "?"}\n`;
+    case "kube.stream.end":
+      return `${stamp} ${p.subresource} ended: ${p.bytesIn ?? 0} bytes in, ${p.bytesOut ?? 0} out\n`;
     case "http.stream.end":
       return `${stamp} stream ended: ${p.bytesOut ?? 0} bytes${p.error ? ` (${p.error})` : ""}\n`;
     case "http.ws": {
@@ -106,6 +126,19 @@ function renderExchange(stamp: string, p: EventPayload<"http.exchange">): string
   if (p.responseBody) lines.push(`  response: ${oneLine(p.responseBody)}${p.bodyTruncated ? " …" : ""}`);
   if (p.error) lines.push(`  error: ${p.error}`);
   return `${lines.join("\n")}\n`;
+}
+
+function renderKubeRequest(stamp: string, p: EventPayload<"kube.request">): string {
+  const ms = p.durationMs === null || p.durationMs === undefined ? "" : `, ${formatMs(p.durationMs)}`;
+  const what = p.verb
+    ? `${p.verb} ${p.resource ?? ""}${p.subresource ? `/${p.subresource}` : ""}${p.name ? ` ${p.namespace ? `${p.namespace}/` : ""}${p.name}` : p.namespace ? ` in ${p.namespace}` : ""}`
+    : p.path;
+  const verdict = p.verdict ? ` [${p.verdict}${p.rule ? ` by rule ${p.rule}` : ""}]` : "";
+  const redacted = p.secretValues ? `, ${p.secretValues} secret values redacted` : "";
+  const hidden = p.hiddenItems ? `, ${p.hiddenItems} items hidden` : "";
+  const as = p.user ? ` as ${p.user}` : "";
+  const line = `${stamp} ${what}${as} -> ${p.status ?? "?"}${verdict}${p.watch ? " (watch)" : ""} (${p.bytesOut ?? 0} bytes${redacted}${hidden}${ms})`;
+  return `${line}${p.error ? `\n  error: ${p.error}` : ""}\n`;
 }
 
 function oneLine(text: string): string {

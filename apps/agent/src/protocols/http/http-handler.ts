@@ -1,20 +1,15 @@
-import { createHash } from "node:crypto";
-import http, { type IncomingMessage, type ServerResponse } from "node:http";
-import net from "node:net";
-import type { Duplex } from "node:stream";
-import tls from "node:tls";
+import type tls from "node:tls";
 import { connectionTypeSpecs } from "@sluice/connection-types";
-import { AppError } from "@sluice/errors";
 import type { Logger } from "@sluice/logger";
-import { checkRequestHead, MaskTally } from "@sluice/policy";
+import { MaskTally } from "@sluice/policy";
 import type { SecretResolver } from "@sluice/secrets";
 import type { AgentConfig } from "../../config";
-import type { AuthorizedSession, Authorizer } from "../../core/authorizer";
-import type { SessionBroker, SessionContext, Via } from "../../core/broker";
-import { listen } from "../../core/listen";
-import type { ClientStream, ProtocolHandler } from "../../core/protocol";
+import type { Authorizer } from "../../core/authorizer";
+import type { SessionBroker, SessionContext } from "../../core/broker";
+import { createHttpFront } from "../../core/http-front";
+import type { ProtocolHandler } from "../../core/protocol";
 import { type HttpSession, serveExchange } from "./http-exchange";
-import { closeSoon, httpErrorOf, rawError, replyError } from "./http-reply";
+import { rawError, replyError } from "./http-reply";
 import { createUpstreamPools, httpTarget } from "./http-upstream";
 import { createWebSocketProxy } from "./http-websocket";
 import { secretForms } from "./secret-scrubber";
@@ -34,71 +29,6 @@ export interface HttpHandlerDeps {
   logger: Logger;
 }
 
-/** Sessions one client connection may hold (one per connection and caller credential). */
-const MAX_SESSIONS_PER_SOCKET = 8;
-/** A client that has not finished its TLS handshake by then is disconnected (unless configured). */
-const HANDSHAKE_MS = 10_000;
-/** A client that has not sent a whole request head by then is disconnected (unless configured). */
-const HEADERS_MS = 30_000;
-const CONNECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
-
-function serverOptions(headersTimeout: number): http.ServerOptions {
-  return {
-    maxHeaderSize: 32 * 1024,
-    // Uploads may be large; a client that stalls sending its headers is cut off by headersTimeout.
-    requestTimeout: 0,
-    headersTimeout,
-    keepAliveTimeout: 30_000,
-    // How often that bound is checked (every 30 s by default, which would let a short one run long).
-    connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(headersTimeout / 4))),
-  };
-}
-
-/**
- * Node checks headersTimeout from a timer it starts when a server begins listening. Servers
- * that are handed their sockets (after TLS, or from the tunnel) never listen, so a client
- * could trickle a request head forever: start the checks as listening would.
- */
-function enforceDeadlines(server: http.Server): http.Server {
-  server.emit("listening");
-  return server;
-}
-
-/** The caller's Sluice credential: `Authorization`/`Proxy-Authorization` Bearer, or Basic with it as the password. */
-export function callerToken(req: IncomingMessage): string | undefined {
-  for (const value of [req.headers["proxy-authorization"], req.headers.authorization]) {
-    if (!value) continue;
-    const m = /^(Bearer|Basic)\s+(\S{1,8192})$/i.exec(value.trim());
-    if (!m) continue;
-    if (m[1]?.toLowerCase() === "bearer") return m[2];
-    const decoded = Buffer.from(m[2] ?? "", "base64").toString("utf8");
-    const colon = decoded.indexOf(":");
-    if (colon >= 0 && decoded.length > colon + 1) return decoded.slice(colon + 1);
-  }
-  return undefined;
-}
-
-/** Which connection a native request is for, and its target on that connection. */
-export function routeOf(
-  req: IncomingMessage,
-  domain: string | undefined,
-): { connection: string; target: string } | { error: string } {
-  const url = req.url ?? "";
-  const host = (req.headers.host ?? "").toLowerCase().replace(/:\d+$/, "").replace(/\.$/, "");
-  if (domain && host.endsWith(`.${domain.toLowerCase()}`)) {
-    const label = host.slice(0, -(domain.length + 1));
-    if (CONNECTION_NAME.test(label) && !label.includes(".")) return { connection: label, target: url };
-  }
-  if (!url.startsWith("/")) return { error: "the request target must start with /<connection>/" };
-  const end = url.slice(1).search(/[/?]/);
-  const name = end < 0 ? url.slice(1) : url.slice(1, end + 1);
-  if (!CONNECTION_NAME.test(name)) {
-    return { error: "the path must start with the connection's name: /<connection>/<path>" };
-  }
-  const rest = end < 0 ? "" : url.slice(end + 1);
-  return { connection: name, target: rest.startsWith("/") ? rest : `/${rest}` };
-}
-
 /**
  * The agent's HTTP protocol: a native listener (`curl -H "Authorization: Bearer $TOKEN"
  * https://agent:8081/<connection>/<path>`, or `<connection>.<route domain>` by Host) and
@@ -106,246 +36,50 @@ export function routeOf(
  */
 export function createHttpHandler(deps: HttpHandlerDeps): ProtocolHandler {
   const pools = createUpstreamPools({ secrets: deps.secrets });
-  const native = new WeakMap<net.Socket, Map<string, Promise<HttpSession>>>();
-  const tunneled = new WeakMap<object, HttpSession>();
-  const domain = deps.config.SLUICE_HTTP_ROUTE_DOMAIN;
-  const configuredMs = (deps.config.SLUICE_HANDSHAKE_TIMEOUT_SECONDS ?? 0) * 1000;
-  const handshakeMs = configuredMs || HANDSHAKE_MS;
-  const headersMs = configuredMs || HEADERS_MS;
+  const ws = createWebSocketProxy({ logger: deps.logger });
 
-  async function start(ctx: SessionContext, socket: Duplex): Promise<HttpSession> {
-    try {
-      const credential = await ctx.credential();
-      const target = httpTarget(ctx.connection);
-      const pool = await pools.forConnection(ctx.connection);
-      const upstreamTls = await pools.connectOptions(ctx.connection);
-      const s: HttpSession = {
-        ctx,
-        target,
-        pool,
-        upstreamTls,
-        credential,
-        echoForms: secretForms(credential.username, credential.secret),
-        masking: ctx.policy?.masking,
-        totals: new MaskTally(),
-        bytesIn: 0,
-        bytesOut: 0,
-      };
-      ctx.started({ target: `${target.origin}${target.basePath}` });
-      ctx.onTerminate((reason) => {
-        ctx.logger.info({ reason }, "http session terminated");
-        socket.destroy();
-      });
-      socket.once(
-        "close",
-        () => void ctx.end({ reason: "client closed", bytesIn: s.bytesIn, bytesOut: s.bytesOut }),
-      );
-      return s;
-    } catch (err) {
-      await ctx.end();
-      throw err instanceof AppError
-        ? err
-        : new AppError(
-            "service.unavailable",
-            "the upstream client could not be prepared for this connection",
-          );
-    }
-  }
-
-  function open(session: AuthorizedSession, via: Via, clientAddress: string): Promise<SessionContext> {
-    return deps.broker.open(session, { type: "http", via, clientAddress });
-  }
-
-  function sessionFor(socket: net.Socket, connection: string, token: string): Promise<HttpSession> {
-    let held = native.get(socket);
-    if (!held) {
-      held = new Map();
-      native.set(socket, held);
-    }
-    const key = `${connection}\0${createHash("sha256").update(token).digest("base64")}`;
-    const existing = held.get(key);
-    if (existing) return existing;
-    if (held.size >= MAX_SESSIONS_PER_SOCKET) {
-      return Promise.reject(new AppError("request.invalid", "too many sessions on one client connection"));
-    }
-    const address = socket.remoteAddress ?? "";
-    const created = deps.authorizer
-      .authorize({ connectionName: connection, credential: token, clientAddress: address, protocol: "http" })
-      .then((s) => open(s, s.via, address))
-      .then((ctx) => start(ctx, socket));
-    // A failed authorization is not cached: the next request on the connection tries again.
-    created.catch(() => held?.delete(key));
-    held.set(key, created);
-    return created;
-  }
-
-  async function serve(
-    req: IncomingMessage,
-    res: ServerResponse,
-    find: (req: IncomingMessage) => Promise<{ session: HttpSession; target: string }>,
-    expectContinue: boolean,
-  ): Promise<void> {
-    let found: { session: HttpSession; target: string };
-    try {
-      found = await find(req);
-    } catch (err) {
-      const e = httpErrorOf(err);
-      const headers = e.status === 401 ? { "www-authenticate": 'Bearer realm="sluice"' } : undefined;
-      return replyError(res, e.status, e.code, e.message, { close: true, ...(headers ? { headers } : {}) });
-    }
-    const check = checkRequestHead({
-      method: req.method ?? "",
-      target: found.target,
-      httpVersion: req.httpVersion,
-      rawHeaders: req.rawHeaders,
-    });
-    if (!check.ok) return replyError(res, 400, "request.invalid", check.message, { close: true });
-    await serveExchange(found.session, req, res, check.target, expectContinue).catch((err: unknown) => {
-      found.session.ctx.logger.error({ err }, "http exchange failed");
-      replyError(res, 500, "internal.unexpected", "internal error");
-    });
-  }
-
-  const findNative = async (req: IncomingMessage) => {
-    const route = routeOf(req, domain);
-    if ("error" in route) throw new AppError("request.invalid", route.error);
-    const token = callerToken(req);
-    if (!token) {
-      throw new AppError(
-        "auth.missing_credentials",
-        "send your Sluice API key, access token or grant as Authorization: Bearer <token>",
-      );
-    }
-    return { session: await sessionFor(req.socket, route.connection, token), target: route.target };
-  };
-  const findTunneled = async (req: IncomingMessage) => {
-    const session = tunneled.get(req.socket);
-    if (!session) throw new AppError("session.not_found", "this tunnel has no session");
-    return { session, target: req.url ?? "" };
-  };
-
-  function wire(server: http.Server, find: typeof findNative): http.Server {
-    // Requests pipelined on one connection are served one after the other, and none after a
-    // response that closes it (RFC 9112 §9.6): what hides behind a request refused for its
-    // framing, or for its credential, never runs.
-    const queues = new WeakMap<Duplex, Promise<unknown>>();
-    const closing = new WeakSet<Duplex>();
-    const latest = new WeakMap<Duplex, { req: IncomingMessage; res: ServerResponse }>();
-    const inTurn = (socket: Duplex, run: () => Promise<unknown>) => {
-      const next = (queues.get(socket) ?? Promise.resolve())
-        .then(() => (closing.has(socket) ? undefined : run()))
-        .catch((err: unknown) => deps.logger.error({ err }, "http request failed"));
-      queues.set(socket, next);
+  async function start(ctx: SessionContext): Promise<HttpSession> {
+    const credential = await ctx.credential();
+    const target = httpTarget(ctx.connection);
+    const pool = await pools.forConnection(ctx.connection);
+    const upstreamTls = await pools.connectOptions(ctx.connection);
+    ctx.started({ target: `${target.origin}${target.basePath}` });
+    return {
+      ctx,
+      target,
+      pool,
+      upstreamTls,
+      credential,
+      echoForms: secretForms(credential.username, credential.secret),
+      masking: ctx.policy?.masking,
+      totals: new MaskTally(),
+      bytesIn: 0,
+      bytesOut: 0,
     };
-    const enqueue = (req: IncomingMessage, res: ServerResponse, expectContinue: boolean) => {
-      const socket = req.socket;
-      latest.set(socket, { req, res });
-      res.once("close", () => latest.get(socket)?.res === res && latest.delete(socket));
-      inTurn(socket, async () => {
-        await serve(req, res, find, expectContinue);
-        if (!res.shouldKeepAlive) closing.add(socket);
-      });
-    };
-    server.on("request", (req: IncomingMessage, res: ServerResponse) => enqueue(req, res, false));
-    server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => enqueue(req, res, true));
-    server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
-      if (!socket.writable || err.code === "ECONNRESET") return socket.destroy();
-      const last = latest.get(socket);
-      // Malformed bytes after a complete request are not its answer: it keeps its own response.
-      if (last?.req.complete) return void last.res.once("close", () => closeSoon(socket));
-      if (last?.res.headersSent) return socket.destroy();
-      if (err.code === "ERR_HTTP_REQUEST_TIMEOUT")
-        return rawError(socket, 408, "request.invalid", "the request head did not arrive in time");
-      rawError(socket, 400, "request.invalid", `malformed HTTP request (${err.code ?? "parse error"})`);
-    });
-    server.on("connect", (_req: IncomingMessage, socket: Duplex) => {
-      socket.on("error", () => socket.destroy());
-      rawError(socket, 400, "request.invalid", "CONNECT requests are not proxied");
-    });
-    const ws = createWebSocketProxy({ logger: deps.logger });
-    server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      inTurn(socket, () => upgrade(req, socket, head));
-    });
-    const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-      find(req).then(
-        ({ session, target }) => {
-          const check = checkRequestHead({
-            method: req.method ?? "",
-            target,
-            httpVersion: req.httpVersion,
-            rawHeaders: req.rawHeaders,
-          });
-          if (!check.ok) return rawError(socket, 400, "request.invalid", check.message);
-          ws.upgrade(session, req, socket, head, check.target);
-        },
-        (err: unknown) => {
-          const e = httpErrorOf(err);
-          rawError(socket, e.status, e.code, e.message);
-        },
-      );
-    return server;
   }
 
-  const nativeHttp = wire(http.createServer(serverOptions(headersMs)), findNative);
-  if (!deps.config.SLUICE_HTTP_PLAINTEXT) enforceDeadlines(nativeHttp);
-  // TLS is terminated here rather than by an https server: clients that connect by IP send
-  // no SNI, and the agent's certificate can change while it runs.
-  const nativeServer = deps.config.SLUICE_HTTP_PLAINTEXT
-    ? nativeHttp
-    : net.createServer((socket) => {
-        socket.on("error", () => socket.destroy());
-        const context = deps.tls();
-        if (!context) return socket.destroy();
-        const secure = new tls.TLSSocket(socket, {
-          isServer: true,
-          secureContext: context,
-          ALPNProtocols: ["http/1.1"],
-        });
-        const timer = setTimeout(() => secure.destroy(), handshakeMs);
-        secure.on("error", () => secure.destroy());
-        secure.once("secure", () => {
-          clearTimeout(timer);
-          nativeHttp.emit("connection", secure);
-        });
-        secure.once("close", () => clearTimeout(timer));
-      });
-  nativeServer.on("error", (err) => deps.logger.error({ err }, "http listener error"));
-  const tunnelServer = enforceDeadlines(wire(http.createServer(serverOptions(headersMs)), findTunneled));
+  const front = createHttpFront<HttpSession>({
+    type: "http",
+    listenOn: deps.config.SLUICE_HTTP_LISTEN,
+    plaintext: deps.config.SLUICE_HTTP_PLAINTEXT,
+    routeDomain: deps.config.SLUICE_HTTP_ROUTE_DOMAIN,
+    handshakeTimeoutSeconds: deps.config.SLUICE_HANDSHAKE_TIMEOUT_SECONDS,
+    authorizer: deps.authorizer,
+    broker: deps.broker,
+    tls: deps.tls,
+    logger: deps.logger,
+    errors: { reply: replyError, raw: rawError },
+    start,
+    exchange: serveExchange,
+    upgrade: (s, req, socket, head, target) => ws.upgrade(s, req, socket, head, target),
+    close: () => void pools.close(),
+  });
 
   return {
     type: "http",
     enforces: connectionTypeSpecs.http.enforces,
-    listener: {
-      endpoint: "http",
-      hostPort: deps.config.SLUICE_HTTP_LISTEN,
-      required: false,
-      listen: () => listen(nativeServer, deps.config.SLUICE_HTTP_LISTEN),
-      close: () => {
-        nativeServer.close();
-        nativeHttp.closeAllConnections();
-        void pools.close();
-      },
-    },
-    serve(session: AuthorizedSession, client: ClientStream): void {
-      const socket = client.socket;
-      socket.on("error", () => socket.destroy());
-      open(session, "tunnel", client.clientAddress)
-        .then((ctx) => start(ctx, socket))
-        .then(
-          (s) => {
-            tunneled.set(socket, s);
-            if (client.initial.length > 0) socket.unshift(client.initial);
-            tunnelServer.emit("connection", socket);
-          },
-          (err: unknown) => {
-            const e = httpErrorOf(err);
-            rawError(socket, e.status, e.code, e.message);
-          },
-        );
-    },
-    refuse(client: Duplex, err: AppError): void {
-      const e = httpErrorOf(err);
-      rawError(client, e.status, e.code, e.message);
-    },
+    listener: front.listener,
+    serve: front.serveTunnel,
+    refuse: front.refuse,
   };
 }

@@ -10,6 +10,10 @@ import {
   maskBodyPreview,
 } from "@sluice/policy";
 import type { SessionContext } from "../../core/broker";
+import { type Decision, decideHeld } from "../../core/held-decision";
+
+export { readBodyPrefix } from "../../core/http-body";
+
 import type { CompiledPolicy } from "../../core/policy-compiler";
 import { hasDuplicateKeys } from "./json-keys";
 
@@ -29,41 +33,6 @@ export function httpGuardOf(policy: CompiledPolicy | undefined): HttpGuard | und
     guards.set(policy, g);
   }
   return g.active ? g : undefined;
-}
-
-/** Reads up to `limit` bytes of a request body; `complete` is false when more is left unread. */
-export function readBodyPrefix(
-  req: IncomingMessage,
-  limit: number,
-): Promise<{ buf: Buffer; complete: boolean }> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    const done = (complete: boolean) => {
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onError);
-      resolve({ buf: Buffer.concat(parts, size), complete });
-    };
-    const onData = (chunk: Buffer) => {
-      parts.push(chunk);
-      size += chunk.length;
-      if (size > limit) {
-        req.pause();
-        done(false);
-      }
-    };
-    const onEnd = () => done(true);
-    const onError = (err: Error) => {
-      req.off("data", onData);
-      req.off("end", onEnd);
-      reject(err);
-    };
-    req.on("data", onData);
-    req.once("end", onEnd);
-    req.once("error", onError);
-    if (req.readableEnded) done(true);
-  });
 }
 
 function isJsonType(contentType: string | undefined): boolean {
@@ -120,47 +89,14 @@ export function heldText(
   return `${line}\ncontent-type: ${type.slice(0, 200)}\nbody-sha256: ${hash}\n\n${preview}`;
 }
 
-export type Decision =
-  | { allow: true }
-  | { allow: false; status: number; code: string; message: string; rule?: string; reviewId?: string };
-
-/** Applies a verdict: records denials, holds reviews while the client waits. */
-export async function decide(
+/** Applies a verdict to a request: records denials, holds reviews while the client waits. */
+export function decide(
   ctx: Pick<SessionContext, "requestReview" | "recordPolicy">,
   verdict: HttpVerdict,
   text: () => string,
   signal: AbortSignal,
 ): Promise<Decision> {
-  if (verdict.action === "allow") return { allow: true };
-  const statement = text();
-  const base = { rule: verdict.rule, policyId: verdict.policyId, policy: verdict.policyName, statement };
-  if (verdict.action === "deny") {
-    ctx.recordPolicy({ decision: "denied", ...base });
-    return { allow: false, status: 403, code: "policy.denied", message: verdict.message, rule: verdict.rule };
-  }
-  const outcome = await ctx.requestReview(
-    { kind: "http", text: statement, verdict },
-    (p) => ctx.recordPolicy({ decision: "held", ...base, reviewId: p.reviewId }),
-    signal,
-  );
-  if (outcome.approved) {
-    ctx.recordPolicy({ decision: "approved", ...base, reviewId: outcome.reviewId });
-    return { allow: true };
-  }
-  ctx.recordPolicy({
-    decision: "rejected",
-    ...base,
-    ...(outcome.reviewId ? { reviewId: outcome.reviewId } : {}),
-    reason: outcome.reason,
-  });
-  return {
-    allow: false,
-    status: 403,
-    code: "policy.review_rejected",
-    message: `Sluice: ${outcome.reason} (rule ${verdict.rule})`,
-    rule: verdict.rule,
-    ...(outcome.reviewId ? { reviewId: outcome.reviewId } : {}),
-  };
+  return decideHeld(ctx, "http", verdict, text, signal);
 }
 
 export type { HttpRequestHead };

@@ -1,6 +1,6 @@
 import type { ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
-import { isAppError } from "@sluice/errors";
+import { closeSoon } from "../../core/http-front";
 
 /** The JSON body of every response the agent writes itself (never the upstream's). */
 export interface AgentErrorBody {
@@ -38,12 +38,6 @@ export function replyError(
   res.end(body);
 }
 
-/** The status and code a Sluice error is answered with. */
-export function httpErrorOf(err: unknown): { status: number; code: string; message: string } {
-  if (isAppError(err)) return { status: err.mapping.http, code: err.code, message: err.message };
-  return { status: 500, code: "internal.unexpected", message: "internal error" };
-}
-
 /** Writes a complete HTTP/1.1 error response on a raw socket (before or outside node's HTTP server). */
 export function rawError(socket: Duplex, status: number, code: string, message: string): void {
   const body = bodyOf(code, message);
@@ -54,10 +48,4 @@ export function rawError(socket: Duplex, status: number, code: string, message: 
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
   closeSoon(socket);
-}
-
-/** Ends the connection; the socket goes once the last bytes had a moment to leave (the client may never close its side). */
-export function closeSoon(socket: Duplex): void {
-  socket.end();
-  setTimeout(() => socket.destroy(), 1_000).unref();
 }

@@ -78,6 +78,13 @@ interface PoolEntry {
   connect: Promise<UpstreamConnectOptions>;
 }
 
+/** Where the client certificate the agent presents upstream is found ("" for none). */
+function clientCertificateRef(conn: ConnectionSpec): string {
+  const s = conn.settings;
+  if (s?.$case === "http" || s?.$case === "kubernetes") return s.value.clientCertificateRef;
+  return "";
+}
+
 /**
  * One keep-alive pool per HTTP connection, rebuilt when its upstream settings change
  * (a pool is keyed by everything that decides where and how it connects).
@@ -87,15 +94,14 @@ export function createUpstreamPools(deps: { secrets: Pick<SecretResolver, "resol
   const maxPools = deps.maxPools ?? 256;
 
   function poolKey(conn: ConnectionSpec): string {
-    const s = conn.settings?.$case === "http" ? conn.settings.value.clientCertificateRef : "";
     return createHash("sha256")
-      .update(JSON.stringify([conn.host, conn.port, conn.tls, s]))
+      .update(JSON.stringify([conn.host, conn.port, conn.tls, clientCertificateRef(conn)]))
       .digest("base64");
   }
 
   async function connectOptions(conn: ConnectionSpec): Promise<UpstreamConnectOptions> {
     const mode = conn.tls?.mode ?? "disable";
-    const certRef = conn.settings?.$case === "http" ? conn.settings.value.clientCertificateRef : "";
+    const certRef = clientCertificateRef(conn);
     const client = certRef
       ? splitPemBundle((await deps.secrets.resolve(certRef, { connection: conn.name, sessionId: "" })).secret)
       : undefined;

@@ -24,6 +24,8 @@ export interface GrantClaims {
   cname: string; // connection name
   agent: string; // agent id
   proto: string;
+  /** The identity's Sluice groups, for targets that act as the person (Kubernetes impersonation). */
+  grp?: string[];
 }
 
 export type KeysService = ReturnType<typeof createKeysService>;

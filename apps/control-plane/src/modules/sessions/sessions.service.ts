@@ -125,6 +125,7 @@ export function createSessionsService(deps: {
         cname: conn.name,
         agent: agent.id,
         proto: protocol,
+        grp: p.groups.slice(0, 100),
       });
       const startedAt = new Date();
       const clientAddress = actor.clientAddress ?? null;

@@ -1,7 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import { describe, expect, it } from "vitest";
-import { callerToken, routeOf } from "./http-handler";
-import { hasDuplicateKeys } from "./json-keys";
+import { callerToken, routeOf } from "./http-front";
 
 const req = (url: string, headers: Record<string, string> = {}) =>
   ({ url, headers }) as unknown as IncomingMessage;
@@ -41,16 +40,5 @@ describe("native HTTP routing", () => {
     expect(callerToken(req("/", { authorization: `Basic ${basic}` }))).toBe("sk_basic");
     expect(callerToken(req("/", { authorization: "Token x" }))).toBeUndefined();
     expect(callerToken(req("/", {}))).toBeUndefined();
-  });
-});
-
-describe("duplicate JSON keys", () => {
-  it("finds a key repeated in one object, decoded, at any depth", () => {
-    expect(hasDuplicateKeys('{"amount":1,"amount":5000}')).toBe(true);
-    expect(hasDuplicateKeys('{"amount":1,"\\u0061mount":5000}')).toBe(true);
-    expect(hasDuplicateKeys('{"a":{"b":1,"b":2}}')).toBe(true);
-    expect(hasDuplicateKeys('[{"a":1},{"a":2}]')).toBe(false);
-    expect(hasDuplicateKeys('{"a":"a","b":["a","a"],"c":{"a":1}}')).toBe(false);
-    expect(hasDuplicateKeys('{"a\\"b":1,"a":2}')).toBe(false);
   });
 });
