@@ -1,0 +1,351 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { eventually, type FakeKube, startFakeKubeApiServer, writeKubeconfig } from "@sluice/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { run } from "./psql";
+import { type AgentProcess, repoRoot, type Stack, startStack } from "./stack";
+
+/**
+ * Kubernetes end to end: the real kubectl, unchanged, through the real agent's Kubernetes
+ * listener to a fake API server (testkit; no API server installs here) that only answers
+ * the token the agent holds, with a policy that denies, holds exec in prod for review,
+ * and Secrets redacted on the way out.
+ */
+
+const KUBECTL = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33";
+const CONN = "cluster";
+let stack: Stack;
+let agent: AgentProcess;
+let fake: FakeKube;
+let devKey: string;
+let reviewerKey: string;
+let kubeconfig: string;
+let agentCa: string;
+const cliPath = join(repoRoot, "apps/cli/bin/sluice.js");
+
+function kubectl(args: string[], timeoutMs = 60_000) {
+  return run(KUBECTL, ["--kubeconfig", kubeconfig, ...args], {}, timeoutMs);
+}
+
+function sluice(args: string[], key: string) {
+  return run(
+    process.execPath,
+    [cliPath, ...args],
+    { SLUICE_URL: stack.cp.apiUrl, SLUICE_API_KEY: key, SLUICE_CONFIG_DIR: join(stack.home, "cli") },
+    60_000,
+  );
+}
+
+async function lastSession() {
+  const items = (await stack.api(`/api/v1/sessions?connection=${CONN}&limit=1`)).body.items as {
+    id: string;
+  }[];
+  return items[0]?.id as string;
+}
+
+async function eventsOf(sid: string) {
+  return (await stack.api(`/api/v1/sessions/${sid}/events?limit=1000`)).body.items as {
+    kind: string;
+    payload: Record<string, unknown>;
+  }[];
+}
+
+beforeAll(async () => {
+  fake = await startFakeKubeApiServer();
+  fake.seed({ apiVersion: "v1", kind: "Namespace", metadata: { name: "prod" } });
+  for (const ns of ["default", "prod"]) {
+    fake.seed({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "web", namespace: ns },
+      spec: { containers: [{ name: "app", image: "busybox" }] },
+    });
+  }
+  fake.seed({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "db", namespace: "default" },
+    type: "Opaque",
+    data: { password: Buffer.from("hunter2-prod").toString("base64") },
+  });
+  stack = await startStack();
+  await stack.api("/api/v1/groups", { method: "POST", body: { name: "eng" } });
+  await stack.api("/api/v1/groups", { method: "POST", body: { name: "sre" } });
+  devKey = await stack.userKey("dev@example.com", ["eng"]);
+  reviewerKey = await stack.userKey("sam@example.com", ["sre"]);
+  const policy = await stack.api("/api/v1/policies", {
+    method: "POST",
+    body: {
+      name: "cluster-safety",
+      guardrails: [
+        {
+          name: "keep-prod",
+          kube: { verbs: ["delete"], resources: ["namespaces"], names: ["prod"] },
+          message: "the prod namespace cannot be deleted through Sluice",
+        },
+      ],
+      reviewRules: [
+        {
+          name: "prod-exec",
+          kube: { resources: ["pods/exec"], namespaces: ["prod"] },
+          reviewerGroups: ["sre"],
+          timeoutSeconds: 120,
+        },
+      ],
+    },
+  });
+  expect(policy.status, policy.text).toBe(201);
+  const conn = await stack.api("/api/v1/connections", {
+    method: "POST",
+    body: {
+      name: CONN,
+      type: "kubernetes",
+      host: "127.0.0.1",
+      port: fake.port,
+      credentialRef: "env:E2E_KUBE_TOKEN",
+      tls: { mode: "verify-full", caPem: fake.caPem },
+      allowedGroups: ["eng"],
+      policyIds: [policy.body.id],
+    },
+  });
+  expect(conn.status, conn.text).toBe(201);
+  agentCa = (await stack.api("/api/v1/ca")).body.caPem as string;
+  agent = await stack.startAgent("kube-edge", { E2E_KUBE_TOKEN: fake.token });
+  await agent.proc.waitForOutput(/kubernetes listener ready/, 30_000);
+  kubeconfig = join(stack.home, "kubeconfig");
+  writeKubeconfig(kubeconfig, {
+    server: `https://127.0.0.1:${agent.kubePort}/${CONN}`,
+    caPem: agentCa,
+    token: devKey,
+    context: "sluice",
+  });
+  let last = "";
+  await eventually(
+    async () => {
+      const res = await kubectl(["get", "pods", "-n", "default"]);
+      last = `${res.stdout}\n${res.stderr}`;
+      return res.code === 0;
+    },
+    30_000,
+    500,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last answer: ${last}\n${agent.proc.output().slice(-3000)}`);
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await fake?.close();
+});
+
+describe("kubectl through the agent", () => {
+  it("lists pods as the Sluice identity: the cluster sees impersonation, never the caller's key", async () => {
+    fake.reset();
+    const res = await kubectl(["get", "pods", "-n", "default", "-o", "wide"]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/^NAME\s+READY\s+STATUS/m);
+    expect(res.stdout).toMatch(/^web\s/m);
+    const list = fake.requests.find((r) => r.resource === "pods" && r.verb === "list");
+    expect(list).toMatchObject({ authUser: "kubernetes-admin", user: "dev@example.com", impersonated: true });
+    expect(list?.groups).toContain("sluice:eng");
+    expect(JSON.stringify(fake.requests)).not.toContain(devKey);
+  });
+
+  it("applies and patches objects with kubectl apply", async () => {
+    const file = join(stack.home, "cm.yaml");
+    writeFileSync(
+      file,
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\n  namespace: default\ndata:\n  mode: blue\n",
+    );
+    const created = await kubectl(["apply", "-f", file]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toContain("configmap/app-config created");
+    writeFileSync(
+      file,
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\n  namespace: default\ndata:\n  mode: green\n",
+    );
+    const updated = await kubectl(["apply", "-f", file]);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(updated.stdout).toContain("configmap/app-config configured");
+    const got = await kubectl([
+      "get",
+      "configmap",
+      "app-config",
+      "-n",
+      "default",
+      "-o",
+      "jsonpath={.data.mode}",
+    ]);
+    expect(got.stdout).toBe("green");
+  });
+
+  it("refuses delete namespace prod with a Status kubectl prints, naming the rule", async () => {
+    fake.reset();
+    const res = await kubectl(["delete", "namespace", "prod"]);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain("Error from server (Forbidden)");
+    expect(res.stderr).toContain("the prod namespace cannot be deleted through Sluice");
+    expect(fake.requests.some((r) => r.verb === "delete")).toBe(false);
+    const ns = await kubectl(["get", "namespace", "prod", "-o", "name"]);
+    expect(ns.stdout.trim()).toBe("namespace/prod");
+  });
+
+  it("returns Secrets with their values redacted, in -o yaml, -o json and lists", async () => {
+    for (const args of [
+      ["get", "secret", "db", "-n", "default", "-o", "yaml"],
+      ["get", "secrets", "-n", "default", "-o", "json"],
+    ]) {
+      const res = await kubectl(args);
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout).not.toContain(Buffer.from("hunter2-prod").toString("base64"));
+      expect(res.stdout).toContain(Buffer.from("[redacted by Sluice]").toString("base64"));
+    }
+    const decoded = await kubectl([
+      "get",
+      "secret",
+      "db",
+      "-n",
+      "default",
+      "-o",
+      "jsonpath={.data.password}",
+    ]);
+    expect(Buffer.from(decoded.stdout, "base64").toString()).toBe("[redacted by Sluice]");
+  });
+
+  it("refuses kubectl --as unless policy allows impersonation", async () => {
+    const res = await kubectl(["--as", "admin@example.com", "get", "pods", "-n", "default"]);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain("Error from server (Forbidden)");
+    expect(res.stderr).toContain("impersonation (kubectl --as) is not allowed through Sluice");
+  });
+
+  it("runs exec with its output and exit code, and records it for replay", async () => {
+    const res = await kubectl([
+      "exec",
+      "web",
+      "-n",
+      "default",
+      "--",
+      "sh",
+      "-c",
+      "echo from-the-pod; exit 3",
+    ]);
+    expect(res.stdout).toContain("from-the-pod");
+    expect(res.code).toBe(3);
+    const sid = await lastSession();
+    await eventually(async () => (await eventsOf(sid)).some((e) => e.kind === "kube.exit"), 10_000);
+    const events = await eventsOf(sid);
+    expect(events.find((e) => e.kind === "kube.exec")?.payload).toMatchObject({
+      namespace: "default",
+      pod: "web",
+      command: ["sh", "-c", "echo from-the-pod; exit 3"],
+    });
+    expect(events.find((e) => e.kind === "kube.exit")?.payload).toMatchObject({ code: 3 });
+    expect(
+      events.filter((e) => e.kind === "kube.data" && e.payload.stream === "o").map((e) => e.payload.data),
+    ).toContain("from-the-pod\n");
+    const replay = await sluice(["sessions", "replay", sid, "--speed", "100"], devKey);
+    expect(replay.stdout).toContain("from-the-pod");
+    expect(replay.stdout).toContain("exit status 3");
+  });
+
+  it("holds exec in prod for review while kubectl waits, then runs it once approved", async () => {
+    const pending = kubectl(["exec", "web", "-n", "prod", "--", "echo", "approved-run"], 120_000);
+    const review = await eventually(async () => {
+      const res = await stack.api("/api/v1/reviews?status=pending", { key: reviewerKey });
+      return res.body.items?.[0] as { id: string; statement: string } | undefined;
+    }, 30_000);
+    expect(review.statement).toBe("create pods/exec prod/web -c app -- echo approved-run");
+    const approved = await sluice(["reviews", "approve", review.id, "--comment", "INC-12"], reviewerKey);
+    expect(approved.code, approved.stderr).toBe(0);
+    const done = await pending;
+    expect(done.code, done.stderr).toBe(0);
+    expect(done.stdout).toContain("approved-run");
+  });
+
+  it("runs exec -it with typed input and a resize, recorded as a replayable terminal", async () => {
+    // kubectl needs a terminal for -t: `script` gives it one, as a person's shell would.
+    const child = spawn(
+      "script",
+      ["-qfec", `${KUBECTL} --kubeconfig ${kubeconfig} exec -it web -n default -- sh`, "/dev/null"],
+      { env: { ...process.env, TERM: "xterm" } },
+    );
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString("utf8");
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    fake.resizes.length = 0;
+    await eventually(
+      async () => fake.requests.some((r) => r.subresource === "exec" && r.status === 101),
+      15_000,
+    );
+    child.stdin.write("stty cols 100 rows 30; echo typed-$((6*7))\n");
+    await eventually(async () => out.includes("typed-42"), 15_000);
+    child.stdin.write("exit 5\n");
+    expect(await exited).toBe(5);
+    const sid = await lastSession();
+    await eventually(async () => (await eventsOf(sid)).some((e) => e.kind === "kube.exit"), 10_000);
+    const events = await eventsOf(sid);
+    expect(events.find((e) => e.kind === "kube.exec")?.payload).toMatchObject({ tty: true, command: ["sh"] });
+    const output = events
+      .filter((e) => e.kind === "kube.data" && e.payload.stream === "o")
+      .map((e) => e.payload.data);
+    expect(output.join("")).toContain("typed-42");
+    expect(events.some((e) => e.kind === "kube.resize")).toBe(true);
+    expect(events.find((e) => e.kind === "kube.exit")?.payload).toMatchObject({ code: 5 });
+  });
+
+  it("follows logs as lines arrive (logs -f)", async () => {
+    const child = spawn(KUBECTL, ["--kubeconfig", kubeconfig, "logs", "-f", "web", "-n", "default"]);
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString("utf8");
+    });
+    try {
+      await eventually(async () => fake.requests.some((r) => r.subresource === "log"), 15_000);
+      fake.appendLog("default", "web", "first line from the app\n");
+      await eventually(async () => out.includes("first line from the app"), 10_000);
+      fake.appendLog("default", "web", "second line\n");
+      await eventually(async () => out.includes("second line"), 10_000);
+    } finally {
+      child.kill();
+    }
+  });
+
+  it("watches pods (get -w) and sees a change made meanwhile", async () => {
+    const child = spawn(KUBECTL, ["--kubeconfig", kubeconfig, "get", "pods", "-n", "default", "-w"]);
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString("utf8");
+    });
+    try {
+      await eventually(async () => out.includes("web"), 15_000);
+      fake.seed({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "worker", namespace: "default" },
+        spec: { containers: [{ name: "app", image: "busybox" }] },
+      });
+      await eventually(async () => out.includes("worker"), 10_000);
+    } finally {
+      child.kill();
+    }
+  });
+
+  it("copies a file into a pod and back with kubectl cp", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sluice-kcp-"));
+    try {
+      writeFileSync(join(dir, "notes.txt"), "copied through Sluice\n");
+      const up = await kubectl(["cp", join(dir, "notes.txt"), `default/web:${dir}/in-pod.txt`]);
+      expect(up.code, up.stderr).toBe(0);
+      const down = await kubectl(["cp", `default/web:${dir}/in-pod.txt`, join(dir, "back.txt")]);
+      expect(down.code, down.stderr).toBe(0);
+      expect(readFileSync(join(dir, "back.txt"), "utf8")).toBe("copied through Sluice\n");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
