@@ -70,6 +70,18 @@ beforeAll(async () => {
     type: "Opaque",
     data: { password: Buffer.from("hunter2-prod").toString("base64") },
   });
+  fake.seed({
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: { name: "break-glass-admin", namespace: "default" },
+    data: { token: Buffer.from("root-token").toString("base64") },
+  });
+  fake.seed({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "contacts", namespace: "default" },
+    data: { owner: "ops-lead@example.com", team: "payments" },
+  });
   stack = await startStack();
   await stack.api("/api/v1/groups", { method: "POST", body: { name: "eng" } });
   await stack.api("/api/v1/groups", { method: "POST", body: { name: "sre" } });
@@ -85,7 +97,9 @@ beforeAll(async () => {
           kube: { verbs: ["delete"], resources: ["namespaces"], names: ["prod"] },
           message: "the prod namespace cannot be deleted through Sluice",
         },
+        { name: "no-break-glass", kube: { resources: ["secrets"], names: ["break-glass-*"] } },
       ],
+      masking: [{ name: "emails", detector: "email", action: "redact" }],
       reviewRules: [
         {
           name: "prod-exec",
@@ -212,6 +226,27 @@ describe("kubectl through the agent", () => {
       "jsonpath={.data.password}",
     ]);
     expect(Buffer.from(decoded.stdout, "base64").toString()).toBe("[redacted by Sluice]");
+  });
+
+  it("hides what a deny rule covers from lists, and refuses it by name", async () => {
+    const list = await kubectl(["get", "secrets", "-n", "default", "-o", "name"]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toContain("secret/db");
+    expect(list.stdout).not.toContain("break-glass");
+    const table = await kubectl(["get", "secrets", "-n", "default"]);
+    expect(table.stdout).toMatch(/^db\s/m);
+    expect(table.stdout).not.toContain("break-glass");
+    const one = await kubectl(["get", "secret", "break-glass-admin", "-n", "default"]);
+    expect(one.code).not.toBe(0);
+    expect(one.stderr).toContain("Error from server (Forbidden)");
+  });
+
+  it("passes ConfigMap values through the connection's content detectors", async () => {
+    const res = await kubectl(["get", "configmap", "contacts", "-n", "default", "-o", "json"]);
+    expect(res.code, res.stderr).toBe(0);
+    const data = JSON.parse(res.stdout).data;
+    expect(data.team).toBe("payments");
+    expect(data.owner).not.toContain("ops-lead@example.com");
   });
 
   it("refuses kubectl --as unless policy allows impersonation", async () => {
