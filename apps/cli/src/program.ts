@@ -5,6 +5,7 @@ import { registerConnectCommand } from "./commands/connect";
 import { registerConnectionsCommand } from "./commands/connections";
 import { registerExecCommand } from "./commands/exec";
 import { registerHttpCommand } from "./commands/http";
+import { registerKubeCommands } from "./commands/kube";
 import { registerLoginCommands } from "./commands/login";
 import { registerMcpCommands } from "./commands/mcp";
 import { registerNotificationsCommands } from "./commands/notifications";
@@ -45,6 +46,7 @@ export function createProgram(ctx: CliContext, version: string): Command {
   registerConnectCommand(program, ctx);
   registerExecCommand(program, ctx);
   registerHttpCommand(program, ctx);
+  registerKubeCommands(program, ctx);
   registerSshCommand(program, ctx);
   registerProxyCommands(program, ctx);
   registerSshCertCommand(program, ctx);

@@ -1,12 +1,12 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { SessionClient } from "@sluice/client";
 import { registerAccessTools } from "./access-tools";
-import { registerHttpTool } from "./http-tool";
+import { registerHttpTool, registerKubeTool } from "./http-tool";
 import { registerSqlTools } from "./sql-tool-defs";
 import type { McpDeps } from "./tool-context";
 
 const INSTRUCTIONS =
-  "Sluice tools reach databases and APIs through Sluice agents with the user's Sluice identity. " +
+  "Sluice tools reach databases, APIs and Kubernetes clusters through Sluice agents with the user's Sluice identity. " +
   "Policy applies to every call: statements may be refused (the error names the rule), values may be masked, " +
   "and some statements wait for a human reviewer's approval. Everything is recorded. " +
   "Start with list_connections, then describe a database before querying it. " +
@@ -52,5 +52,6 @@ export function createSluiceMcpServer(
   registerAccessTools(server, full);
   registerSqlTools(server, full);
   registerHttpTool(server, full);
+  registerKubeTool(server, full);
   return server;
 }

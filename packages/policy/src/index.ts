@@ -15,6 +15,7 @@ export {
   parseJsonPath,
   selectJson,
 } from "./json/json-path";
+export * from "./kube/index";
 export * from "./masking/index";
 export * from "./mysql/index";
 export * from "./rules";

@@ -120,6 +120,81 @@ export const httpMatch = z.strictObject({
   body: z.array(bodyCondition).max(20).optional(),
 });
 
+/** Kubernetes verbs as the API server names them, the lower-cased methods of non-resource requests, or `*`. */
+export const kubeVerbs = [
+  "get",
+  "list",
+  "watch",
+  "create",
+  "update",
+  "patch",
+  "delete",
+  "deletecollection",
+  "proxy",
+  "head",
+  "post",
+  "put",
+  "options",
+  "*",
+] as const;
+
+const kubeName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const kubeGlob = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[!-$&-.0-~]+$/, "use printable characters without '/', '%' or spaces; * matches any run");
+
+/**
+ * The identities a Kubernetes allow rule lets a client impersonate (`kubectl --as`,
+ * `--as-group`): `true` for any, or globs of users and groups; a list left out permits none.
+ */
+export const kubeImpersonate = z.union([
+  z.boolean(),
+  z.strictObject({
+    users: z.array(kubeGlob).max(50).optional(),
+    groups: z.array(kubeGlob).max(50).optional(),
+  }),
+]);
+
+/**
+ * What a Kubernetes rule matches: every given field must match (see `src/kube/README.md`).
+ * `resources` read as in RBAC: `pods` is the resource without subresource, `pods/exec`,
+ * `*\/exec`, `pods/*` and `*` (everything). `paths` are globs on non-resource paths
+ * (`/metrics`, `/logs/**`); a rule with `paths` matches only non-resource requests.
+ */
+export const kubeMatch = z.strictObject({
+  verbs: z.array(z.enum(kubeVerbs, "use a Kubernetes verb, e.g. get, list, delete, or *")).max(20).optional(),
+  groups: z
+    .array(
+      z
+        .string()
+        .max(253)
+        .regex(/^(|\*|[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/, 'use an API group like "apps", "" for core, or *'),
+    )
+    .max(50)
+    .optional(),
+  resources: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(200)
+        .refine(
+          (v) => v.split("/").length <= 2 && v.split("/").every((p) => p === "*" || kubeName.test(p)),
+          'use a resource like "pods", "pods/exec", "*/exec" or "*"',
+        ),
+    )
+    .max(50)
+    .optional(),
+  namespaces: z.array(kubeGlob).max(100).optional(),
+  names: z.array(kubeGlob).max(100).optional(),
+  /** Regexes on an exec's command line (its `command` parameters joined by spaces). */
+  commands: z.array(regex).max(50).optional(),
+  paths: z.array(z.string().min(1).max(500).regex(/^\//, "paths start with /")).max(50).optional(),
+  impersonate: kubeImpersonate.optional(),
+});
+
 export const guardrailRule = z
   .strictObject({
     name: z.string().min(1).max(100),
@@ -133,11 +208,14 @@ export const guardrailRule = z
     commands: z.array(regex).max(50).optional(),
     /** An HTTP request rule; `readOnly` with it matches every method but GET, HEAD and OPTIONS. */
     http: httpMatch.optional(),
+    /** A Kubernetes request rule; `readOnly` with it matches every verb but get, list and watch. */
+    kube: kubeMatch.optional(),
     message: z.string().max(500).optional(),
   })
   .refine(
     (r) =>
       r.action !== "allow" ||
+      r.kube !== undefined ||
       (r.http !== undefined &&
         !r.statementKinds &&
         !r.objects &&
@@ -151,7 +229,25 @@ export const guardrailRule = z
       r.http === undefined ||
       (!r.statementKinds && !r.objects && !r.requireWhere && !r.pattern && !r.commands),
     { message: "an http rule carries no SQL or command fields (write those as a separate rule)" },
-  );
+  )
+  .refine(
+    (r) =>
+      r.kube === undefined ||
+      (r.http === undefined &&
+        !r.statementKinds &&
+        !r.objects &&
+        !r.requireWhere &&
+        !r.pattern &&
+        !r.commands),
+    {
+      message:
+        "a kube rule carries no SQL, command or http fields (exec commands go in kube.commands; write the others as a separate rule)",
+    },
+  )
+  .refine((r) => !r.kube?.impersonate || r.action === "allow", {
+    message: "kube.impersonate is for allow rules: impersonation is refused unless an allow rule permits it",
+    path: ["kube", "impersonate"],
+  });
 
 export const maskingDetectors = [
   "email",
@@ -189,21 +285,35 @@ export const maskingRule = z.strictObject({
   allowProbes: z.boolean().optional(),
 });
 
-export const reviewRule = z.strictObject({
-  name: z.string().min(1).max(100),
-  statementKinds: statementKinds.optional(),
-  objects: objects.optional(),
-  pattern: regex.optional(),
-  http: httpMatch.optional(),
-  reviewerGroups: z.array(groupName).min(1).max(50),
-  minApprovals: z.number().int().min(1).max(10).default(1),
-  timeoutSeconds: z.number().int().min(10).max(86_400).default(600),
-});
+export const reviewRule = z
+  .strictObject({
+    name: z.string().min(1).max(100),
+    statementKinds: statementKinds.optional(),
+    objects: objects.optional(),
+    pattern: regex.optional(),
+    http: httpMatch.optional(),
+    kube: kubeMatch.optional(),
+    reviewerGroups: z.array(groupName).min(1).max(50),
+    minApprovals: z.number().int().min(1).max(10).default(1),
+    timeoutSeconds: z.number().int().min(10).max(86_400).default(600),
+  })
+  .refine(
+    (r) => r.kube === undefined || (r.http === undefined && !r.statementKinds && !r.objects && !r.pattern),
+    {
+      message: "a kube review rule carries no SQL or http fields (write those as a separate rule)",
+    },
+  )
+  .refine((r) => r.kube?.impersonate === undefined, {
+    message: "kube.impersonate is for allow guardrails, not review rules",
+    path: ["kube", "impersonate"],
+  });
 
 export type GuardrailRule = z.infer<typeof guardrailRule>;
 export type MaskingRule = z.infer<typeof maskingRule>;
 export type ReviewRule = z.infer<typeof reviewRule>;
 export type HttpMatch = z.infer<typeof httpMatch>;
+export type KubeMatch = z.infer<typeof kubeMatch>;
+export type KubeImpersonate = z.infer<typeof kubeImpersonate>;
 export type BodyCondition = z.infer<typeof bodyCondition>;
 export type MaskingDetector = (typeof maskingDetectors)[number];
 

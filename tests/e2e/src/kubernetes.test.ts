@@ -2,6 +2,8 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { eventually, type FakeKube, startFakeKubeApiServer, writeKubeconfig } from "@sluice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { run } from "./psql";
@@ -381,6 +383,58 @@ describe("kubectl through the agent", () => {
       expect(readFileSync(join(dir, "back.txt"), "utf8")).toBe("copied through Sluice\n");
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("works with the kubeconfig sluice kube login writes: kubectl runs the credential plugin", async () => {
+    const file = join(stack.home, "kubeconfig-login");
+    const env = {
+      SLUICE_URL: stack.cp.apiUrl,
+      SLUICE_API_KEY: devKey,
+      SLUICE_CONFIG_DIR: join(stack.home, "cli-login"),
+    };
+    const login = await run(
+      process.execPath,
+      [cliPath, "kube", "login", CONN, "--kubeconfig", file, "--use"],
+      env,
+    );
+    expect(login.code, login.stderr).toBe(0);
+    expect(readFileSync(file, "utf8")).not.toContain(devKey);
+    const res = await run(KUBECTL, ["--kubeconfig", file, "get", "pods", "-n", "default", "-o", "name"], env);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain("pod/web");
+  });
+
+  it("serves the kube MCP tool with the same policy and redaction", async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [cliPath, "mcp"],
+      env: {
+        ...(process.env as Record<string, string>),
+        SLUICE_URL: stack.cp.apiUrl,
+        SLUICE_API_KEY: devKey,
+        SLUICE_CONFIG_DIR: join(stack.home, "cli-mcp"),
+      },
+      stderr: "pipe",
+    });
+    const mcp = new Client({ name: "e2e-assistant", version: "1.0.0" });
+    await mcp.connect(transport);
+    try {
+      const call = async (args: Record<string, unknown>) =>
+        (await mcp.callTool({ name: "kube", arguments: { connection: CONN, ...args } })) as {
+          structuredContent?: { status: number; body: string };
+          isError?: boolean;
+        };
+      const secret = await call({ path: "/api/v1/namespaces/default/secrets/db" });
+      expect(secret.structuredContent?.status).toBe(200);
+      expect(JSON.parse(secret.structuredContent?.body ?? "{}").data.password).toBe(
+        Buffer.from("[redacted by Sluice]").toString("base64"),
+      );
+      const denied = await call({ method: "DELETE", path: "/api/v1/namespaces/prod" });
+      expect(denied.structuredContent?.status).toBe(403);
+      expect(denied.structuredContent?.body).toContain("the prod namespace cannot be deleted through Sluice");
+    } finally {
+      await mcp.close();
     }
   });
 });

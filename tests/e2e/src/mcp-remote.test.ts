@@ -168,7 +168,15 @@ describe("the remote MCP endpoint with an API key", () => {
   it("lists the same tools as `sluice mcp`", async () => {
     const { tools } = await mcp.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(
-      ["describe", "http_request", "list_connections", "query", "request_access", "review_status"].sort(),
+      [
+        "describe",
+        "http_request",
+        "kube",
+        "list_connections",
+        "query",
+        "request_access",
+        "review_status",
+      ].sort(),
     );
     expect(tools.find((t) => t.name === "query")?.inputSchema.required).toEqual(["connection", "sql"]);
     const listed = await call("list_connections");

@@ -122,7 +122,15 @@ describe("sluice mcp over stdio", () => {
   it("lists its tools with input and output schemas", async () => {
     const { tools } = await mcp.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(
-      ["describe", "http_request", "list_connections", "query", "request_access", "review_status"].sort(),
+      [
+        "describe",
+        "http_request",
+        "kube",
+        "list_connections",
+        "query",
+        "request_access",
+        "review_status",
+      ].sort(),
     );
     const query = tools.find((t) => t.name === "query");
     expect(query?.inputSchema.required).toEqual(["connection", "sql"]);

@@ -103,8 +103,8 @@ function objectMatches(object: string, p: ObjectPattern): boolean {
 
 function compileRule(policy: PolicyDocument, r: GuardrailRule | ReviewRule): CompiledRule | undefined {
   const g = r as Partial<GuardrailRule>;
-  // HTTP rules (allow lanes, and `readOnly` meaning "no writing methods") are not SQL rules.
-  if (g.action === "allow" || r.http) return undefined;
+  // HTTP and Kubernetes rules (allow lanes, and `readOnly` meaning "no writes" there) are not SQL rules.
+  if (g.action === "allow" || r.http || r.kube) return undefined;
   const rule: CompiledRule = {
     policy,
     name: r.name,

@@ -109,3 +109,26 @@ describe("http rules in a policy", () => {
     );
   });
 });
+
+describe("kubernetes rules in a policy", () => {
+  const kubeOnly: PolicyDocument = {
+    id: "00000000-0000-0000-0000-0000000000k1",
+    name: "kube-only",
+    guardrails: [
+      { name: "read-only", readOnly: true, kube: {} },
+      { name: "keep-prod", kube: { verbs: ["delete"], resources: ["namespaces"], names: ["prod"] } },
+    ].map((g) => guardrailRule.parse(g)),
+    masking: [],
+    reviewRules: [
+      reviewRule.parse({ name: "prod-exec", reviewerGroups: ["sre"], kube: { resources: ["pods/exec"] } }),
+    ],
+  };
+
+  it("leave SQL and command verdicts alone: a kube read-only lane does not make SQL read-only", () => {
+    const sqlGuard = compileGuard([kubeOnly]);
+    expect(sqlGuard.active).toBe(false);
+    for (const sql of statements) expect(sqlGuard.evaluate(sql)).toEqual({ action: "allow" });
+    const cmd = compileCommandGuard([kubeOnly]);
+    for (const c of commands) expect(cmd.match(c)).toBeUndefined();
+  });
+});

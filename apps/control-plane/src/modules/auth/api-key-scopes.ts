@@ -15,6 +15,7 @@ export const MCP_TOOL_SCOPES = [
   "mcp:describe",
   "mcp:query",
   "mcp:http_request",
+  "mcp:kube",
   "mcp:request_access",
   "mcp:review_status",
 ] as const;
