@@ -100,6 +100,7 @@ beforeAll(async () => {
           message: "the prod namespace cannot be deleted through Sluice",
         },
         { name: "no-break-glass", kube: { resources: ["secrets"], names: ["break-glass-*"] } },
+        { name: "no-new-prod", kube: { verbs: ["create"], resources: ["namespaces"], names: ["prod-*"] } },
       ],
       masking: [{ name: "emails", detector: "email", action: "redact" }],
       reviewRules: [
@@ -228,6 +229,15 @@ describe("kubectl through the agent", () => {
       "jsonpath={.data.password}",
     ]);
     expect(Buffer.from(decoded.stdout, "base64").toString()).toBe("[redacted by Sluice]");
+  });
+
+  it("judges a create by the name in its body", async () => {
+    const ok = await kubectl(["create", "namespace", "staging"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const refused = await kubectl(["create", "namespace", "prod-2"]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("Error from server (Forbidden)");
+    expect(refused.stderr).toContain("no-new-prod");
   });
 
   it("hides what a deny rule covers from lists, and refuses it by name", async () => {

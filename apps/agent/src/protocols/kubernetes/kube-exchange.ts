@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { PassThrough, pipeline, type Readable } from "node:stream";
 import type { NormalizedTarget } from "@sluice/policy";
-import { kubeImpersonationOf } from "@sluice/policy";
+import { kubeImpersonationOf, kubeStatement } from "@sluice/policy";
 import type { Pool } from "undici";
 import { decideHeld } from "../../core/held-decision";
 import { readBodyPrefix } from "../../core/http-body";
@@ -120,7 +120,7 @@ async function admit(
   guard: KubeGuardView,
   req: IncomingMessage,
   call: KubeCall,
-  body: () => Promise<Buffer | undefined>,
+  body: () => Promise<{ buf: Buffer; complete: boolean } | undefined>,
   signal: AbortSignal,
 ): Promise<{ ok: true; keepClientImpersonation: boolean; verdict?: string; rule?: string } | Refusal> {
   const impersonation = impersonationCheck(guard, req, call);
@@ -130,10 +130,19 @@ async function admit(
   if (verdict.action === "allow") return { ok: true, keepClientImpersonation };
   let text = call.statement;
   if (verdict.action === "review") {
-    const bytes = await body();
-    if (bytes && bytes.length > 0) {
+    const read = await body();
+    if (read && !read.complete) {
+      return {
+        ok: false,
+        status: 413,
+        code: "request.too_large",
+        message: `requests held for review carry at most ${HELD_BODY_LIMIT} bytes`,
+        rule: verdict.rule,
+      };
+    }
+    if (read && read.buf.length > 0) {
       // The approval is for these exact bytes.
-      text += `\nbody-sha256: ${createHash("sha256").update(bytes).digest("hex")}`;
+      text += `\nbody-sha256: ${createHash("sha256").update(read.buf).digest("hex")}`;
     }
   }
   const decision = await decideHeld(s.ctx, "kubernetes", verdict, () => text, signal);
@@ -147,16 +156,42 @@ export async function serveKubeRequest(
   req: IncomingMessage,
   res: ServerResponse,
   target: NormalizedTarget,
-  call: KubeCall,
+  initial: KubeCall,
   expectContinue: boolean,
 ): Promise<void> {
   const { ctx } = s;
+  let call = initial;
   const started = performance.now();
   const guard = kubeGuardOf(ctx.policy);
   const aborted = new AbortController();
   res.once("close", () => {
     if (!res.writableFinished) aborted.abort();
   });
+  let held: { buf: Buffer; complete: boolean } | undefined;
+  const body = async () => {
+    if (!hasBody(req)) return undefined;
+    if (!held) {
+      if (expectContinue) res.writeContinue();
+      held = await readBodyPrefix(req, HELD_BODY_LIMIT);
+    }
+    return held;
+  };
+  // A create names its object in the body: rules on names judge the name being created
+  // (a body that cannot be read leaves it unnamed, which rules on names match: fail closed).
+  if (
+    guard.active &&
+    call.attrs.verb === "create" &&
+    call.attrs.name === "" &&
+    call.attrs.subresource === ""
+  ) {
+    const named = createdName(await body());
+    if (named)
+      call = {
+        ...call,
+        attrs: { ...call.attrs, name: named },
+        statement: kubeStatement({ ...call.attrs, name: named }),
+      };
+  }
   const { attrs } = call;
   const ev: Record<string, unknown> = {
     verb: attrs.verb,
@@ -178,17 +213,11 @@ export async function serveKubeRequest(
     ctx.commit();
   };
 
-  let held: { buf: Buffer; complete: boolean } | undefined;
-  const body = async () => {
-    if (!hasBody(req)) return undefined;
-    if (expectContinue) res.writeContinue();
-    held ??= await readBodyPrefix(req, HELD_BODY_LIMIT);
-    return held.buf;
-  };
   const admitted = await admit(s, guard, req, call, body, aborted.signal);
   if (!admitted.ok) {
     record(admitted.status, {
-      verdict: admitted.code === "policy.denied" ? "denied" : "rejected",
+      verdict:
+        admitted.code === "policy.denied" ? "denied" : admitted.status === 413 ? "refused" : "rejected",
       rule: admitted.rule ?? null,
     });
     return replyStatus(res, admitted.status, admitted.code, admitted.message, {
@@ -196,16 +225,6 @@ export async function serveKubeRequest(
       ...(admitted.reviewId ? { reviewId: admitted.reviewId } : {}),
       ...(hasBody(req) && !held?.complete ? { close: true } : {}),
     });
-  }
-  if (held && !held.complete) {
-    record(413, { verdict: "refused" });
-    return replyStatus(
-      res,
-      413,
-      "request.too_large",
-      `requests held for review carry at most ${HELD_BODY_LIMIT} bytes`,
-      { close: true },
-    );
   }
   if (aborted.signal.aborted) return record(499, { error: "the client closed the connection" });
   if (expectContinue && !held) res.writeContinue();
@@ -322,6 +341,69 @@ export async function serveKubeRequest(
   });
 }
 
+const OBJECT_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+/** The envelope kubectl's typed clients send protobuf bodies in: `k8s\0`, then a runtime.Unknown. */
+const PROTOBUF_MAGIC = Buffer.from([0x6b, 0x38, 0x73, 0x00]);
+
+/** `metadata.name` of an object being created (JSON or protobuf body), when it is a valid object name. */
+export function createdName(read: { buf: Buffer; complete: boolean } | undefined): string | undefined {
+  if (!read?.complete || read.buf.length === 0) return undefined;
+  const name = read.buf.subarray(0, 4).equals(PROTOBUF_MAGIC)
+    ? protobufName(read.buf.subarray(4))
+    : jsonName(read.buf);
+  return name !== undefined && OBJECT_NAME.test(name) ? name : undefined;
+}
+
+function jsonName(buf: Buffer): string | undefined {
+  try {
+    const name = (JSON.parse(buf.toString("utf8")) as { metadata?: { name?: unknown } })?.metadata?.name;
+    return typeof name === "string" ? name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * runtime.Unknown field 2 (raw) holds the object; every Kubernetes object has its
+ * ObjectMeta as field 1 and ObjectMeta has the name as field 1.
+ */
+function protobufName(unknown: Buffer): string | undefined {
+  const raw = protobufField(unknown, 2);
+  const meta = raw && protobufField(raw, 1);
+  const name = meta && protobufField(meta, 1);
+  return name?.toString("utf8");
+}
+
+/** The first length-delimited field `wanted` of a protobuf message; undefined when absent or malformed. */
+function protobufField(msg: Buffer, wanted: number): Buffer | undefined {
+  let i = 0;
+  const varint = (): number | undefined => {
+    let value = 0;
+    for (let shift = 0; shift < 35 && i < msg.length; shift += 7) {
+      const b = msg[i++] as number;
+      value += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return value;
+    }
+    return undefined;
+  };
+  while (i < msg.length) {
+    const tag = varint();
+    if (tag === undefined) return undefined;
+    const type = tag & 7;
+    if (type === 0) {
+      if (varint() === undefined) return undefined;
+    } else if (type === 1) i += 8;
+    else if (type === 5) i += 4;
+    else if (type === 2) {
+      const len = varint();
+      if (len === undefined || i + len > msg.length) return undefined;
+      if (tag >>> 3 === wanted) return msg.subarray(i, i + len);
+      i += len;
+    } else return undefined;
+  }
+  return undefined;
+}
+
 function requestBody(
   req: IncomingMessage,
   held: { buf: Buffer; complete: boolean } | undefined,
@@ -329,6 +411,8 @@ function requestBody(
   if (held?.complete) return held.buf.length > 0 ? { body: held.buf } : {};
   if (!hasBody(req)) return {};
   const out = new PassThrough();
+  // What was read for policy goes first, then the rest as it arrives.
+  if (held && held.buf.length > 0) out.write(held.buf);
   req.pipe(out);
   req.resume();
   return { body: out };
