@@ -66,6 +66,8 @@ export interface HttpFrontDeps<S extends FrontSession> {
   upgrade(s: S, req: IncomingMessage, socket: Duplex, head: Buffer, target: NormalizedTarget): void;
   /** Stops what the protocol holds besides the listener (upstream pools). */
   close(): void;
+  /** Words for an upgrade the front refuses (an older client's SPDY stream), in the protocol's terms. */
+  upgradeRefusal?(req: IncomingMessage, message: string): string;
 }
 
 function serverOptions(headersTimeout: number): http.ServerOptions {
@@ -297,7 +299,10 @@ export function createHttpFront<S extends FrontSession>(deps: HttpFrontDeps<S>) 
         find(req).then(
           ({ session, target }) => {
             const check = headOf(req, target);
-            if (!check.ok) return errors.raw(socket, 400, "request.invalid", check.message);
+            if (!check.ok) {
+              const message = deps.upgradeRefusal?.(req, check.message) ?? check.message;
+              return errors.raw(socket, 400, "request.invalid", message);
+            }
             deps.upgrade(session, req, socket, head, check.target);
           },
           (err: unknown) => {

@@ -129,6 +129,27 @@ describe("secrets", () => {
     expect(text(table)).not.toContain("s3cr3t");
   });
 
+  it("redacts a kind-less last-applied annotation on the metadata-only rows and lists of a secrets request", () => {
+    const applied = JSON.stringify({ stringData: { password: "s3cr3t-no-kind" } });
+    const meta = { name: "db", namespace: "prod", annotations: { [LAST_APPLIED]: applied } };
+    const table = {
+      kind: "Table",
+      rows: [{ cells: ["db"], object: { kind: "PartialObjectMetadata", metadata: structuredClone(meta) } }],
+    };
+    redactKubeBody(table, { resource: "secrets" });
+    expect(text(table)).not.toContain("s3cr3t-no-kind");
+    const list = { kind: "PartialObjectMetadataList", items: [{ metadata: structuredClone(meta) }] };
+    redactKubeBody(list, { resource: "secrets" });
+    expect(text(list)).not.toContain("s3cr3t-no-kind");
+    // The same annotation on a ConfigMap's metadata-only row is not a secret.
+    const cm = {
+      kind: "Table",
+      rows: [{ cells: ["c"], object: { kind: "PartialObjectMetadata", metadata: structuredClone(meta) } }],
+    };
+    redactKubeBody(cm, { resource: "configmaps" });
+    expect(text(cm)).toContain("s3cr3t-no-kind");
+  });
+
   it("redacts the Secret of a watch event and passes a Status through", () => {
     const event = { type: "MODIFIED", object: secret("db") };
     expect(redactKubeBody(event)).toBe(true);

@@ -87,13 +87,18 @@ function document(w: Walk, doc: unknown, depth: number, implied: string | undefi
     if (doc.type === "BOOKMARK" || doc.type === "ERROR") return true;
     return keep(w, object);
   }
-  const kind = typeof doc.kind === "string" ? doc.kind : implied;
+  // Metadata-only objects (table rows, `-o name` lists) are still of the request's resource:
+  // a Secret's annotations stay a Secret's annotations.
+  const kind = typeof doc.kind === "string" && !(implied && isPartial(doc.kind)) ? doc.kind : implied;
   if (kind === "Table" && Array.isArray(doc.rows)) {
     table(w, doc, depth, implied);
     return true;
   }
   if (Array.isArray(doc.items)) {
-    const itemKind = kind?.endsWith("List") && kind !== "List" ? kind.slice(0, -4) : implied;
+    const itemKind =
+      kind?.endsWith("List") && kind !== "List" && !(implied && isPartial(kind))
+        ? kind.slice(0, -4)
+        : implied;
     const kept = doc.items.filter((item) => {
       document(w, item, depth + 1, itemKind);
       return !isObj(item) || keep(w, item);
@@ -103,6 +108,10 @@ function document(w: Walk, doc: unknown, depth: number, implied: string | undefi
   }
   object(w, doc, kind, depth);
   return true;
+}
+
+function isPartial(kind: string): boolean {
+  return kind === "PartialObjectMetadata" || kind === "PartialObjectMetadataList";
 }
 
 function table(w: Walk, doc: Obj, depth: number, implied: string | undefined): "emptied" | "kept" {

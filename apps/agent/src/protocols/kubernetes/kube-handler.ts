@@ -18,6 +18,10 @@ import { callOf, type KubeCall, kubeGuardOf } from "./kube-policy";
 import { type KubeSession, kubeIdentity } from "./kube-session";
 import { rawStatus, replyStatus } from "./kube-status";
 
+/** Why an older kubectl's SPDY stream is refused, and what to use instead. */
+const SPDY_REFUSAL =
+  "Sluice carries exec, attach and port-forward over WebSocket only (kubectl 1.30 or newer); SPDY streams cannot be recorded";
+
 export interface KubeHandlerDeps {
   config: Pick<
     AgentConfig,
@@ -107,12 +111,7 @@ export function createKubeHandler(deps: KubeHandlerDeps): ProtocolHandler {
     if ("refused" in call) return refuse(400, "request.invalid", call.refused, { verdict: "refused" });
     const kind = (req.headers.upgrade ?? "").toLowerCase();
     if (kind !== "websocket") {
-      return refuse(
-        400,
-        "request.invalid",
-        "Sluice carries exec, attach and port-forward over WebSocket only (kubectl 1.30 or newer); SPDY streams cannot be recorded",
-        { verdict: "refused" },
-      );
+      return refuse(400, "request.invalid", SPDY_REFUSAL, { verdict: "refused" });
     }
     const { attrs } = call;
     const sub = attrs.subresource;
@@ -226,6 +225,7 @@ export function createKubeHandler(deps: KubeHandlerDeps): ProtocolHandler {
       });
     },
     close: () => void pools.close(),
+    upgradeRefusal: (req, message) => (/^spdy\//i.test(req.headers.upgrade ?? "") ? SPDY_REFUSAL : message),
   });
 
   return {
