@@ -170,6 +170,16 @@ describe("kubectl through the agent", () => {
     expect(JSON.stringify(fake.requests)).not.toContain(devKey);
   });
 
+  it("serves kubectl 1.27 too (get and apply; its SPDY exec is refused with a message)", async () => {
+    const old = "/usr/lib/google-cloud-sdk/bin/kubectl.1.27";
+    const got = await run(old, ["--kubeconfig", kubeconfig, "get", "pods", "-n", "default", "-o", "name"]);
+    expect(got.code, got.stderr).toBe(0);
+    expect(got.stdout).toContain("pod/web");
+    const exec = await run(old, ["--kubeconfig", kubeconfig, "exec", "web", "-n", "default", "--", "true"]);
+    expect(exec.code).not.toBe(0);
+    expect(exec.stderr).toContain("kubectl 1.30 or newer");
+  });
+
   it("applies and patches objects with kubectl apply", async () => {
     const file = join(stack.home, "cm.yaml");
     writeFileSync(
