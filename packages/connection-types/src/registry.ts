@@ -115,7 +115,10 @@ const kubernetesSettings = z.strictObject({
    */
   impersonate: z.boolean().optional(),
   /** Sluice group → cluster group; groups not named here are sent with `groupPrefix`. */
-  groupMapping: z.record(z.string().min(1).max(63), kubeGroup).optional(),
+  groupMapping: z
+    .record(z.string().min(1).max(63), kubeGroup)
+    .refine((m) => Object.keys(m).length <= 200, "map at most 200 groups")
+    .optional(),
   /** Prepended to Sluice group names that have no mapping (default `sluice:`). */
   groupPrefix: z
     .string()

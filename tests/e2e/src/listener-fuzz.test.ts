@@ -195,12 +195,13 @@ describe("the TLS-speaking doors", () => {
   };
 
   it(
-    "close on a garbage ClientHello: HTTP and tunnel directly, Postgres and MySQL after their SSLRequest",
+    "close on a garbage ClientHello: HTTP, Kubernetes and tunnel directly, Postgres and MySQL after their SSLRequest",
     async () => {
       const sslRequest = withLength(8, be(80877103));
       const mysqlSsl = mysqlSslRequest();
       const targets: [string, (hello: Buffer) => Promise<Reply>][] = [
         ["http", (h) => exchange(t.agent.httpPort, h)],
+        ["kubernetes", (h) => exchange(t.agent.kubePort, h)],
         ["tunnel", (h) => exchange(t.agent.tunnelPort, h)],
         ["postgres", (h) => exchange(t.agent.pgPort, Buffer.concat([sslRequest, h]))],
         ["mysql", (h) => exchange(t.agent.mysqlPort, Buffer.concat([mysqlSsl, h]), { afterGreeting: true })],
@@ -241,22 +242,24 @@ describe("the TLS-speaking doors", () => {
   );
 
   it(
-    "answers garbage inside TLS on the HTTP listener with a 400, a 408 at its deadline, or a close",
+    "answers garbage inside TLS on the HTTP and Kubernetes listeners with a 400, a 408 at its deadline, or a close",
     async () => {
       const rnd = prng(SEED + 4);
       const valid = Buffer.from(
         `GET /fz-pg/x HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer k\r\n\r\n`,
       );
       const inputs = Array.from({ length: RUNS }, () => garbage(rnd, valid));
-      const replies = await inParallel(inputs, PARALLEL, (b) => exchange(t.agent.httpPort, b, { tls: true }));
-      const statuses = replies.map(
-        (r) => /^HTTP\/1\.1 (\d{3})/.exec(r.bytes.toString("latin1"))?.[1] ?? "none",
-      );
-      expect(
-        statuses.filter((s) => !["400", "401", "404", "408", "none"].includes(s)),
-        `seed ${SEED + 4}`,
-      ).toEqual([]);
-      expect(late(replies)).toEqual([]);
+      for (const port of [t.agent.httpPort, t.agent.kubePort]) {
+        const replies = await inParallel(inputs, PARALLEL, (b) => exchange(port, b, { tls: true }));
+        const statuses = replies.map(
+          (r) => /^HTTP\/1\.1 (\d{3})/.exec(r.bytes.toString("latin1"))?.[1] ?? "none",
+        );
+        expect(
+          statuses.filter((s) => !["400", "401", "404", "408", "none"].includes(s)),
+          `seed ${SEED + 4}, port ${port}`,
+        ).toEqual([]);
+        expect(late(replies)).toEqual([]);
+      }
       await expectHealthy(t, baseline);
     },
     TIMEOUT,
