@@ -1,8 +1,9 @@
 import { gzipSync } from "node:zlib";
-import { eventually, type FakeKube, startFakeKubeApiServer } from "@sluice/testkit";
+import { eventually, type FakeKube } from "@sluice/testkit";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AgentProcess, type Stack, startStack } from "./stack";
+import { startKubeWorld } from "./kube-world";
+import type { AgentProcess, Stack } from "./stack";
 
 /**
  * What an attacker with a valid Sluice key tries against the Kubernetes listener: paths the
@@ -34,28 +35,26 @@ async function send(
 }
 
 beforeAll(async () => {
-  fake = await startFakeKubeApiServer();
-  fake.seed({ apiVersion: "v1", kind: "Namespace", metadata: { name: "prod" } });
-  fake.seed({
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: {
-      name: "db",
-      namespace: "prod",
-      annotations: {
-        "kubectl.kubernetes.io/last-applied-configuration": JSON.stringify({
-          stringData: { password: SECRET },
-        }),
-      },
+  const world = await startKubeWorld({
+    connection: CONN,
+    seed: (fake) => {
+      fake.seed({ apiVersion: "v1", kind: "Namespace", metadata: { name: "prod" } });
+      fake.seed({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: {
+          name: "db",
+          namespace: "prod",
+          annotations: {
+            "kubectl.kubernetes.io/last-applied-configuration": JSON.stringify({
+              stringData: { password: SECRET },
+            }),
+          },
+        },
+        data: { password: Buffer.from(SECRET).toString("base64") },
+      });
     },
-    data: { password: Buffer.from(SECRET).toString("base64") },
-  });
-  stack = await startStack();
-  await stack.api("/api/v1/groups", { method: "POST", body: { name: "eng" } });
-  devKey = await stack.userKey("dev@example.com", ["eng"]);
-  const policy = await stack.api("/api/v1/policies", {
-    method: "POST",
-    body: {
+    policy: {
       name: "prod-guard",
       guardrails: [
         {
@@ -65,24 +64,8 @@ beforeAll(async () => {
       ],
     },
   });
-  expect(policy.status, policy.text).toBe(201);
-  const conn = await stack.api("/api/v1/connections", {
-    method: "POST",
-    body: {
-      name: CONN,
-      type: "kubernetes",
-      host: "127.0.0.1",
-      port: fake.port,
-      credentialRef: "env:E2E_KUBE_TOKEN",
-      tls: { mode: "verify-full", caPem: fake.caPem },
-      allowedGroups: ["eng"],
-      policyIds: [policy.body.id],
-    },
-  });
-  expect(conn.status, conn.text).toBe(201);
-  dispatcher = new Agent({ connect: { ca: (await stack.api("/api/v1/ca")).body.caPem as string } });
-  agent = await stack.startAgent("kube-probe", { E2E_KUBE_TOKEN: fake.token });
-  await agent.proc.waitForOutput(/kubernetes listener ready/, 30_000);
+  ({ stack, fake, agent, devKey } = world);
+  dispatcher = new Agent({ connect: { ca: world.agentCa } });
   await eventually(async () => (await send("/api/v1/namespaces")).status === 200, 30_000, 300);
 }, 180_000);
 

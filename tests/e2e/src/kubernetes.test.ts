@@ -4,10 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { eventually, type FakeKube, startFakeKubeApiServer, writeKubeconfig } from "@sluice/testkit";
+import { eventually, type FakeKube, writeKubeconfig } from "@sluice/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startKubeWorld } from "./kube-world";
 import { run } from "./psql";
-import { type AgentProcess, repoRoot, type Stack, startStack } from "./stack";
+import { type AgentProcess, repoRoot, type Stack } from "./stack";
 
 /**
  * Kubernetes end to end: the real kubectl, unchanged, through the real agent's Kubernetes
@@ -55,43 +56,40 @@ async function eventsOf(sid: string) {
 }
 
 beforeAll(async () => {
-  fake = await startFakeKubeApiServer();
-  fake.seed({ apiVersion: "v1", kind: "Namespace", metadata: { name: "prod" } });
-  for (const ns of ["default", "prod"]) {
-    fake.seed({
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name: "web", namespace: ns },
-      spec: { containers: [{ name: "app", image: "busybox" }] },
-    });
-  }
-  fake.seed({
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: { name: "db", namespace: "default" },
-    type: "Opaque",
-    data: { password: Buffer.from("hunter2-prod").toString("base64") },
-  });
-  fake.seed({
-    apiVersion: "v1",
-    kind: "Secret",
-    metadata: { name: "break-glass-admin", namespace: "default" },
-    data: { token: Buffer.from("root-token").toString("base64") },
-  });
-  fake.seed({
-    apiVersion: "v1",
-    kind: "ConfigMap",
-    metadata: { name: "contacts", namespace: "default" },
-    data: { owner: "ops-lead@example.com", team: "payments" },
-  });
-  stack = await startStack();
-  await stack.api("/api/v1/groups", { method: "POST", body: { name: "eng" } });
-  await stack.api("/api/v1/groups", { method: "POST", body: { name: "sre" } });
-  devKey = await stack.userKey("dev@example.com", ["eng"]);
-  reviewerKey = await stack.userKey("sam@example.com", ["sre"]);
-  const policy = await stack.api("/api/v1/policies", {
-    method: "POST",
-    body: {
+  const world = await startKubeWorld({
+    connection: CONN,
+    groups: ["sre"],
+    seed: (fake) => {
+      fake.seed({ apiVersion: "v1", kind: "Namespace", metadata: { name: "prod" } });
+      for (const ns of ["default", "prod"]) {
+        fake.seed({
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "web", namespace: ns },
+          spec: { containers: [{ name: "app", image: "busybox" }] },
+        });
+      }
+      fake.seed({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "db", namespace: "default" },
+        type: "Opaque",
+        data: { password: Buffer.from("hunter2-prod").toString("base64") },
+      });
+      fake.seed({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "break-glass-admin", namespace: "default" },
+        data: { token: Buffer.from("root-token").toString("base64") },
+      });
+      fake.seed({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "contacts", namespace: "default" },
+        data: { owner: "ops-lead@example.com", team: "payments" },
+      });
+    },
+    policy: {
       name: "cluster-safety",
       guardrails: [
         {
@@ -113,24 +111,8 @@ beforeAll(async () => {
       ],
     },
   });
-  expect(policy.status, policy.text).toBe(201);
-  const conn = await stack.api("/api/v1/connections", {
-    method: "POST",
-    body: {
-      name: CONN,
-      type: "kubernetes",
-      host: "127.0.0.1",
-      port: fake.port,
-      credentialRef: "env:E2E_KUBE_TOKEN",
-      tls: { mode: "verify-full", caPem: fake.caPem },
-      allowedGroups: ["eng"],
-      policyIds: [policy.body.id],
-    },
-  });
-  expect(conn.status, conn.text).toBe(201);
-  agentCa = (await stack.api("/api/v1/ca")).body.caPem as string;
-  agent = await stack.startAgent("kube-edge", { E2E_KUBE_TOKEN: fake.token });
-  await agent.proc.waitForOutput(/kubernetes listener ready/, 30_000);
+  ({ stack, fake, agent, devKey, agentCa } = world);
+  reviewerKey = await stack.userKey("sam@example.com", ["sre"]);
   kubeconfig = join(stack.home, "kubeconfig");
   writeKubeconfig(kubeconfig, {
     server: `https://127.0.0.1:${agent.kubePort}/${CONN}`,

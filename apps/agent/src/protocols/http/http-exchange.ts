@@ -3,6 +3,7 @@ import { PassThrough, pipeline, type Readable, Transform } from "node:stream";
 import { createBodyMasker, type MaskingPlan, type MaskTally, type NormalizedTarget } from "@sluice/policy";
 import type { Pool } from "undici";
 import type { SessionContext, TargetCredential } from "../../core/broker";
+import { DROP_RESPONSE, forwardableHeaders } from "../../core/http-headers";
 import {
   bodyForRules,
   decide,
@@ -48,43 +49,12 @@ export interface HttpSession {
   bytesOut: number;
 }
 
-/** Request headers never forwarded: hop-by-hop, framing (recomputed), and the caller's own credentials. */
-const DROP_REQUEST = new Set([
-  "host",
-  "connection",
-  "keep-alive",
-  "proxy-authorization",
-  "proxy-connection",
-  "authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "expect",
-  "http2-settings",
-]);
 /** Content types whose bodies are scanned for an echoed credential. */
 const TEXTUAL =
   /^\s*(text\/|application\/([\w.+-]*\+)?(json|xml|javascript|x-www-form-urlencoded|x-ndjson|problem\+json)\b)/i;
-const DROP_RESPONSE = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "trailer",
-  "upgrade",
-]);
 
 export function upstreamHeaders(req: IncomingMessage, s: HttpSession): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  const named = (req.headers.connection ?? "")
-    .split(",")
-    .map((h) => h.trim().toLowerCase())
-    .filter(Boolean);
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || DROP_REQUEST.has(name) || named.includes(name)) continue;
-    out[name] = value;
-  }
+  const out = forwardableHeaders(req);
   out.host = s.target.host;
   out["x-sluice-session"] = s.ctx.sessionId;
   return out;

@@ -6,36 +6,13 @@ import { kubeImpersonationOf, kubeStatement } from "@sluice/policy";
 import type { Pool } from "undici";
 import { decideHeld } from "../../core/held-decision";
 import { readBodyPrefix } from "../../core/http-body";
+import { DROP_RESPONSE, forwardableHeaders } from "../../core/http-headers";
 import { type KubeCall, type KubeGuardView, kubeGuardOf, redactionFor } from "./kube-policy";
 import { IMPERSONATE_HEADER, type KubeSession } from "./kube-session";
 import { replyStatus } from "./kube-status";
 
 /** A request held for review carries at most this much body (the API server's own limit is 3 MiB). */
 const HELD_BODY_LIMIT = 3 * 1024 * 1024;
-
-/** Request headers never forwarded: hop-by-hop, framing (recomputed), and the caller's own credentials. */
-const DROP_REQUEST = new Set([
-  "host",
-  "connection",
-  "keep-alive",
-  "proxy-authorization",
-  "proxy-connection",
-  "authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "expect",
-  "http2-settings",
-]);
-const DROP_RESPONSE = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "trailer",
-  "upgrade",
-]);
 
 /**
  * The headers sent upstream: the client's, minus its credentials and hop-by-hop fields,
@@ -47,16 +24,10 @@ export function upstreamHeaders(
   req: IncomingMessage,
   opts: { keepClientImpersonation: boolean; plainJson: boolean },
 ): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  const named = (req.headers.connection ?? "")
-    .split(",")
-    .map((h) => h.trim().toLowerCase())
-    .filter(Boolean);
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || DROP_REQUEST.has(name) || named.includes(name)) continue;
-    if (IMPERSONATE_HEADER.test(name) && !opts.keepClientImpersonation) continue;
-    out[name] = value;
-  }
+  const out = forwardableHeaders(
+    req,
+    (name) => IMPERSONATE_HEADER.test(name) && !opts.keepClientImpersonation,
+  );
   out.host = s.target.host;
   if (s.credential.secret) out.authorization = `Bearer ${s.credential.secret}`;
   if (s.identity && !opts.keepClientImpersonation) {

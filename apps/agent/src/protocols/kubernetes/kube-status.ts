@@ -1,6 +1,4 @@
-import type { ServerResponse } from "node:http";
-import type { Duplex } from "node:stream";
-import { closeSoon } from "../../core/http-front";
+import { errorReplies } from "../../core/http-errors";
 
 /** The `reason` the API server gives with each status code (kubectl prints it: `Error from server (Forbidden)`). */
 const REASONS: Record<number, string> = {
@@ -17,18 +15,6 @@ const REASONS: Record<number, string> = {
   502: "ServiceUnavailable",
   503: "ServiceUnavailable",
   504: "Timeout",
-};
-
-const PHRASES: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  408: "Request Timeout",
-  429: "Too Many Requests",
-  500: "Internal Server Error",
-  502: "Bad Gateway",
-  503: "Service Unavailable",
 };
 
 /**
@@ -59,37 +45,10 @@ export function statusBody(
   });
 }
 
+const replies = errorReplies(statusBody, "application/json");
+
 /** Answers a request with a Status the agent wrote itself; closes the connection when told to. */
-export function replyStatus(
-  res: ServerResponse,
-  status: number,
-  code: string,
-  message: string,
-  opts: { rule?: string; reviewId?: string; close?: boolean; headers?: Record<string, string> } = {},
-): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const { close, headers, ...extra } = opts;
-  const body = statusBody(status, code, message, extra);
-  if (close) res.shouldKeepAlive = false;
-  res.writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(body),
-    "cache-control": "no-store",
-    ...(close ? { connection: "close" } : {}),
-    ...headers,
-  });
-  res.end(body);
-}
+export const replyStatus = replies.reply;
 
 /** Writes a whole HTTP/1.1 response carrying a Status on a raw socket (upgrades, framing errors). */
-export function rawStatus(socket: Duplex, status: number, code: string, message: string): void {
-  const body = statusBody(status, code, message);
-  socket.end(
-    `HTTP/1.1 ${status} ${PHRASES[status] ?? "Error"}\r\ncontent-type: application/json\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
-  closeSoon(socket);
-}
+export const rawStatus = replies.raw;
