@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
+import tls from "node:tls";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import { DataBatch, SECRET_PROMPT } from "../../core/terminal-batch";
 import type { KubeSession } from "./kube-session";
@@ -216,4 +217,101 @@ export function createStreamRelay() {
       });
     },
   };
+}
+
+/** Largest response head read from the API server for a relayed upgrade. */
+const MAX_UPGRADE_HEAD = 16 * 1024;
+
+/**
+ * Port forwarding: kubectl tunnels SPDY frames through a WebSocket whose subprotocol
+ * (`SPDY/3.1+portforward.k8s.io`) WebSocket libraries refuse to offer, so the upgrade is
+ * relayed as bytes — the client's own handshake (key, version, subprotocol) with the
+ * agent's credential and the identity's impersonation — and the stream is counted.
+ */
+export function relayPortForward(opts: {
+  s: KubeSession;
+  req: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+  path: string;
+  headers: Record<string, string | string[]>;
+  protocols: string[];
+  onOpen: () => void;
+  fail: (status: number, why: string) => void;
+}): void {
+  const { s, req, socket } = opts;
+  const origin = new URL(s.target.origin);
+  const lines = [`GET ${opts.path} HTTP/1.1`];
+  const add = (name: string, value: string | string[]) => {
+    for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${v}`);
+  };
+  for (const [name, value] of Object.entries(opts.headers)) add(name, value);
+  add("connection", "Upgrade");
+  add("upgrade", "websocket");
+  add("sec-websocket-key", String(req.headers["sec-websocket-key"] ?? ""));
+  add("sec-websocket-version", String(req.headers["sec-websocket-version"] ?? "13"));
+  add("sec-websocket-protocol", opts.protocols.join(", "));
+  const upstream = tls.connect({
+    host: origin.hostname.replace(/^\[|\]$/g, ""),
+    port: Number(origin.port || 443),
+    ...s.upstreamTls,
+    ...(s.upstreamTls.servername ? {} : { servername: origin.hostname }),
+    ALPNProtocols: ["http/1.1"],
+  });
+  let response = Buffer.alloc(0);
+  let open = false;
+  let bytesIn = 0;
+  let bytesOut = 0;
+  const timer = setTimeout(() => upstream.destroy(new Error("timeout")), 15_000);
+  upstream.once("secureConnect", () => upstream.write(`${lines.join("\r\n")}\r\n\r\n`));
+  upstream.on("error", (err: NodeJS.ErrnoException) => {
+    if (!open) opts.fail(502, err.code ?? err.message);
+    socket.destroy();
+  });
+  socket.on("error", () => upstream.destroy());
+  const onHead = (chunk: Buffer) => {
+    response = Buffer.concat([response, chunk]);
+    const end = response.indexOf("\r\n\r\n");
+    if (end < 0) {
+      if (response.length > MAX_UPGRADE_HEAD) upstream.destroy(new Error("response head too large"));
+      return;
+    }
+    upstream.off("data", onHead);
+    clearTimeout(timer);
+    const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(response.subarray(0, end).toString("latin1"))?.[1]);
+    if (status !== 101) {
+      upstream.destroy();
+      return opts.fail(status === 403 || status === 404 ? status : 502, `status ${status || "unreadable"}`);
+    }
+    open = true;
+    opts.onOpen();
+    socket.write(response);
+    if (opts.head.length > 0) upstream.write(opts.head);
+    upstream.on("data", (c: Buffer) => {
+      bytesOut += c.length;
+    });
+    socket.on("data", (c: Buffer) => {
+      bytesIn += c.length;
+    });
+    upstream.pipe(socket);
+    socket.pipe(upstream);
+    let ended = false;
+    const end2 = () => {
+      if (ended) return;
+      ended = true;
+      upstream.destroy();
+      socket.destroy();
+      s.ctx.record("kube.stream.end", { subresource: "portforward", bytesIn, bytesOut });
+      s.bytesIn += bytesIn;
+      s.bytesOut += bytesOut;
+      try {
+        s.ctx.commit();
+      } catch {
+        // The session ends with the stream; the spool reports its own failure.
+      }
+    };
+    upstream.once("close", end2);
+    socket.once("close", end2);
+  };
+  upstream.on("data", onHead);
 }

@@ -13,7 +13,7 @@ import { createHttpFront } from "../../core/http-front";
 import type { ProtocolHandler } from "../../core/protocol";
 import { createUpstreamPools, httpTarget } from "../http/http-upstream";
 import { impersonationCheck, serveKubeRequest, upstreamHeaders } from "./kube-exchange";
-import { CHANNEL_PROTOCOLS, createStreamRelay, PORT_FORWARD_PROTOCOLS } from "./kube-exec";
+import { CHANNEL_PROTOCOLS, createStreamRelay, PORT_FORWARD_PROTOCOLS, relayPortForward } from "./kube-exec";
 import { callOf, type KubeCall, kubeGuardOf } from "./kube-policy";
 import { type KubeSession, kubeIdentity } from "./kube-session";
 import { rawStatus, replyStatus } from "./kube-status";
@@ -171,38 +171,44 @@ export function createKubeHandler(deps: KubeHandlerDeps): ProtocolHandler {
       command: call.command?.argv ?? [],
       tty: call.command?.tty === true,
     };
+    const onOpen = () => {
+      ctx.record("kube.request", {
+        verb: attrs.verb,
+        resource: "pods",
+        subresource: sub,
+        namespace: attrs.namespace,
+        name: attrs.name,
+        path: target.path.slice(0, 500),
+        status: 101,
+        durationMs: Math.round(performance.now() - started),
+        ...(s.identity ? { user: s.identity.user } : {}),
+        ...(approved ?? {}),
+      });
+      ctx.record(sub === "portforward" ? "kube.portforward" : "kube.exec", stream);
+      ctx.commit();
+    };
+    const fail = (status: number, why: string) =>
+      refuse(
+        status,
+        status === 502 ? "upstream.unavailable" : "upstream.refused",
+        `the Kubernetes API server refused the stream (${why})`,
+        { error: why },
+      );
+    const path = `${target.path}${target.query ? `?${target.query}` : ""}`;
+    if (sub === "portforward") {
+      return relayPortForward({ s, req, socket, head, path, headers, protocols, onOpen, fail });
+    }
     streams.open({
       s,
       req,
       socket,
       head,
-      url: `${s.target.origin.replace(/^http/, "ws")}${target.path}${target.query ? `?${target.query}` : ""}`,
+      url: `${s.target.origin.replace(/^http/, "ws")}${path}`,
       headers,
       protocols,
       stream,
-      onOpen: () => {
-        ctx.record("kube.request", {
-          verb: attrs.verb,
-          resource: "pods",
-          subresource: sub,
-          namespace: attrs.namespace,
-          name: attrs.name,
-          path: target.path.slice(0, 500),
-          status: 101,
-          durationMs: Math.round(performance.now() - started),
-          ...(s.identity ? { user: s.identity.user } : {}),
-          ...(approved ?? {}),
-        });
-        ctx.record(sub === "portforward" ? "kube.portforward" : "kube.exec", stream);
-        ctx.commit();
-      },
-      fail: (status, why) =>
-        refuse(
-          status,
-          status === 502 ? "upstream.unavailable" : "upstream.refused",
-          `the Kubernetes API server refused the stream (${why})`,
-          { error: why },
-        ),
+      onOpen,
+      fail,
     });
   }
 
