@@ -27,12 +27,12 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { repoRoot } from "./proc";
 
-type OpenTunnelMod = typeof import("../../apps/cli/src/tunnel/open-tunnel");
+type OpenTunnelMod = typeof import("../../packages/client/src/tunnel/open-tunnel");
 type GrantSourceMod = typeof import("../../apps/cli/src/tunnel/grant-source");
-type StartedSession = import("../../apps/cli/src/tunnel/session").StartedSession;
+type StartedSession = import("../../packages/client/src/tunnel/session").StartedSession;
 
 export const openTunnelModule =
-  process.env.SLUICE_CLI_TUNNEL_MODULE ?? join(repoRoot, "apps/cli/src/tunnel/open-tunnel.ts");
+  process.env.SLUICE_CLI_TUNNEL_MODULE ?? join(repoRoot, "packages/client/src/tunnel/open-tunnel.ts");
 const grantSourceModule = join(repoRoot, "apps/cli/src/tunnel/grant-source.ts");
 
 const { values } = parseArgs({

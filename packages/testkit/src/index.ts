@@ -1,6 +1,7 @@
 export * from "./db";
 export * from "./deploy-files";
 export * from "./fake-vault";
+export * from "./kube/fake-kube";
 export * from "./oidc-provider";
 export * from "./pki";
 export * from "./private-cluster";
