@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -438,5 +439,53 @@ describe("kubectl through the agent", () => {
     } finally {
       await mcp.close();
     }
+  });
+  it("forwards a local port to the pod (port-forward), counted in the recording", async () => {
+    const echo = createServer((socket) => socket.on("data", (d) => socket.write(`echo:${d}`)));
+    await new Promise<void>((resolve) => echo.listen(0, "127.0.0.1", resolve));
+    const echoPort = (echo.address() as { port: number }).port;
+    const child = spawn(KUBECTL, [
+      "--kubeconfig",
+      kubeconfig,
+      "port-forward",
+      "-n",
+      "default",
+      "pod/web",
+      `:${echoPort}`,
+    ]);
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString("utf8");
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      out += c.toString("utf8");
+    });
+    try {
+      const local = await eventually(async () => {
+        const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+        return m ? Number(m[1]) : undefined;
+      }, 15_000).catch((err: Error) => {
+        throw new Error(`${err.message}; kubectl said: ${out}`);
+      });
+      const reply = await new Promise<string>((resolve, reject) => {
+        const socket = connect(local, "127.0.0.1", () => socket.write("ping"));
+        socket.on("data", (d) => {
+          resolve(d.toString());
+          socket.destroy();
+        });
+        socket.on("error", reject);
+      });
+      expect(reply, out).toBe("echo:ping");
+    } finally {
+      child.kill();
+      echo.close();
+    }
+    const sid = await lastSession();
+    await eventually(async () => (await eventsOf(sid)).some((e) => e.kind === "kube.stream.end"), 10_000);
+    const events = await eventsOf(sid);
+    expect(events.find((e) => e.kind === "kube.portforward")?.payload).toMatchObject({
+      namespace: "default",
+      pod: "web",
+    });
   });
 });

@@ -90,10 +90,12 @@ export function createPodStreams(ptyHelper: string, resizes: Resize[]) {
     maxPayload: MAX_MESSAGE_BYTES,
     handleProtocols: (offered) => STREAM_PROTOCOLS.find((p) => offered.has(p)) ?? false,
   });
-  const tunnelWss = new WebSocketServer({
-    noServer: true,
-    maxPayload: MAX_MESSAGE_BYTES,
-    handleProtocols: (offered) => (offered.has(TUNNEL_PROTOCOL) ? TUNNEL_PROTOCOL : false),
+  // `SPDY/3.1+portforward.k8s.io` is not a WebSocket token (`/`), so `ws` would refuse the
+  // upgrade: the subprotocol is taken off the request before `ws` reads it and answered here.
+  const tunnelWss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  const tunnelOffered = new WeakSet<IncomingMessage>();
+  tunnelWss.on("headers", (headers, req) => {
+    if (tunnelOffered.has(req)) headers.push(`Sec-WebSocket-Protocol: ${TUNNEL_PROTOCOL}`);
   });
   const spdyServers = new Set<SpdyServer>();
   const sockets = new Set<WebSocket>();
@@ -221,6 +223,13 @@ export function createPodStreams(ptyHelper: string, resizes: Resize[]) {
       const upgrade = String(req.headers.upgrade ?? "").toLowerCase();
       if (stream.subresource === "portforward") {
         if (upgrade === "websocket") {
+          const offered = String(req.headers["sec-websocket-protocol"] ?? "")
+            .split(",")
+            .map((p) => p.trim());
+          if (!offered.includes(TUNNEL_PROTOCOL))
+            throw badRequest(`port-forward needs the ${TUNNEL_PROTOCOL} subprotocol`);
+          delete req.headers["sec-websocket-protocol"];
+          tunnelOffered.add(req);
           webSocket(tunnelWss, req, socket, head, (ws) => {
             track(runPortForward(createWebSocketStream(ws), stream.pod, () => {}));
           });
