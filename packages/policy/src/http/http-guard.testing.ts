@@ -1,4 +1,4 @@
-import { guardrailRule, type PolicyDocument, reviewRule } from "../rules";
+import { testPolicy } from "../policy.testing";
 import type { HttpBody, HttpRequest } from "./http-guard";
 import { normalizeTarget } from "./target";
 
@@ -7,18 +7,8 @@ import { normalizeTarget } from "./target";
  * and the agent parse them with, and requests through `normalizeTarget`, as the proxy does.
  */
 
-let seq = 0;
-
-export function httpPolicy(name: string, guardrails: unknown[], reviewRules: unknown[] = []): PolicyDocument {
-  seq += 1;
-  return {
-    id: `00000000-0000-0000-0000-${String(seq).padStart(12, "0")}`,
-    name,
-    guardrails: guardrails.map((g) => guardrailRule.parse(g)),
-    masking: [],
-    reviewRules: reviewRules.map((r) => reviewRule.parse(r)),
-  };
-}
+/** A policy document for HTTP rule tests. */
+export const httpPolicy = testPolicy;
 
 export function httpRequest(
   method: string,

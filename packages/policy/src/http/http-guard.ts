@@ -1,5 +1,5 @@
+import type { RequestDenyVerdict, RequestReviewVerdict, RequestVerdict } from "../request-verdicts";
 import type { PolicyDocument, ReviewRule } from "../rules";
-import type { GuardVerdict } from "../sql/guard";
 import {
   type CompiledMatch,
   compileMatch,
@@ -19,18 +19,10 @@ export interface HttpRequest extends HttpRequestHead {
   body?: HttpBody;
 }
 
-type SqlDeny = Extract<GuardVerdict, { action: "deny" }>;
-type SqlReview = Extract<GuardVerdict, { action: "review" }>;
-
-/** `statement` is the request line (`POST /payments?x=1`), as the SQL guard names a statement. */
-export type HttpDenyVerdict = SqlDeny & { policyId: string; policyName: string };
-/** Assignable to the SQL guard's review verdict, so held requests use the same review client. */
-export type HttpReviewVerdict = SqlReview & {
-  reviewerGroups: string[];
-  minApprovals: number;
-  timeoutSeconds: number;
-};
-export type HttpVerdict = { action: "allow" } | HttpDenyVerdict | HttpReviewVerdict;
+/** `statement` is the request line (`POST /payments?x=1`). */
+export type HttpDenyVerdict = RequestDenyVerdict;
+export type HttpReviewVerdict = RequestReviewVerdict;
+export type HttpVerdict = RequestVerdict;
 
 export interface HttpGuard {
   /** False when no policy has an HTTP rule: every request is allowed without reading it. */

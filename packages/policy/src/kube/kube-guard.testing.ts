@@ -1,4 +1,4 @@
-import { guardrailRule, type PolicyDocument, reviewRule } from "../rules";
+import { testPolicy } from "../policy.testing";
 import { type ExecCommand, execCommand } from "./exec-command";
 import type { KubeVerdict } from "./kube-guard";
 import { type KubeRequestInfo, kubeRequestInfo } from "./request-info";
@@ -8,18 +8,8 @@ import { type KubeRequestInfo, kubeRequestInfo } from "./request-info";
  * and the agent parse them with, and requests through `kubeRequestInfo`, as the proxy does.
  */
 
-let seq = 0;
-
-export function kubePolicy(name: string, guardrails: unknown[], reviewRules: unknown[] = []): PolicyDocument {
-  seq += 1;
-  return {
-    id: `00000000-0000-0000-0000-${String(seq).padStart(12, "0")}`,
-    name,
-    guardrails: guardrails.map((g) => guardrailRule.parse(g)),
-    masking: [],
-    reviewRules: reviewRules.map((r) => reviewRule.parse(r)),
-  };
-}
+/** A policy document for Kubernetes rule tests. */
+export const kubePolicy = testPolicy;
 
 /** A request as kubectl sends it, e.g. `kube("DELETE", "/api/v1/namespaces/prod")`. */
 export function kube(method: string, target: string): KubeRequestInfo {

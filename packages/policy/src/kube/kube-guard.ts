@@ -1,24 +1,16 @@
 import { MAX_COMMAND_LENGTH } from "../commands/command-guard";
+import type { RequestDenyVerdict, RequestReviewVerdict, RequestVerdict } from "../request-verdicts";
 import type { KubeImpersonate, PolicyDocument, ReviewRule } from "../rules";
-import type { GuardVerdict } from "../sql/guard";
 import { type ExecCommand, quoteArg } from "./exec-command";
 import type { KubeImpersonation } from "./impersonation";
 import { type CompiledKubeMatch, compileKubeMatch, compileNameGlob, type KubeView } from "./kube-match";
 import { kubeStatement } from "./kube-statement";
 import type { KubeRequestInfo } from "./request-info";
 
-type SqlDeny = Extract<GuardVerdict, { action: "deny" }>;
-type SqlReview = Extract<GuardVerdict, { action: "review" }>;
-
 /** `statement` is the request as `kubeStatement` names it; built-in rules have empty policy fields. */
-export type KubeDenyVerdict = SqlDeny & { policyId: string; policyName: string };
-/** Assignable to the SQL guard's review verdict, so held requests use the same review client. */
-export type KubeReviewVerdict = SqlReview & {
-  reviewerGroups: string[];
-  minApprovals: number;
-  timeoutSeconds: number;
-};
-export type KubeVerdict = { action: "allow" } | KubeDenyVerdict | KubeReviewVerdict;
+export type KubeDenyVerdict = RequestDenyVerdict;
+export type KubeReviewVerdict = RequestReviewVerdict;
+export type KubeVerdict = RequestVerdict;
 
 /**
  * Exec commands. A rule's `kube.commands` are regexes (case-insensitive, as the SSH command
