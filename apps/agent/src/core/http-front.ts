@@ -321,7 +321,9 @@ export function createHttpFront<S extends FrontSession>(deps: HttpFrontDeps<S>) 
   // no SNI, and the agent's certificate can change while it runs.
   const nativeServer = deps.plaintext
     ? nativeHttp
-    : net.createServer((socket) => {
+    : // No Nagle: a response's last small write (a chunk terminator) must not wait for the
+      // client's delayed ACK (about 40 ms per rewritten response otherwise).
+      net.createServer({ noDelay: true }, (socket) => {
         socket.on("error", () => socket.destroy());
         const context = deps.tls();
         if (!context) return socket.destroy();
@@ -359,6 +361,7 @@ export function createHttpFront<S extends FrontSession>(deps: HttpFrontDeps<S>) 
     serveTunnel(session: AuthorizedSession, client: ClientStream): void {
       const socket = client.socket;
       socket.on("error", () => socket.destroy());
+      (socket as Partial<net.Socket>).setNoDelay?.(true);
       open(session, "tunnel", client.clientAddress)
         .then((ctx) => start(ctx, socket))
         .then(
