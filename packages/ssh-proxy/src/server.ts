@@ -165,6 +165,8 @@ export function createSshProxyServer(o: SshProxyServerOptions) {
       preauthorized.set(socket, session);
       if (initial && initial.length > 0) socket.unshift(initial);
       server.injectSocket(socket as never);
+      // The tunnel hands the socket over paused: the client's version line may already wait in it.
+      socket.resume();
     },
   };
 }

@@ -401,6 +401,47 @@ describe("http connections through the tunnel", () => {
     expect(refused.stdout).toContain("no-order-deletes");
   });
 
+  it("answers requests a client sends in the same write as its grant, and right after the OK", async () => {
+    const get = "GET /v1/customers HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    // Pipelined: the request rides in the preamble's own write, or is written the moment the
+    // OK line arrives; either way it may reach the agent before the HTTP server takes the socket.
+    const exchange = async (together: boolean) => {
+      const started = await stack.api("/api/v1/sessions", {
+        method: "POST",
+        body: { connection: CONN },
+        key: devKey,
+      });
+      expect(started.status).toBe(201);
+      const { grant, agent: target } = started.body as {
+        grant: string;
+        agent: { endpoints: { protocol: string; host: string; port: number }[] };
+      };
+      const endpoint = target.endpoints.find((e) => e.protocol === "tunnel");
+      if (!endpoint) throw new Error("the agent announced no tunnel endpoint");
+      return new Promise<string>((resolve, reject) => {
+        const socket = tls.connect(
+          { host: endpoint.host, port: endpoint.port, ca: readFileSync(agentCaFile) },
+          () => socket.write(`SLUICE/1 ${CONN} ${grant}\n${together ? get : ""}`),
+        );
+        let out = "";
+        socket.on("data", (c) => {
+          const first = out === "";
+          out += c.toString("latin1");
+          if (first && !together) socket.write(get);
+        });
+        socket.on("close", () => resolve(out));
+        socket.on("error", reject);
+        socket.setTimeout(10_000, () => socket.destroy());
+      });
+    };
+    for (const together of [true, false]) {
+      const out = await exchange(together);
+      expect(out, out).toMatch(/^OK \S+\nHTTP\/1\.1 200 /);
+      expect(out).toContain('"name":"Ann"');
+      expect(out).not.toContain("ann@example.com");
+    }
+  });
+
   it("records every exchange and replays the session", async () => {
     if (stack.cp.proc.child.exitCode !== null)
       throw new Error(`control plane died: ${stack.cp.proc.output().slice(-3000)}`);

@@ -361,7 +361,6 @@ export function createHttpFront<S extends FrontSession>(deps: HttpFrontDeps<S>) 
     serveTunnel(session: AuthorizedSession, client: ClientStream): void {
       const socket = client.socket;
       socket.on("error", () => socket.destroy());
-      (socket as Partial<net.Socket>).setNoDelay?.(true);
       open(session, "tunnel", client.clientAddress)
         .then((ctx) => start(ctx, socket))
         .then(
@@ -369,6 +368,10 @@ export function createHttpFront<S extends FrontSession>(deps: HttpFrontDeps<S>) 
             tunneled.set(socket, s);
             if (client.initial.length > 0) socket.unshift(client.initial);
             tunnelServer.emit("connection", socket);
+            // The tunnel hands the socket over paused, and the HTTP parser reads new bytes from
+            // the handle itself: a request that arrived before now waits in the stream's buffer
+            // until the stream flows again.
+            socket.resume();
           },
           (err: unknown) => {
             const e = httpErrorOf(err);

@@ -24,7 +24,14 @@ export function createTunnelServer(deps: TunnelListenerDeps): tls.Server {
   const byType = new Map(deps.handlers.map((h) => [h.type, h]));
   // A socket that never completes TLS is closed by the handshake bound; one that completes
   // it but never sends its preamble, by the timer below.
-  const server = tls.createServer({ ...deps.tls, minVersion: "TLSv1.2", handshakeTimeout: preambleMs });
+  // No Nagle on the tunnel's TCP socket: a protocol's last small write of a reply (a chunk
+  // terminator, a ReadyForQuery) must not wait for the client's delayed ACK.
+  const server = tls.createServer({
+    ...deps.tls,
+    minVersion: "TLSv1.2",
+    handshakeTimeout: preambleMs,
+    noDelay: true,
+  });
   server.on("tlsClientError", (_err, socket) => socket.destroy());
   server.on("secureConnection", (socket) => {
     const clientAddress = socket.remoteAddress ?? "";
