@@ -4,6 +4,7 @@ import { isAppError } from "@sluice/errors";
 import { BackendCode, backend, errorFrame, isProtocolError, parseParameterStatus } from "@sluice/pg-wire";
 import { type CancelRegistration, CancelRegistry } from "./cancel-registry";
 import { type ClientHello, clientHandshake } from "./client-handshake";
+import { ConnectLimiter } from "./connect-limiter";
 import {
   PgClientError,
   type PgClientOptions,
@@ -21,6 +22,9 @@ import { upstreamQuery } from "./upstream-query";
 
 const DEFAULT_HANDSHAKE_MS = 30_000;
 const DEFAULT_CONNECT_MS = 10_000;
+/** Authentications in flight on one target from this agent; more wait their turn. */
+const CONNECTS_PER_TARGET = 64;
+const connects = new ConnectLimiter(CONNECTS_PER_TARGET);
 
 export interface PgProxy {
   /** Serves one accepted client socket until the session ends. Never rejects. */
@@ -208,7 +212,9 @@ async function openUpstream(
 ): Promise<UpstreamSession | undefined> {
   try {
     const timeout = deps.timeouts?.upstreamConnectMs ?? DEFAULT_CONNECT_MS;
-    return await connectUpstream(target, hello.params, deps.limits, timeout);
+    return await connects.run(`${target.host}:${target.port}`, () =>
+      connectUpstream(target, hello.params, deps.limits, timeout),
+    );
   } catch (err) {
     const fallback = new PgClientError("08006", "could not connect to the target database");
     const clientErr = toClientError(err, fallback);
