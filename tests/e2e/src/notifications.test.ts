@@ -109,7 +109,8 @@ describe("notifications through the real control plane and the sluice CLI", () =
     const list = sluice(["notifications", "channels", "list", "-o", "json"]).stdout;
     expect(list).not.toContain(secret);
     expect(stack.cp.proc.output()).not.toContain(secret);
-  });
+    // Seven CLI processes run in turn; on a loaded 2-core runner each takes a few seconds.
+  }, 90_000);
 
   it("the control plane stops promptly with its notification worker running", async () => {
     const code = await Promise.race([
